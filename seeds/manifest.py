@@ -1,0 +1,226 @@
+"""The manifest: what a database and a bucket held at one moment, to compare a restore against.
+
+Table digests are order-independent sums of per-row 64-bit hashes computed on the server, so they
+stream (no table is loaded into memory) and agree between source and restore whatever the row order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class TableSnapshot:
+    name: str  # schema-qualified, e.g. "public.lectures"
+    row_count: int
+    digest: str
+
+
+@dataclass
+class ObjectSnapshot:
+    key: str
+    size: int
+    sha256: str
+    content_type: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Manifest:
+    system: str
+    taken_at: str
+    seed: int | None = None
+    scale: int | None = None
+    tables: dict[str, TableSnapshot] = field(default_factory=dict)
+    catalog: dict[str, Any] = field(default_factory=dict)
+    bucket: str | None = None
+    prefix: str | None = None
+    objects: dict[str, ObjectSnapshot] = field(default_factory=dict)  # key relative to prefix
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        d = dict(d)
+        d["tables"] = {k: TableSnapshot(**v) for k, v in d.get("tables", {}).items()}
+        d["objects"] = {k: ObjectSnapshot(**v) for k, v in d.get("objects", {}).items()}
+        return cls(**d)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+# -- database -------------------------------------------------------------------------------------
+
+def qualified(table: str) -> str:
+    return table if "." in table else f"public.{table}"
+
+
+def _ident(table: str) -> sql.Composable:
+    schema, name = qualified(table).split(".", 1)
+    return sql.Identifier(schema, name)
+
+
+def table_digest(conn: psycopg.Connection, table: str) -> tuple[int, str]:
+    """(row count, order-independent digest) computed on the server in one scan."""
+    q = sql.SQL("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} AS t").format(
+        _ident(table)
+    )
+    row = conn.execute(q).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+def list_tables(conn: psycopg.Connection, schemas: tuple[str, ...] = ("public",)) -> list[str]:
+    rows = conn.execute(
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r','p') AND n.nspname = ANY(%s) ORDER BY 1",
+        (list(schemas),),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def table_snapshots(conn: psycopg.Connection, tables: list[str] | None = None) -> dict[str, TableSnapshot]:
+    out: dict[str, TableSnapshot] = {}
+    for t in tables if tables is not None else list_tables(conn):
+        count, digest = table_digest(conn, t)
+        out[qualified(t)] = TableSnapshot(qualified(t), count, digest)
+    return out
+
+
+_CATALOG_QUERIES: dict[str, str] = {
+    "columns": """
+        SELECT c.table_schema || '.' || c.table_name AS tbl, c.column_name AS name,
+               format_type(a.atttypid, a.atttypmod) AS type, c.is_nullable = 'NO' AS not_null,
+               c.column_default AS "default", c.is_identity = 'YES' AS identity, c.identity_generation,
+               c.is_generated AS generated, c.ordinal_position AS position
+        FROM information_schema.columns c
+        JOIN pg_attribute a ON a.attrelid = (quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass
+             AND a.attname = c.column_name
+        JOIN pg_class k ON k.oid = a.attrelid
+        WHERE c.table_schema = ANY(%(schemas)s) AND k.relkind IN ('r','p')
+        ORDER BY 1, c.ordinal_position""",
+    "constraints": """
+        SELECT n.nspname || '.' || t.relname AS tbl, c.conname AS name, c.contype::text AS kind,
+               pg_get_constraintdef(c.oid) AS definition
+        FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE n.nspname = ANY(%(schemas)s) AND c.contype IN ('p','u','f','c','x')
+        ORDER BY 1, 2""",
+    "indexes": """
+        SELECT schemaname || '.' || tablename AS tbl, indexname AS name, indexdef AS definition
+        FROM pg_indexes WHERE schemaname = ANY(%(schemas)s) ORDER BY 1, 2""",
+    "triggers": """
+        SELECT n.nspname || '.' || c.relname AS tbl, t.tgname AS name, pg_get_triggerdef(t.oid) AS definition,
+               t.tgenabled::text AS enabled
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT t.tgisinternal AND n.nspname = ANY(%(schemas)s) ORDER BY 1, 2""",
+    "sequences": """
+        SELECT s.schemaname || '.' || s.sequencename AS name, s.data_type::text AS type, s.increment_by AS increment,
+               s.last_value, (SELECT n2.nspname || '.' || c2.relname FROM pg_class c2
+                JOIN pg_namespace n2 ON n2.oid = c2.relnamespace WHERE c2.oid = d.refobjid) AS owned_by_table,
+               a.attname AS owned_by_column
+        FROM pg_sequences s
+        LEFT JOIN pg_depend d ON d.objid = (quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename))::regclass
+             AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a','i')
+        LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE s.schemaname = ANY(%(schemas)s) ORDER BY 1""",
+    "functions": """
+        SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS name,
+               md5(pg_get_functiondef(p.oid)) AS definition_md5
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = ANY(%(schemas)s) AND p.prokind IN ('f','p') ORDER BY 1""",
+    "types": """
+        SELECT n.nspname || '.' || t.typname AS name, t.typtype::text AS kind,
+               coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e
+                         WHERE e.enumtypid = t.oid), '') AS labels
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = ANY(%(schemas)s) AND t.typtype IN ('e','d','c')
+          AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid AND c.relkind <> 'c')
+        ORDER BY 1""",
+}
+
+
+def catalog_snapshot(
+    conn: psycopg.Connection, schemas: tuple[str, ...] = ("public",), tables: list[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Columns, constraints, indexes, triggers, sequences, functions and types, as plain JSON data.
+
+    With ``tables``, table-bound entries are limited to those tables (sequences to the ones they own).
+    """
+    snap: dict[str, list[dict[str, Any]]] = {}
+    scope = {qualified(t) for t in tables} if tables is not None else None
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        for part, q in _CATALOG_QUERIES.items():
+            rows = [dict(r) for r in cur.execute(q, {"schemas": list(schemas)}).fetchall()]
+            if scope is not None:
+                if part in ("columns", "constraints", "indexes", "triggers"):
+                    rows = [r for r in rows if r["tbl"] in scope]
+                elif part == "sequences":
+                    rows = [r for r in rows if r["owned_by_table"] and qualified(r["owned_by_table"]) in scope]
+            snap[part] = rows
+    return snap
+
+
+# -- object storage -------------------------------------------------------------------------------
+
+def object_snapshots(client: Any, bucket: str, prefix: str = "") -> dict[str, ObjectSnapshot]:
+    """Every object under ``prefix``: size, sha256 of the content (streamed), content type, metadata.
+
+    Keys are relative to the prefix so a snapshot of ``backup/x-DATE`` compares with ``live/x``.
+    """
+    base = prefix.rstrip("/") + "/" if prefix else ""
+    out: dict[str, ObjectSnapshot] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            resp = client.get_object(Bucket=bucket, Key=key)
+            h = hashlib.sha256()
+            for chunk in resp["Body"].iter_chunks(1 << 20):
+                h.update(chunk)
+            out[key[len(base):]] = ObjectSnapshot(
+                key=key[len(base):], size=int(obj["Size"]), sha256=h.hexdigest(),
+                content_type=resp.get("ContentType", "") or "", metadata=dict(resp.get("Metadata", {}) or {}),
+            )
+    return out
+
+
+def take_manifest(
+    conn: psycopg.Connection,
+    *,
+    system: str,
+    tables: list[str] | None = None,
+    seed: int | None = None,
+    scale: int | None = None,
+    s3_client: Any = None,
+    bucket: str | None = None,
+    prefix: str | None = None,
+    schemas: tuple[str, ...] = ("public",),
+) -> Manifest:
+    """Snapshot tables (all in ``schemas`` by default), the catalog, and optionally a bucket prefix."""
+    m = Manifest(system=system, taken_at=utcnow(), seed=seed, scale=scale, bucket=bucket, prefix=prefix)
+    all_tables = tables if tables is not None else list_tables(conn, schemas)
+    m.tables = table_snapshots(conn, all_tables)
+    m.catalog = catalog_snapshot(conn, schemas)
+    if s3_client is not None and bucket is not None:
+        m.objects = object_snapshots(s3_client, bucket, prefix or "")
+    return m
