@@ -5,6 +5,7 @@ Every child runs in its own process group so a timeout or Ctrl-C can stop it and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -44,10 +45,8 @@ def kill_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str], grace_s: f
     try:
         proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=grace_s)
 
 
