@@ -1,0 +1,40 @@
+"""Shared test helpers: leftover detection (processes and temp dirs the harness may leave)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from pathlib import Path
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purposes.
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def harness_tmpdirs() -> set[str]:
+    root = tempfile.gettempdir()
+    return set(glob.glob(os.path.join(root, "rd-*")))
+
+
+def postgres_pids_under(path_fragment: str) -> list[int]:
+    """Pids of processes whose command line mentions ``path_fragment`` (e.g. a server's temp dir)."""
+    out = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            cmd = Path(d, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if path_fragment in cmd:
+            out.append(int(os.path.basename(d)))
+    return out

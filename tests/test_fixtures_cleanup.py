@@ -1,0 +1,69 @@
+"""Nothing is left running: after a failing test, after -x, and after Ctrl-C, every server the session
+started is gone and its temp dir removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import alive
+
+INNER = textwrap.dedent('''
+    import json, os, time
+    from pathlib import Path
+
+    def test_records_then_fails(pg_database, s3_bucket, drill_infra):
+        srv = drill_infra.postgres()
+        Path(os.environ["RD_LEFTOVER_FILE"]).write_text(json.dumps(
+            {"pids": drill_infra.pids(), "tmp": str(srv.tmpdir)}))
+        if os.environ.get("RD_HANG"):
+            time.sleep(120)
+        assert False, "deliberate failure"
+
+    def test_never_reached():
+        pass
+''')
+
+
+def _run_inner(tmp_path: Path, *args: str, hang: bool = False) -> tuple[int, dict]:
+    test_file = tmp_path / "test_inner.py"
+    test_file.write_text(INNER)
+    record = tmp_path / "leftover.json"
+    env = {**os.environ, "RD_LEFTOVER_FILE": str(record)}
+    if hang:
+        env["RD_HANG"] = "1"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(test_file), *args]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if hang:
+        deadline = time.monotonic() + 60
+        while not record.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, _ = proc.communicate(timeout=120)
+    assert record.exists(), out
+    return proc.returncode, json.loads(record.read_text())
+
+
+@pytest.mark.parametrize("mode", ["failing-test", "exitfirst", "ctrl-c"])
+def test_nothing_left_running(tmp_path: Path, mode: str) -> None:
+    if mode == "ctrl-c":
+        code, rec = _run_inner(tmp_path, hang=True)
+        assert code == 2  # pytest's "interrupted"
+    else:
+        code, rec = _run_inner(tmp_path, *(["-x"] if mode == "exitfirst" else []))
+        assert code == 1
+    assert len(rec["pids"]) == 2  # postgres + moto
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in rec["pids"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p in rec["pids"] if alive(p)] == []
+    assert not Path(rec["tmp"]).exists()
