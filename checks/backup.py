@@ -1,0 +1,233 @@
+"""The backup artifact itself and the restore command's exit status: never trust an exit code of 0."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from restore_drill.procs import run
+from restore_drill.records import BackupRecord
+
+from ._util import capped, qualified, sample, timed
+from .result import CheckResult
+
+_HEADER = re.compile(r"^;\s+([A-Za-z][A-Za-z ]*?):\s*(.*)$")
+_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+@dataclass
+class ArchiveToc:
+    """What ``pg_restore -l`` says about an archive."""
+
+    header: dict[str, str] = field(default_factory=dict)
+    data_tables: list[str] = field(default_factory=list)  # schema-qualified, TABLE DATA entries
+    entries: int = 0
+
+
+def parse_toc(listing: str) -> ArchiveToc:
+    toc = ArchiveToc()
+    for line in listing.splitlines():
+        if line.startswith(";"):
+            m = _HEADER.match(line)
+            if m:
+                toc.header.setdefault(m.group(1).strip(), m.group(2).strip())
+            continue
+        if not line.strip():
+            continue
+        toc.entries += 1
+        # "<id>; <catalog oid> <oid> TABLE DATA <schema> <name> <owner>"
+        _, _, rest = line.partition(";")
+        parts = rest.split(" TABLE DATA ", 1)
+        if len(parts) != 2:
+            continue
+        tokens = parts[1].strip().split(" ")
+        if len(tokens) >= 3:
+            schema, name = tokens[0], " ".join(tokens[1:-1])
+        elif len(tokens) == 2:
+            schema, name = tokens
+        else:
+            continue
+        toc.data_tables.append(f"{schema}.{name}")
+    return toc
+
+
+def _major_minor(version: str) -> tuple[int, int] | None:
+    m = _VERSION.search(version or "")
+    return (int(m.group(1)), int(m.group(2) or 0)) if m else None
+
+
+def _child_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+
+
+@timed("backup_artifact")
+def backup_artifact(
+    record: BackupRecord,
+    pg_restore: Path,
+    intended_tables: Sequence[str] | None = None,
+    *,
+    full_read: bool = True,
+    timeout_s: float = 600.0,
+) -> CheckResult:
+    """The dump exists, is non-empty, matches its recorded sha256, reads end to end, holds data for
+    exactly the intended tables, and was written by a pg_dump no newer than ``pg_restore``.
+
+    ``intended_tables`` defaults to ``record.intended_tables``; an empty list skips the coverage part
+    (a whole-database dump: there is no list to compare against). ``full_read`` also decodes every
+    data block (``pg_restore -f /dev/null``), which is what catches a truncated or bit-flipped archive
+    whose table of contents is still intact.
+    """
+    name = "backup_artifact"
+    path = Path(record.path)
+    ev: dict[str, object] = {"path": str(path), "recorded_sha256": record.sha256,
+                             "recorded_size": record.size_bytes}
+    if not path.is_file():
+        return CheckResult.failed(name, f"backup file {path} does not exist", expected="a file",
+                                  observed="missing", evidence=ev)
+    size = path.stat().st_size
+    ev["size"] = size
+    if size == 0:
+        return CheckResult.failed(name, f"backup file {path} is empty (0 bytes)", expected=record.size_bytes,
+                                  observed=0, evidence=ev)
+    problems: list[str] = []
+    digest = sha256_file(path)
+    ev["sha256"] = digest
+    if not record.sha256:
+        problems.append(f"no sha256 was recorded for {path.name} at backup time, so it cannot be verified")
+    elif digest != record.sha256:
+        problems.append(f"{path.name} sha256 {digest[:12]}… differs from the recorded {record.sha256[:12]}… "
+                        f"(size {size}, recorded {record.size_bytes})")
+    elif record.size_bytes and size != record.size_bytes:
+        problems.append(f"{path.name} is {size} bytes, recorded {record.size_bytes}")
+
+    listed = run([str(pg_restore), "-l", str(path)], env=_child_env(), timeout_s=timeout_s)
+    ev["toc_exit_code"] = listed.exit_code
+    if listed.exit_code != 0:
+        problems.append(f"pg_restore -l cannot read {path.name}: {listed.stderr.strip()[:200]}")
+        return CheckResult.failed(name, "; ".join(problems), expected="a readable archive",
+                                  observed="unreadable", evidence=ev)
+    toc = parse_toc(listed.stdout)
+    ev["archive_header"] = toc.header
+    ev["toc_entries"] = toc.entries
+    ev["data_tables"] = capped(sorted(toc.data_tables))
+
+    if full_read:
+        # --data-only to a null script: reads and decompresses every data block, writes nothing.
+        read = run([str(pg_restore), "--data-only", "-f", os.devnull, str(path)], env=_child_env(),
+                   timeout_s=timeout_s)
+        ev["full_read_exit_code"] = read.exit_code
+        if read.exit_code != 0:
+            problems.append(f"{path.name} does not read end to end: {read.stderr.strip()[:200]}")
+
+    intended = list(intended_tables) if intended_tables is not None else list(record.intended_tables)
+    if intended:
+        want = {qualified(t) for t in intended}
+        have = set(toc.data_tables)
+        missing, extra = sorted(want - have), sorted(have - want)
+        ev["missing_tables"] = capped(missing)
+        ev["unexpected_tables"] = capped(extra)
+        if missing:
+            problems.append(f"archive has no data for {sample(missing)}")
+        if extra:
+            problems.append(f"archive has data for tables outside the procedure's scope: {sample(extra)}")
+
+    restore_ver = run([str(pg_restore), "--version"], env=_child_env(), timeout_s=30).stdout.strip()
+    dumped_by = toc.header.get("Dumped by pg_dump version", "")
+    ev["dumped_by"] = dumped_by
+    ev["restore_tool"] = restore_ver
+    dv, rv = _major_minor(dumped_by), _major_minor(restore_ver)
+    # Archive formats change with majors only, so minors are compared for the record, not the verdict.
+    if dv and rv and dv[0] > rv[0]:
+        problems.append(f"{path.name} was dumped by pg_dump {dumped_by}, newer than {restore_ver}: "
+                        "it cannot restore it")
+
+    if problems:
+        return CheckResult.failed(name, "; ".join(problems), expected=record.sha256 or "recorded sha256",
+                                  observed=digest, evidence=ev)
+    return CheckResult.passed(
+        name, f"{path.name}: {size} bytes, sha256 matches, {toc.entries} TOC entries, "
+        f"data for {len(toc.data_tables)} tables, dumped by {dumped_by or '?'}",
+        expected=record.sha256, observed=digest, evidence=ev)
+
+
+# -- restore exit status ------------------------------------------------------------------------
+
+_IGNORED = re.compile(r"errors ignored on restore:\s*(\d+)")
+_ERROR = re.compile(r"\berror:", re.IGNORECASE)
+_CONTEXT = re.compile(r"^pg_restore: (?:from TOC entry|while PROCESSING TOC)")
+
+
+def parse_errors(stderr: str) -> tuple[list[str], int | None]:
+    """Error entries and pg_restore's "errors ignored" count.
+
+    An entry is the ``error:`` line, preceded by pg_restore's "from TOC entry ..." context line (which
+    names the object) and followed by its ``Command was:`` lines, so allowlists can match any of them.
+    """
+    entries: list[str] = []
+    ignored: int | None = None
+    context = ""
+    in_entry = False
+    for line in stderr.splitlines():
+        m = _IGNORED.search(line)
+        if m:
+            ignored = int(m.group(1))
+            in_entry = False
+        elif _CONTEXT.match(line):
+            context = line.strip() if "from TOC entry" in line else context
+            in_entry = False
+        elif _ERROR.search(line):
+            entries.append((context + "\n" if context else "") + line.strip())
+            context = ""
+            in_entry = True
+        elif in_entry and not line.startswith(("pg_restore:", "psql:")):
+            entries[-1] += "\n" + line.rstrip()
+        else:
+            in_entry = False
+    return entries, ignored
+
+
+@timed("restore_exit_status")
+def restore_exit_status(exit_code: int, stderr: str, allowlist: Sequence[str] = ()) -> CheckResult:
+    """The restore's exit status and every error it printed (also the ones it "ignored").
+
+    ``allowlist`` holds regular expressions (searched in each error entry, including its
+    ``Command was:`` line) for errors the drill expects and accepts, e.g. ``schema "public" already
+    exists``. A non-zero exit passes only when every error it reported is allowlisted.
+    """
+    name = "restore_exit_status"
+    entries, ignored = parse_errors(stderr)
+    pats = [re.compile(p) for p in allowlist]
+    allowed = [e for e in entries if any(p.search(e) for p in pats)]
+    unexpected = [e for e in entries if not any(p.search(e) for p in pats)]
+    ev = {"exit_code": exit_code, "errors_ignored": ignored, "allowlist": list(allowlist),
+          "allowed_errors": capped(allowed), "unexpected_errors": capped(unexpected)}
+    first = next((ln for ln in unexpected[0].splitlines() if _ERROR.search(ln)), "") if unexpected else ""
+    if unexpected:
+        return CheckResult.failed(
+            name, f"restore exited {exit_code} with {len(unexpected)} unexpected error(s)"
+            + (f" ({ignored} ignored by pg_restore)" if ignored is not None else "") + f": {first[:300]}",
+            expected="exit 0 or only allowlisted errors", observed=exit_code, evidence=ev)
+    if ignored is not None and ignored > len(allowed):
+        return CheckResult.failed(
+            name, f"pg_restore ignored {ignored} errors but only {len(allowed)} are visible and allowlisted",
+            expected=len(allowed), observed=ignored, evidence=ev)
+    if exit_code != 0 and not allowed:
+        return CheckResult.failed(name, f"restore exited {exit_code} without reporting an error it could be "
+                                  "excused for", expected=0, observed=exit_code, evidence=ev)
+    msg = f"restore exited {exit_code}"
+    if allowed:
+        msg += f"; {len(allowed)} allowlisted error(s) only"
+    return CheckResult.passed(name, msg, expected="exit 0 or only allowlisted errors", observed=exit_code,
+                              evidence=ev)

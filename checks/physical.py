@@ -1,0 +1,80 @@
+"""physical_integrity: pg_amcheck (B-tree and heap) on the restored database, where it can run."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from restore_drill.fixtures import binaries
+from restore_drill.fixtures.binaries import PgBinaries
+from restore_drill.fixtures.database import Database
+
+from restore_drill.procs import run
+from restore_drill.redact import Redactor
+
+from ._util import capped, libpq_env, sample, timed
+from .result import CheckResult
+
+# Our own schema for the extension, dropped afterwards, so the check leaves no trace in public.
+AMCHECK_SCHEMA = "restore_drill_amcheck"
+_RELATION = re.compile(r'^(?:btree index|heap table|index|table) "([^"]+)"', re.MULTILINE)
+
+
+def _pick_binaries(db: Database, bins: PgBinaries | None) -> PgBinaries | None:
+    if bins is not None:
+        return bins if bins.has("pg_amcheck") else None
+    if db.server is not None and db.server.has("pg_amcheck"):
+        return db.server
+    cands = [b for b in binaries.discover() if b.major >= db.major and b.has("pg_amcheck")]
+    return min(cands, key=lambda b: b.major) if cands else None
+
+
+@timed("physical_integrity")
+def physical_integrity(
+    db: Database, bins: PgBinaries | None = None, *, heapallindexed: bool = True, timeout_s: float = 900.0
+) -> CheckResult:
+    """``pg_amcheck`` over every heap and B-tree index of ``db`` (with ``--heapallindexed``: every
+    heap tuple has its index entry). Skipped with the reason when the binary or the ``amcheck``
+    extension is not available for this server. Installs the extension into its own schema for the
+    check and removes it afterwards if it was not there before."""
+    name = "physical_integrity"
+    tool_set = _pick_binaries(db, bins)
+    if tool_set is None:
+        return CheckResult.skipped(name, f"no pg_amcheck >= {db.major} found (install the PostgreSQL client "
+                                   "tools or set RESTORE_DRILL_PG_BINDIRS)")
+    created = False
+    with psycopg.connect(db.url, autocommit=True, connect_timeout=10) as conn:
+        avail = conn.execute("SELECT default_version, installed_version FROM pg_available_extensions "
+                             "WHERE name = 'amcheck'").fetchone()
+        if avail is None:
+            return CheckResult.skipped(name, f"the amcheck extension is not available on PostgreSQL "
+                                       f"{db.server_version} (install postgresql-contrib)",
+                                       evidence={"server_version": db.server_version})
+        if avail[1] is None:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {AMCHECK_SCHEMA}")
+            conn.execute(f"CREATE EXTENSION amcheck SCHEMA {AMCHECK_SCHEMA}")
+            created = True
+    try:
+        argv = [str(tool_set.tool("pg_amcheck")), "--jobs=2"]
+        if heapallindexed:
+            argv.append("--heapallindexed")
+        done = run(argv, env=libpq_env(db), timeout_s=timeout_s, redactor=Redactor([db.password]))
+    finally:
+        if created:
+            with psycopg.connect(db.url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute("DROP EXTENSION IF EXISTS amcheck")
+                conn.execute(f"DROP SCHEMA IF EXISTS {AMCHECK_SCHEMA}")
+    out = Redactor([db.password])(done.stdout + done.stderr)
+    relations = sorted(set(_RELATION.findall(out)))
+    ev = {"tool": str(tool_set.bindir), "version": tool_set.version, "exit_code": done.exit_code,
+          "heapallindexed": heapallindexed, "corrupt_relations": capped(relations),
+          "output": capped(out.strip().splitlines(), 30)}
+    if done.exit_code == 0:
+        return CheckResult.passed(name, f"pg_amcheck {tool_set.version} found no corruption in {db.name} "
+                                  f"(heap and B-tree{', heapallindexed' if heapallindexed else ''})",
+                                  expected=0, observed=0, evidence=ev)
+    if done.exit_code == 2 or relations:
+        first = next((ln for ln in out.splitlines() if ln.strip()), "")
+        return CheckResult.failed(name, f"pg_amcheck found corruption in {sample(relations) or db.name}: {first[:200]}",
+                                  expected=0, observed=done.exit_code, evidence=ev)
+    return CheckResult.errored(name, f"pg_amcheck exited {done.exit_code}: {out.strip()[:200]}", evidence=ev)

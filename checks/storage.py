@@ -1,0 +1,279 @@
+"""Object storage checks: referenced objects exist, the restored prefix equals the manifest, and the
+database backup and storage snapshot restored together belong together.
+
+Existence is decided by listing (one request per 1,000 keys) merged against the database's keys in
+sorted order, never by one HEAD per key; content by sha256 of the bytes, never by ETag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from restore_drill.seeds.manifest import Manifest, ObjectSnapshot
+
+from ._util import capped, human_duration, ident, missing_tables, parse_time, qualified, quote_qualified, read_session, sample, timed
+from .result import CheckResult
+
+
+def base_prefix(prefix: str | None) -> str:
+    return prefix.strip("/") + "/" if prefix and prefix.strip("/") else ""
+
+
+def iter_listing(client: Any, bucket: str, prefix: str | None) -> Iterator[tuple[str, int]]:
+    """(key relative to prefix, size) in S3's order (UTF-8 byte order), one request per 1,000 keys."""
+    base = base_prefix(prefix)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base,
+                                                                  PaginationConfig={"PageSize": 1000}):
+        for obj in page.get("Contents", []):
+            yield obj["Key"][len(base):], int(obj["Size"])
+
+
+def _column_parts(ref: str) -> tuple[str, str]:
+    """"schema.table.column" or "table.column" -> ("schema.table", "column")."""
+    parts = ref.split(".")
+    if len(parts) == 2:
+        return qualified(parts[0]), parts[1]
+    if len(parts) == 3:
+        return f"{parts[0]}.{parts[1]}", parts[2]
+    raise ValueError(f"reference column {ref!r} is not table.column or schema.table.column")
+
+
+@dataclass
+class ReferenceDiff:
+    """Keys referenced by rows versus keys present under the prefix."""
+
+    referenced: int = 0
+    present: int = 0
+    missing: list[dict[str, Any]] = field(default_factory=list)  # capped: {"key", "columns"}
+    missing_count: int = 0
+    unreferenced: list[str] = field(default_factory=list)  # capped
+    unreferenced_count: int = 0
+    lost_columns: list[str] = field(default_factory=list)
+
+
+def _referenced_keys_sql(cols: Sequence[tuple[str, str, str]]) -> sql.Composed:
+    # Keys sorted bytewise (COLLATE "C") so they merge with S3's UTF-8-ordered listing.
+    parts = [sql.SQL("SELECT ltrim({col}, '/') AS k, {ref} AS src FROM {tbl} WHERE {col} IS NOT NULL "
+                     "AND {col} <> ''").format(col=sql.Identifier(col), ref=sql.Literal(ref), tbl=ident(tbl))
+             for ref, tbl, col in cols]
+    return sql.SQL("SELECT k COLLATE \"C\", array_agg(DISTINCT src) FROM ({}) AS r GROUP BY 1 ORDER BY 1").format(
+        sql.SQL(" UNION ALL ").join(parts))
+
+
+def reference_diff(
+    conn: psycopg.Connection,
+    s3_client: Any,
+    bucket: str,
+    prefix: str | None,
+    reference_columns: Mapping[str, str] | Sequence[str],
+    *,
+    cap: int = 50,
+    batch: int = 5000,
+) -> ReferenceDiff:
+    """Merge-join the sorted referenced keys (a server-side cursor) with the sorted listing.
+
+    Memory stays bounded whatever the number of keys: neither side is held in full.
+    """
+    diff = ReferenceDiff()
+    cols = [(ref, *_column_parts(ref)) for ref in reference_columns]
+    gone = set(missing_tables(conn, {t for _, t, _ in cols}))
+    live = []
+    for ref, tbl, col in cols:
+        if tbl in gone or not conn.execute(
+                "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s AND NOT attisdropped",
+                (quote_qualified(tbl), col)).fetchone():
+            diff.lost_columns.append(ref)
+        else:
+            live.append((ref, tbl, col))
+    listing = iter_listing(s3_client, bucket, prefix)
+    cur_key: str | None = None
+
+    def advance() -> str | None:
+        nxt = next(listing, None)
+        if nxt is None:
+            return None
+        diff.present += 1
+        return nxt[0]
+
+    cur_key = advance()
+
+    def unreferenced(k: str) -> None:
+        diff.unreferenced_count += 1
+        if len(diff.unreferenced) < cap:
+            diff.unreferenced.append(k)
+
+    if live:
+        with conn.transaction(), conn.cursor(name="rd_referenced_keys") as cur:
+            cur.itersize = batch
+            cur.execute(_referenced_keys_sql(live))
+            for key, sources in cur:
+                diff.referenced += 1
+                while cur_key is not None and cur_key < key:
+                    unreferenced(cur_key)
+                    cur_key = advance()
+                if cur_key == key:
+                    cur_key = advance()
+                    continue
+                diff.missing_count += 1
+                if len(diff.missing) < cap:
+                    diff.missing.append({"key": key, "columns": sorted(sources)})
+    while cur_key is not None:
+        unreferenced(cur_key)
+        cur_key = advance()
+    return diff
+
+
+class _RequestCounter:
+    """Counts S3 list requests through botocore's event hooks (for evidence and the benchmark)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.count = client, 0
+
+    def __call__(self, **_: Any) -> None:
+        self.count += 1
+
+    def __enter__(self) -> _RequestCounter:
+        self.client.meta.events.register("before-call.s3.ListObjectsV2", self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.meta.events.unregister("before-call.s3.ListObjectsV2", self)
+
+
+@timed("artifact_paths_exist")
+def artifact_paths_exist(
+    conn: psycopg.Connection,
+    s3_client: Any,
+    bucket: str,
+    prefix: str | None,
+    reference_columns: Mapping[str, str] | Sequence[str],
+) -> CheckResult:
+    """Every object key held in ``reference_columns`` (``"schema.table.column"``, keys relative to
+    ``prefix``) exists in the restored bucket, decided by listing, not by HEAD per key."""
+    name = "artifact_paths_exist"
+    if not reference_columns:
+        return CheckResult.skipped(name, "no reference columns declared for this system")
+    with read_session(conn), _RequestCounter(s3_client) as counter:
+        d = reference_diff(conn, s3_client, bucket, prefix, reference_columns)
+    where = f"s3://{bucket}/{base_prefix(prefix)}"
+    ev = {"bucket": bucket, "prefix": base_prefix(prefix), "referenced_keys": d.referenced,
+          "listed_keys": d.present, "list_requests": counter.count,
+          "missing": {"count": d.missing_count, "items": d.missing, "truncated": d.missing_count > len(d.missing)},
+          "lost_columns": d.lost_columns, "unreferenced_count": d.unreferenced_count}
+    if d.missing_count or d.lost_columns:
+        desc = [f"{m['key']} ({', '.join(m['columns'])})" for m in d.missing]
+        msg = (f"{d.missing_count} of {d.referenced} referenced object(s) missing from {where}: {sample(desc)}"
+               if d.missing_count else "")
+        if d.lost_columns:
+            msg = (msg + "; " if msg else "") + f"reference column(s) gone from the restore: {sample(d.lost_columns)}"
+        return CheckResult.failed(name, msg, expected=d.referenced, observed=d.referenced - d.missing_count,
+                                  evidence=ev)
+    return CheckResult.passed(name, f"all {d.referenced} referenced key(s) exist in {where} "
+                              f"({counter.count} list request(s))", expected=d.referenced, observed=d.referenced,
+                              evidence=ev)
+
+
+def _fetch(client: Any, bucket: str, key: str) -> dict[str, Any]:
+    resp = client.get_object(Bucket=bucket, Key=key)
+    h = hashlib.sha256()
+    size = 0
+    for chunk in resp["Body"].iter_chunks(1 << 20):
+        h.update(chunk)
+        size += len(chunk)
+    return {"sha256": h.hexdigest(), "size": size, "content_type": resp.get("ContentType", "") or "",
+            "metadata": dict(resp.get("Metadata", {}) or {})}
+
+
+@timed("object_integrity")
+def object_integrity(
+    s3_client: Any,
+    bucket: str,
+    prefix: str | None,
+    manifest: Manifest | Mapping[str, ObjectSnapshot],
+    *,
+    workers: int = 8,
+) -> CheckResult:
+    """The restored prefix equals the backup-time manifest: no missing keys, no extra keys (orphans),
+    and per key the same size, sha256 of the content (read back, never an ETag), content type and
+    user metadata."""
+    name = "object_integrity"
+    expected: Mapping[str, ObjectSnapshot] = manifest.objects if isinstance(manifest, Manifest) else manifest
+    listed = dict(iter_listing(s3_client, bucket, prefix))
+    missing = sorted(set(expected) - set(listed))
+    extra = sorted(set(listed) - set(expected))
+    common = sorted(set(expected) & set(listed))
+    base = base_prefix(prefix)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        fetched = dict(zip(common, pool.map(lambda k: _fetch(s3_client, bucket, base + k), common), strict=True))
+    differs: list[dict[str, Any]] = []
+    for k in common:
+        exp, got = expected[k], fetched[k]
+        fields = []
+        if got["size"] != exp.size:
+            fields.append(f"size {exp.size} -> {got['size']}")
+        if got["sha256"] != exp.sha256:
+            fields.append(f"sha256 {exp.sha256[:12]}… -> {got['sha256'][:12]}…")
+        if got["content_type"] != (exp.content_type or ""):
+            fields.append(f"content type {exp.content_type!r} -> {got['content_type']!r}")
+        if got["metadata"] != dict(exp.metadata or {}):
+            fields.append(f"metadata {dict(exp.metadata or {})} -> {got['metadata']}")
+        if fields:
+            differs.append({"key": k, "differences": fields})
+    where = f"s3://{bucket}/{base}"
+    ev = {"bucket": bucket, "prefix": base, "expected_objects": len(expected), "listed_objects": len(listed),
+          "missing": capped(missing), "orphans": capped(extra), "changed": capped(differs)}
+    if missing or extra or differs:
+        desc = [f"missing {k}" for k in missing] + [f"changed {d['key']} ({'; '.join(d['differences'])})"
+                                                    for d in differs] + [f"orphan {k}" for k in extra]
+        return CheckResult.failed(
+            name, f"{where}: {len(missing)} missing, {len(differs)} changed, {len(extra)} orphan object(s): "
+            f"{sample(desc)}", expected=len(expected), observed={"missing": len(missing), "changed": len(differs),
+                                                              "orphans": len(extra)}, evidence=ev)
+    return CheckResult.passed(name, f"{where}: all {len(expected)} object(s) equal the manifest (sha256, size, "
+                              "content type, metadata)", expected=len(expected), observed=len(listed), evidence=ev)
+
+
+@timed("snapshot_pairing")
+def snapshot_pairing(
+    db_backup_started_at: str | datetime,
+    snapshot_taken_at: str | datetime,
+    tolerance_s: float,
+    *,
+    dangling: Sequence[str] = (),
+    orphans: Sequence[str] = (),
+    reference: ReferenceDiff | None = None,
+) -> CheckResult:
+    """The database backup and the storage snapshot restored together were taken within
+    ``tolerance_s`` of each other. When not, say which side is newer and list what that breaks:
+    ``dangling`` references (rows whose object is absent: the database is newer) and ``orphans``
+    (objects no row references: the storage is newer); ``reference`` (from :func:`reference_diff`
+    on the restored pair) supplies both."""
+    name = "snapshot_pairing"
+    db_t, snap_t = parse_time(db_backup_started_at), parse_time(snapshot_taken_at)
+    gap = (db_t - snap_t).total_seconds()
+    dangling_l = list(dangling) + ([m["key"] for m in reference.missing] if reference else [])
+    orphans_l = list(orphans) + (list(reference.unreferenced) if reference else [])
+    n_dangling = len(dangling) + (reference.missing_count if reference else 0)
+    n_orphans = len(orphans) + (reference.unreferenced_count if reference else 0)
+    ev = {"db_backup_started_at": db_t.isoformat(), "snapshot_taken_at": snap_t.isoformat(), "gap_s": gap,
+          "tolerance_s": tolerance_s, "dangling": {**capped(dangling_l), "count": n_dangling},
+          "orphans": {**capped(orphans_l), "count": n_orphans}}
+    if abs(gap) <= tolerance_s:
+        return CheckResult.passed(name, f"database backup and storage snapshot {human_duration(gap)} apart "
+                                  f"(tolerance {human_duration(tolerance_s)})", expected=tolerance_s, observed=abs(gap),
+                                  evidence=ev)
+    if gap > 0:
+        msg = (f"database backup is {human_duration(gap)} newer than the storage snapshot (tolerance {human_duration(tolerance_s)}): "
+               f"{n_dangling} dangling reference(s)" + (f", e.g. {sample(dangling_l)}" if dangling_l else ""))
+    else:
+        msg = (f"storage snapshot is {human_duration(gap)} newer than the database backup (tolerance {human_duration(tolerance_s)}): "
+               f"{n_orphans} orphan object(s)" + (f", e.g. {sample(orphans_l)}" if orphans_l else ""))
+    ev["newer"] = "database" if gap > 0 else "storage"
+    return CheckResult.failed(name, msg, expected=tolerance_s, observed=abs(gap), evidence=ev)
