@@ -24,7 +24,7 @@ SCHEMA_VERSION = 1
 TOOL_NAME = "restore-drill"
 
 RunStatus = Literal["passed", "failed", "errored"]
-PHASE_NAMES = ("infra", "seed", "backup", "disaster", "restore", "checks", "report")
+PHASE_NAMES = ("infra", "setup", "seed", "backup", "disaster", "restore", "verify", "checks", "report")
 PhaseStatus = Literal["passed", "failed", "errored", "skipped", "not_run"]
 # Step statuses that mean "the procedure as executed did not work".
 FAILED_STEP_STATUSES = frozenset({"failed", "errored"})
