@@ -1,0 +1,72 @@
+"""Named drill scenarios: a system, a procedure, a disaster. `restore-drill run NAME` picks from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import BadInput
+
+DISASTERS = (
+    "truncate", "drop-table", "delete-rows", "corrupt-rows", "late-writes", "delete-objects",
+    "overwrite-objects", "delete-prefix", "mismatched-snapshots",
+)
+DB_DISASTERS = frozenset({"truncate", "drop-table", "delete-rows", "corrupt-rows", "late-writes"})
+STORAGE_DISASTERS = frozenset({"delete-objects", "overwrite-objects", "delete-prefix", "mismatched-snapshots"})
+
+
+@dataclass(frozen=True)
+class DrillSpec:
+    name: str
+    system: str  # built-in system name or a definition path
+    disaster: str | None
+    description: str
+    procedure: str = "corrected"  # corrected | runbook
+    upgrade: bool = False  # dump on the oldest server found, restore on the newest
+    default: bool = False  # part of `restore-drill run` with no names
+    #: checks that must FAIL for this drill to have caught its planted fault (e.g. mismatched snapshots)
+    expect_failed: tuple[str, ...] = ()
+
+    def with_disaster(self, disaster: str | None) -> DrillSpec:
+        if disaster is None:
+            return self
+        validate_disaster(disaster)
+        return DrillSpec(self.name, self.system, disaster, self.description, self.procedure, self.upgrade,
+                         self.default, ())
+
+
+DRILLS: tuple[DrillSpec, ...] = (
+    DrillSpec("arqonbus-table-restore", "arqonbus", "truncate",
+              "ArqonBus projector tables truncated; table-scoped restore from the custom-format dump", default=True),
+    DrillSpec("arqonbus-corruption-restore", "arqonbus", "corrupt-rows",
+              "ArqonBus projector rows corrupted in place (same count); table-scoped restore", default=True),
+    DrillSpec("pegasus-full-restore", "pegasus", "drop-table",
+              "Pegasus database lost (every table dropped); whole-database restore + storage restore", default=True),
+    DrillSpec("pegasus-storage-loss", "pegasus", "delete-prefix",
+              "Pegasus object storage prefix deleted; restored from the dated backup prefix", default=True),
+    DrillSpec("pegasus-object-corruption", "pegasus", "overwrite-objects",
+              "Pegasus objects overwritten in place with the same size; restored from the backup prefix"),
+    DrillSpec("pegasus-late-writes", "pegasus", "late-writes",
+              "Writes after the backup are lost by the restore: measures the data-loss window (RPO)"),
+    DrillSpec("pegasus-mismatched-snapshots", "pegasus", "mismatched-snapshots",
+              "Database and storage restored from different days: snapshot_pairing must catch it",
+              expect_failed=("snapshot_pairing",)),
+    DrillSpec("pegasus-upgrade-restore", "pegasus", "drop-table",
+              "Dump on the oldest Postgres found, restore into the newest (the upgrade drill)", upgrade=True),
+)
+
+
+def validate_disaster(name: str) -> str:
+    if name not in DISASTERS:
+        raise BadInput(f"unknown disaster {name!r}; use one of {', '.join(DISASTERS)}")
+    return name
+
+
+def get(name: str) -> DrillSpec:
+    for d in DRILLS:
+        if d.name == name:
+            return d
+    raise BadInput(f"unknown drill {name!r}; `restore-drill list` shows them: {', '.join(d.name for d in DRILLS)}")
+
+
+def defaults() -> list[DrillSpec]:
+    return [d for d in DRILLS if d.default]

@@ -1,0 +1,97 @@
+"""Configuration resolved once into a frozen dataclass.
+
+Order: explicit argument > CLI flag > environment (RESTORE_DRILL_*) > ini ([tool.restore-drill] in the
+nearest pyproject.toml) > default. Values are compared with ``is not None``, never ``or``, so 0 and ""
+given on purpose are kept (and then validated).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput
+
+DEFAULT_REPORT_DIR = Path("reports") / "runs"
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    pg_version: int | None = None
+    pg_backend: str = "embedded"
+    pg_url: str | None = None
+    s3_backend: str = "moto"
+    s3_endpoint: str | None = None
+    seed: int = 1234
+    scale: int = 1
+    disaster: str | None = None
+    report_dir: Path = DEFAULT_REPORT_DIR
+    allow_destructive: str | None = None
+    step_timeout_s: float = 600.0
+    rto_s: float | None = None
+    rpo_s: float | None = None
+    history_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.scale < 1:
+            raise BadInput(f"--scale must be a whole number >= 1, got {self.scale}")
+        if self.seed < 0:
+            raise BadInput(f"--seed must be >= 0, got {self.seed}")
+        if self.step_timeout_s <= 0:
+            raise BadInput(f"--step-timeout must be > 0 seconds, got {self.step_timeout_s:g}")
+        for name in ("rto_s", "rpo_s"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise BadInput(f"--{name.replace('_s', '')}-target must be > 0 seconds, got {v:g}")
+        if self.pg_version is not None and self.pg_version < 9:
+            raise BadInput(f"--pg-version must be a PostgreSQL major such as 16, got {self.pg_version}")
+
+
+def _ini(start: Path) -> dict[str, Any]:
+    for d in (start, *start.parents):
+        p = d / "pyproject.toml"
+        if p.is_file():
+            try:
+                return dict(tomllib.loads(p.read_text()).get("tool", {}).get("restore-drill", {}))
+            except (tomllib.TOMLDecodeError, OSError):
+                return {}
+    return {}
+
+
+def _coerce(name: str, typ: Any, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    t = str(typ)
+    try:
+        if "int" in t and "Path" not in t:
+            return int(value)
+        if "float" in t:
+            return float(value)
+        if "Path" in t:
+            return Path(value)
+    except (TypeError, ValueError):
+        flag = "--" + name.replace("_s", "").replace("_", "-") if name.endswith("_s") else "--" + name.replace("_", "-")
+        raise BadInput(f"{flag} from {source} must be a number, got {value!r}") from None
+    return str(value)
+
+
+def resolve(cli: dict[str, Any] | None = None, *, cwd: Path | None = None, **explicit: Any) -> DrillConfig:
+    """Build the config: explicit > cli > env > ini > default."""
+    cli = cli or {}
+    ini = _ini(cwd or Path.cwd())
+    values: dict[str, Any] = {}
+    for f in fields(DrillConfig):
+        candidates = (
+            (explicit.get(f.name), "argument"),
+            (cli.get(f.name), "the command line"),
+            (os.environ.get(f"RESTORE_DRILL_{f.name.upper()}"), f"RESTORE_DRILL_{f.name.upper()}"),
+            (ini.get(f.name.replace("_", "-"), ini.get(f.name)), "[tool.restore-drill]"),
+        )
+        for value, source in candidates:
+            if value is not None:
+                values[f.name] = _coerce(f.name, f.type, value, source)
+                break
+    return DrillConfig(**values)

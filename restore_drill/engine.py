@@ -1,0 +1,332 @@
+"""One drill, end to end: infra up, seed, backup, disaster, restore, checks, report; infra down.
+
+The procedure (the operators' runbook or the project's corrected one) is run by the runbook runner;
+this module supplies its hooks (seed, after_backup, disaster) and turns what happened into a
+DrillReport. Everything it creates it removes again, on success, failure and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restore_drill.checks.result import CheckResult
+from restore_drill.fixtures import binaries
+from restore_drill.fixtures.database import Database
+from restore_drill.fixtures.environment import bind
+from restore_drill.fixtures.infra import Infra
+from restore_drill.fixtures.s3 import Bucket
+from restore_drill.reports.model import DrillReport, ErrorInfo, PhaseRecord, RestoreTarget, Targets
+from restore_drill.seeds.manifest import Manifest, take_manifest, utcnow
+
+from . import disasters, runbook
+from .catalog import DrillSpec
+from .checkplan import CheckInputs, run_checks
+from .config import DrillConfig
+from .errors import BadInput, DrillError, HarnessFault, InfraUnavailable
+from .events import EventBus
+from .redact import Redactor
+from .systems import SystemDef, resolve_system
+
+
+@dataclass
+class _State:
+    """What the hooks learn as the procedure runs."""
+
+    manifest: Manifest | None = None
+    seeded: dict[str, Any] = field(default_factory=dict)
+    restore_db: Database | None = None
+    restore_prefix: str | None = None
+    last_write_at: str | None = None
+    lecture_ids: list[Any] = field(default_factory=list)
+    disasters: list[Any] = field(default_factory=list)
+
+
+class Drill:
+    def __init__(self, spec: DrillSpec, config: DrillConfig, infra: Infra, bus: EventBus, run_dir: Path,
+                 *, system: SystemDef | None = None, runbook_path: Path | None = None,
+                 binding_path: Path | None = None) -> None:
+        self.spec, self.config, self.infra, self.bus = spec, config, infra, bus
+        self.system = system or resolve_system(spec.system)
+        self.run_dir = run_dir
+        self.redact = Redactor()
+        self.state = _State()
+        self.runbook_path, self.binding_path = self._procedure_files(runbook_path, binding_path)
+        self.db: Database | None = None
+        self.buckets: list[Bucket] = []
+        self.bucket: Bucket | None = None
+        self.backup_bucket: Bucket | None = None
+        self.workdir = run_dir / "work" / spec.name
+
+    # -- set-up ------------------------------------------------------------------------------------
+    def _procedure_files(self, runbook_path: Path | None, binding_path: Path | None) -> tuple[Path, Path]:
+        s = self.system
+        if runbook_path is not None:
+            rb = runbook_path
+            bd = binding_path or s.binding
+        elif self.spec.procedure == "runbook":
+            rb, bd = s.runbook, binding_path or s.binding  # type: ignore[assignment]
+        else:
+            rb, bd = s.corrected, binding_path or s.corrected_binding  # type: ignore[assignment]
+        if rb is None or bd is None:
+            raise BadInput(f"system {s.name!r} ({s.path}) has no {self.spec.procedure} procedure: set procedure.runbook "
+                           "and procedure.binding (or corrected / corrected_binding) in its definition")
+        if not rb.is_file():
+            raise BadInput(f"runbook {rb} does not exist or is not a file")
+        return rb, bd
+
+    @property
+    def drill_id(self) -> str:
+        major = self.config.pg_version or binaries.select(None).major
+        if self.spec.upgrade:
+            majors = sorted(b.major for b in binaries.servers())
+            return f"{self.spec.name}[pg{majors[0]}-to-pg{majors[-1]}-{self.config.s3_backend}]"
+        return f"{self.spec.name}[pg{major}-{self.config.s3_backend}]"
+
+    def _majors(self) -> tuple[int | None, int | None]:
+        if not self.spec.upgrade:
+            return self.config.pg_version, self.config.pg_version
+        majors = sorted(b.major for b in binaries.servers())
+        if len(majors) < 2:
+            raise InfraUnavailable(f"the upgrade drill needs two Postgres majors; found only {majors}")
+        return majors[0], majors[-1]
+
+    # -- run ---------------------------------------------------------------------------------------
+    def run(self) -> DrillReport:
+        spec, sysdef = self.spec, self.system
+        rep = DrillReport(name=spec.name, id=self.drill_id, system=sysdef.name, procedure=spec.procedure,  # type: ignore[arg-type]
+                          runbook=str(self.runbook_path), disaster=spec.disaster, seed=self.config.seed,
+                          scale=self.config.scale, started_at=utcnow(),
+                          targets=Targets(self.config.rto_s or sysdef.rto_s, self.config.rpo_s or sysdef.rpo_s))
+        self.report = rep
+        self.bus.emit("drill_start", rep.id)
+        try:
+            self._run(rep)
+        except DrillError as e:
+            rep.error = ErrorInfo.from_exception(e, self.redact)
+        except KeyboardInterrupt:
+            rep.error = ErrorInfo("KeyboardInterrupt", "interrupted (Ctrl-C) before the drill finished", "errored")
+            raise
+        except Exception as e:  # a harness bug: the verdict is errored, never passed
+            rep.error = ErrorInfo.from_exception(HarnessFault(f"{type(e).__name__}: {e}"), self.redact)
+            (self.run_dir / f"{spec.name}.traceback.txt").write_text(self.redact(traceback.format_exc()))
+        finally:
+            self._teardown()
+            rep.finish()
+            self.bus.emit("drill_end", rep.id, status=rep.status)
+        return rep
+
+    def _phase(self, name: str) -> Any:
+        bus, rep = self.bus, self.report
+
+        @contextlib.contextmanager
+        def cm() -> Any:
+            bus.emit("phase_start", rep.id, name)
+            rec: PhaseRecord | None = None
+            try:
+                with rep.phase(name) as rec:
+                    yield rec
+            finally:
+                if rec is not None:
+                    bus.emit("phase_end", rep.id, name, rec.status, duration_s=rec.duration_s)
+        return cm()
+
+    def _run(self, rep: DrillReport) -> None:
+        sysdef = self.system
+        backup_major, restore_major = self._majors()
+        with self._phase("infra"):
+            srv = self.infra.postgres(backup_major)
+            self.db = srv.create_database()
+            self.redact.add(self.db.password)
+            client = srv.client_bins
+            if sysdef.has_storage:
+                self.bucket = self._bucket(sysdef.name)
+                self.backup_bucket = self._bucket(f"{sysdef.name}-backup")
+                self.redact.add(self.bucket.endpoint.secret_key, self.bucket.endpoint.access_key)
+            if self.workdir.exists():
+                shutil.rmtree(self.workdir)
+            self.workdir.mkdir(parents=True)
+            env = bind(db=self.db, client_bins=client, workdir=self.workdir,
+                       s3=self.bucket.endpoint if self.bucket else None,
+                       bucket=self.bucket.name if self.bucket else None,
+                       backup_bucket=self.backup_bucket.name if self.backup_bucket else None,
+                       prefix=sysdef.storage_prefix or "data")
+            rep.target = RestoreTarget(self.db.name, self.bucket.name if self.bucket else "",
+                                       sysdef.storage_prefix or "")
+        book = runbook.parse_runbook(self.runbook_path.read_text(), str(self.runbook_path))
+        bnd = runbook.load_binding(self.binding_path)
+        hooks = runbook.RunHooks(seed=self._hook_seed, disaster=self._hook_disaster)
+        result = runbook.run_runbook(book, bnd, env, self.workdir, hooks, step_timeout_s=self.config.step_timeout_s)
+        rep.steps = list(result.steps)
+        rep.backups = list(result.backups)
+        rep.snapshots = list(result.snapshots)
+        for s in rep.steps:
+            self.bus.emit("step", rep.id, s.name, s.status, phase=s.phase, exit_code=s.exit_code)
+        for name in ("setup", "seed", "backup", "disaster", "restore", "verify"):
+            ph = result.phases.get(name)
+            if ph is not None:
+                bad = [s for s in rep.steps if s.phase == name and s.status in ("failed", "errored")]
+                rep.phases.append(PhaseRecord(name, ph["started_at"], ph["duration_s"], "failed" if bad else "passed"))
+        rep.disasters = list(self.state.disasters)
+        if result.error:
+            raise HarnessFault(result.error) if self.state.manifest is None else _HookError(result.error)
+        restore_s = result.phases.get("restore", {}).get("duration_s")
+        restored_ok = any(s.phase == "restore" for s in rep.steps)
+        rep.metrics.update(self._metrics(result, restore_s))
+        with self._phase("checks"):
+            assert self.db is not None
+            target_db = self.state.restore_db or self.db
+            ci = CheckInputs(
+                system=sysdef, db=target_db,
+                client_bins=binaries.client_for(target_db.major) if self.spec.upgrade else client,
+                manifest=self.state.manifest, backup=rep.backups[-1] if rep.backups else None,
+                restore_steps=[s for s in rep.steps if s.phase == "restore"],
+                restore_s=restore_s if restored_ok else None,
+                s3_client=self.bucket.endpoint.client() if self.bucket else None,
+                bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix,
+                snapshot=self._restored_snapshot(rep), last_write_at=self.state.last_write_at,
+                migration_apply=self._migration_apply(target_db), smoke=self._smoke(target_db),
+                rto_s=rep.targets.rto_s, rpo_s=rep.targets.rpo_s,
+            )
+            rep.checks = run_checks(ci, emit=self._emit_check)
+        rep.metrics["rto_s"] = restore_s if restored_ok else None
+        rpo = next((c for c in rep.checks if c.name == "rpo"), None)
+        rep.metrics["rpo_s"] = rpo.observed if rpo is not None and isinstance(rpo.observed, int | float) else None
+
+    def _emit_check(self, r: CheckResult) -> None:
+        self.bus.emit("check", self.report.id, r.name, r.status.value, message=r.message)
+
+    def _bucket(self, hint: str) -> Bucket:
+        b = self.infra.bucket(hint)
+        self.buckets.append(b)
+        return b
+
+    def _metrics(self, result: runbook.RunbookResult, restore_s: float | None) -> dict[str, Any]:
+        m: dict[str, Any] = {f"{k}_s": v.get("duration_s") for k, v in result.phases.items()}
+        m["restore_s"] = restore_s
+        m["backup_bytes"] = sum(b.size_bytes for b in result.backups)
+        if self.state.manifest is not None:
+            m["rows"] = sum(t.row_count for t in self.state.manifest.tables.values())
+            m["objects"] = len(self.state.manifest.objects)
+            m["object_bytes"] = sum(o.size for o in self.state.manifest.objects.values())
+        m["runbook_steps_failed"] = len(result.failed_steps)
+        m["runbook_steps_not_run"] = len(result.not_run_steps)
+        return m
+
+    def _restored_snapshot(self, rep: DrillReport) -> Any:
+        if not rep.snapshots:
+            return None
+        if self.state.restore_prefix:
+            for s in rep.snapshots:
+                if s.prefix.strip("/") == self.state.restore_prefix.strip("/"):
+                    return s
+        return rep.snapshots[-1]
+
+    # -- hooks -------------------------------------------------------------------------------------
+    def _conn(self, db: Database | None = None) -> Any:
+        target = db or self.db
+        assert target is not None
+        return target.connect(autocommit=True)
+
+    def _hook_seed(self, ctx: runbook.HookContext) -> runbook.HookOutcome:
+        from restore_drill.seeds import loaders
+
+        sysdef, cfg = self.system, self.config
+        t0 = time.monotonic()
+        with self._conn() as conn:
+            client = self.bucket.endpoint.client() if self.bucket else None
+            summary = loaders.load(sysdef, conn, client, self.bucket.name if self.bucket else None,
+                                   sysdef.storage_prefix, seed=cfg.seed, scale=cfg.scale)
+            self.state.seeded = summary
+            self.state.lecture_ids = loaders.sample_ids(sysdef, conn, 3, cfg.seed)
+            # The manifest is taken here, right before the backup runs: writes after it show up as loss.
+            self.state.manifest = take_manifest(
+                conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale, schemas=sysdef.schemas,
+                s3_client=client, bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix)
+        (self.run_dir / f"{self.spec.name}.manifest.json").write_text("")  # placeholder replaced below
+        self.state.manifest.save(self.run_dir / f"{self.spec.name}.manifest.json")
+        rows = sum(t.row_count for t in self.state.manifest.tables.values())
+        placeholders = {"<lecture-id>": str(self.state.lecture_ids[0])} if self.state.lecture_ids else {}
+        return runbook.HookOutcome(
+            summary=f"seeded {sysdef.name} (seed {cfg.seed}, scale {cfg.scale}): {rows} rows, "
+                    f"{len(self.state.manifest.objects)} objects in {time.monotonic() - t0:.2f}s; manifest taken",
+            placeholders=placeholders)
+
+    def _hook_disaster(self, ctx: runbook.HookContext) -> runbook.HookOutcome:
+        spec = self.spec
+        variables: dict[str, str] = {}
+        records: list[Any] = []
+        summary = []
+        if spec.upgrade:
+            _, newest = self._majors()
+            srv = self.infra.postgres(newest)
+            new_db = srv.create_database()
+            self.redact.add(new_db.password)
+            self.state.restore_db = new_db
+            self._migrate_schema_only(new_db)
+            env_new = bind(db=new_db, client_bins=srv.client_bins, workdir=self.workdir)
+            variables.update({k: env_new.variables[k] for k in ("DATABASE_URL", "ARQONBUS_POSTGRES_URL")})
+            variables["PATH"] = env_new.as_env()["PATH"]
+            summary.append(f"old server retired: restore goes to a new PostgreSQL {srv.major} database")
+        if spec.disaster is not None:
+            assert self.db is not None
+            snap = ctx.snapshots[-1] if ctx.snapshots else None
+            backup = ctx.backups[-1] if ctx.backups else None
+            dctx = disasters.DisasterContext(
+                db=self.db, tables=list(self.system.tables or (sorted(self.state.manifest.tables) if self.state.manifest else [])),
+                seed=self.config.seed, allow_destructive=self.config.allow_destructive,
+                bucket=self.bucket, prefix=self.system.storage_prefix or "", backup_bucket=self.backup_bucket,
+                snapshot_prefix=snap.prefix if snap else None, backup_date=ctx.backup_date,
+                backup_at=backup.finished_at if backup else None, write_row=self._late_writer(),
+            )
+            rec = disasters.inject(spec.disaster, dctx)
+            self.state.disasters.append(rec)
+            records.append(rec)
+            summary.append(f"{spec.disaster}: {rec.details.get('summary', '')}".rstrip(": "))
+            if rec.details.get("last_write_at"):
+                self.state.last_write_at = str(rec.details["last_write_at"])
+            prefix = disasters.restore_prefix(rec)
+            if prefix:
+                variables["RESTORE_PREFIX"] = prefix
+                self.state.restore_prefix = prefix
+        return runbook.HookOutcome(summary="; ".join(summary) or "no disaster", variables=variables, records=records)
+
+    def _late_writer(self) -> Any:
+        from restore_drill.seeds import loaders
+
+        return loaders.late_writer(self.system)
+
+    def _migrate_schema_only(self, db: Database) -> None:
+        """Upgrade drill: the new server starts empty, as a freshly provisioned one would."""
+
+    def _migration_apply(self, db: Database) -> Any:
+        from restore_drill.seeds import loaders
+
+        return loaders.migration_apply(self.system, db)
+
+    def _smoke(self, db: Database) -> Any:
+        from restore_drill.seeds import loaders
+
+        client = self.bucket.endpoint.client() if self.bucket else None
+        return loaders.smoke(self.system, db, client, self.bucket.name if self.bucket else None,
+                             self.system.storage_prefix)
+
+    # -- tear-down ---------------------------------------------------------------------------------
+    def _teardown(self) -> None:
+        for db in (self.state.restore_db, self.db):
+            if db is not None:
+                with contextlib.suppress(Exception):
+                    self.infra.drop(db)
+        for b in self.buckets:
+            with contextlib.suppress(Exception):
+                self.infra.s3.delete_bucket(b)
+        self.buckets.clear()
+
+
+class _HookError(DrillError):
+    """A drill hook (seed, disaster) failed mid-procedure: the drill cannot be judged."""

@@ -1,0 +1,201 @@
+"""System definitions: what a drill restores, declared in a TOML file (DESIGN: systems are data).
+
+ArqonBus and Pegasus are two such files in ``drills/systems/``; a user adds theirs without Python.
+Every field is validated here with a one-line error naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "drills" / "systems"
+try:  # installed layout: restore_drill.drills is the drills/ folder
+    from restore_drill import drills as _drills_pkg
+
+    BUILTIN_DIR = Path(_drills_pkg.__file__).parent / "systems"
+except ImportError:  # pragma: no cover
+    pass
+
+BUILTIN_GENERATORS = ("arqonbus", "pegasus")
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    sql: str
+    message: str
+    check: str = "domain_invariants"  # which check reports it (projector_consistency for ArqonBus)
+
+
+@dataclass(frozen=True)
+class SystemDef:
+    name: str
+    path: Path
+    description: str = ""
+    tables: tuple[str, ...] | None = None  # None = every table in `schemas`
+    schemas: tuple[str, ...] = ("public",)
+    table_scoped: bool = False  # the procedure restores only `tables`; blast_radius checks the rest
+    storage_prefix: str | None = None  # None = Postgres-only system
+    references: dict[str, str] = field(default_factory=dict)  # "schema.table.column" -> description
+    versioning: bool = False
+    generator: str | None = None
+    seed_sql: Path | None = None
+    seed_dump: Path | None = None
+    seed_objects: Path | None = None
+    runbook: Path | None = None
+    binding: Path | None = None
+    corrected: Path | None = None
+    corrected_binding: Path | None = None
+    rto_s: float | None = None
+    rpo_s: float | None = None
+    snapshot_tolerance_s: float = 3600.0
+    invariants: tuple[Invariant, ...] = ()
+    skip_checks: tuple[str, ...] = ()
+    restore_allowlist: tuple[str, ...] = ()
+    retention_days: int = 7
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def has_storage(self) -> bool:
+        return self.storage_prefix is not None
+
+
+class _Reader:
+    """Typed access to a parsed TOML table with errors that name file and field."""
+
+    def __init__(self, data: dict[str, Any], path: Path, prefix: str = "") -> None:
+        self.data, self.path, self.prefix = data, path, prefix
+
+    def fail(self, key: str, what: str) -> BadInput:
+        return BadInput(f"{self.path}: field {self.prefix}{key} {what}")
+
+    def get(self, key: str, typ: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
+        if key not in self.data:
+            if required:
+                raise self.fail(key, "is required")
+            return default
+        v = self.data[key]
+        if typ is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, typ) or isinstance(v, bool) and typ is not bool:
+            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+            raise self.fail(key, f"must be {names}, got {type(v).__name__} {v!r}")
+        return v
+
+    def table(self, key: str) -> _Reader:
+        return _Reader(self.get(key, dict, {}), self.path, f"{self.prefix}{key}.")
+
+    def path_(self, key: str, must_exist: bool = True) -> Path | None:
+        v = self.get(key, str)
+        if v is None:
+            return None
+        p = (self.path.parent / v).resolve()
+        if must_exist and not p.exists():
+            raise self.fail(key, f"names {v!r}, which does not exist (looked at {p})")
+        return p
+
+    def unknown(self, allowed: set[str]) -> None:
+        extra = sorted(set(self.data) - allowed)
+        if extra:
+            raise self.fail(extra[0], f"is not a known field (known: {', '.join(sorted(allowed))})")
+
+
+def _positive(r: _Reader, key: str, default: float | None) -> float | None:
+    v = r.get(key, float, default)
+    if v is not None and v <= 0:
+        raise r.fail(key, f"must be > 0, got {v}")
+    return v
+
+
+def load_system(path: Path) -> SystemDef:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadInput(f"system definition {path} does not exist; run `restore-drill list` to see systems") from None
+    except tomllib.TOMLDecodeError as e:
+        raise BadInput(f"{path}: not valid TOML ({e})") from None
+    r = _Reader(data, path)
+    r.unknown({"name", "description", "database", "storage", "data", "procedure", "targets", "invariants", "checks",
+               "retention"})
+    name = r.get("name", str, required=True)
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise r.fail("name", f"must be letters, digits, '-' or '_', got {name!r}")
+    db = r.table("database")
+    db.unknown({"tables", "schemas", "table_scoped"})
+    tables = db.get("tables", (str, list), "all")
+    if isinstance(tables, str):
+        if tables != "all":
+            raise db.fail("tables", f'must be "all" or a list of table names, got {tables!r}')
+        table_tuple = None
+    else:
+        if not tables or not all(isinstance(t, str) and t for t in tables):
+            raise db.fail("tables", "must be a non-empty list of table names")
+        table_tuple = tuple(t if "." in t else f"public.{t}" for t in tables)
+    st = r.table("storage")
+    st.unknown({"prefix", "references", "versioning"})
+    refs = st.get("references", dict, {})
+    for col, desc in refs.items():
+        if col.count(".") != 2 or not isinstance(desc, str):
+            raise st.fail(f"references.{col}", 'must be "schema.table.column" = "description"')
+    prefix = st.get("prefix", str)
+    if refs and prefix is None:
+        raise st.fail("prefix", "is required when storage.references are given")
+    d = r.table("data")
+    d.unknown({"generator", "sql", "dump", "objects", "scale"})
+    gen = d.get("generator", str)
+    if gen is not None and gen not in BUILTIN_GENERATORS:
+        raise d.fail("generator", f"names unknown generator {gen!r} (built in: {', '.join(BUILTIN_GENERATORS)})")
+    sql, dump, objects = d.path_("sql"), d.path_("dump"), d.path_("objects")
+    if gen is None and sql is None and dump is None:
+        raise d.fail("generator", "or data.sql or data.dump is required: how does data get in?")
+    p = r.table("procedure")
+    p.unknown({"runbook", "binding", "corrected", "corrected_binding"})
+    t = r.table("targets")
+    t.unknown({"rto_s", "rpo_s", "snapshot_tolerance_s"})
+    inv: list[Invariant] = []
+    for i, item in enumerate(r.get("invariants", list, [])):
+        ir = _Reader(item if isinstance(item, dict) else {}, path, f"invariants[{i}].")
+        ir.unknown({"name", "sql", "message", "check"})
+        inv.append(Invariant(ir.get("name", str, required=True), ir.get("sql", str, required=True),
+                             ir.get("message", str, required=True), ir.get("check", str, "domain_invariants")))
+    c = r.table("checks")
+    c.unknown({"skip", "restore_allowlist"})
+    ret = r.table("retention")
+    ret.unknown({"days_required"})
+    days = ret.get("days_required", int, 7)
+    if days < 1:
+        raise ret.fail("days_required", f"must be >= 1, got {days}")
+    return SystemDef(
+        name=name, path=path.resolve(), description=r.get("description", str, ""), tables=table_tuple,
+        schemas=tuple(db.get("schemas", list, ["public"])), table_scoped=db.get("table_scoped", bool, False),
+        storage_prefix=prefix, references=dict(refs), versioning=st.get("versioning", bool, False),
+        generator=gen, seed_sql=sql, seed_dump=dump, seed_objects=objects,
+        runbook=p.path_("runbook"), binding=p.path_("binding"), corrected=p.path_("corrected"),
+        corrected_binding=p.path_("corrected_binding"),
+        rto_s=_positive(t, "rto_s", None), rpo_s=_positive(t, "rpo_s", None),
+        snapshot_tolerance_s=_positive(t, "snapshot_tolerance_s", 3600.0) or 3600.0,
+        invariants=tuple(inv), skip_checks=tuple(c.get("skip", list, [])),
+        restore_allowlist=tuple(c.get("restore_allowlist", list, [])), retention_days=days, raw=data,
+    )
+
+
+def builtin_systems() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.toml"))}
+
+
+def resolve_system(name_or_path: str) -> SystemDef:
+    """A built-in name (``pegasus``) or a path to a definition file."""
+    builtins = builtin_systems()
+    if name_or_path in builtins:
+        return load_system(builtins[name_or_path])
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        return load_system(p)
+    raise BadInput(
+        f"unknown system {name_or_path!r}; use one of {', '.join(builtins) or '(none)'} or a path to a .toml definition"
+    )
