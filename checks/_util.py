@@ -156,3 +156,10 @@ def libpq_env(db: Any) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "PGHOST": db.host,
             "PGPORT": str(db.port), "PGUSER": db.user, "PGPASSWORD": db.password, "PGDATABASE": db.name,
             "PGCONNECT_TIMEOUT": "10"}
+
+
+def error_line(text: str, limit: int = 300) -> str:
+    """The most telling line of an error text: the first ``ERROR:``/``error:`` line, else the first."""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    pick = next((ln for ln in lines if "ERROR:" in ln or "error:" in ln.lower()), lines[0] if lines else "")
+    return pick[:limit]

@@ -15,7 +15,7 @@ from restore_drill.records import BackupRecord
 from ._util import capped, qualified, sample, timed
 from .result import CheckResult
 
-_HEADER = re.compile(r"^;\s+([A-Za-z][A-Za-z ]*?):\s*(.*)$")
+_HEADER = re.compile(r"^;\s+([A-Za-z][A-Za-z_ ]*?):\s*(.*)$")
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 
 
@@ -61,6 +61,48 @@ def parse_toc(listing: str) -> ArchiveToc:
             continue
         toc.data_tables.append(f"{schema}.{name}")
     return toc
+
+
+def read_custom_header(path: Path) -> dict[str, str]:
+    """Archive and pg_dump versions straight from a custom-format header (WriteHead in
+    pg_backup_archiver.c), for archives this pg_restore is too old to list. Empty if not custom."""
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if not head.startswith(b"PGDMP") or len(head) < 11:
+        return {}
+    vmaj, vmin, vrev, int_size = head[5], head[6], head[7], head[8]
+    pos = 11  # magic, 3 version bytes, int size, offset size, format
+
+    def read_int() -> int:
+        nonlocal pos
+        sign, raw = head[pos], head[pos + 1: pos + 1 + int_size]
+        pos += 1 + int_size
+        v = int.from_bytes(raw, "little")
+        return -v if sign else v
+
+    def read_str() -> str:
+        nonlocal pos
+        n = read_int()
+        if n < 0:
+            return ""
+        v = head[pos: pos + n].decode("utf-8", "replace")
+        pos += n
+        return v
+
+    try:
+        if (vmaj, vmin) >= (1, 15):
+            pos += 1  # compression algorithm byte
+        else:
+            read_int()  # compression level
+        for _ in range(7):  # creation time: sec, min, hour, mday, mon, year, isdst
+            read_int()
+        read_str()  # database name
+        server = read_str()
+        dumped_by = read_str()
+    except IndexError:
+        return {"Dump Version": f"{vmaj}.{vmin}-{vrev}"}
+    return {"Dump Version": f"{vmaj}.{vmin}-{vrev}", "Dumped from database version": server,
+            "Dumped by pg_dump version": dumped_by}
 
 
 def _major_minor(version: str) -> tuple[int, int] | None:
@@ -114,7 +156,16 @@ def backup_artifact(
 
     listed = run([str(pg_restore), "-l", str(path)], env=_child_env(), timeout_s=timeout_s)
     ev["toc_exit_code"] = listed.exit_code
+    restore_ver = run([str(pg_restore), "--version"], env=_child_env(), timeout_s=30).stdout.strip()
+    ev["restore_tool"] = restore_ver
     if listed.exit_code != 0:
+        header = read_custom_header(path)
+        ev["archive_header"] = header
+        dumped_by = header.get("Dumped by pg_dump version", "")
+        dv, rv = _major_minor(dumped_by), _major_minor(restore_ver)
+        if dv and rv and dv[0] > rv[0]:
+            problems.append(f"{path.name} was dumped by pg_dump {dumped_by}, newer than {restore_ver}: "
+                            "it cannot restore it")
         problems.append(f"pg_restore -l cannot read {path.name}: {listed.stderr.strip()[:200]}")
         return CheckResult.failed(name, "; ".join(problems), expected="a readable archive",
                                   observed="unreadable", evidence=ev)
@@ -143,10 +194,8 @@ def backup_artifact(
         if extra:
             problems.append(f"archive has data for tables outside the procedure's scope: {sample(extra)}")
 
-    restore_ver = run([str(pg_restore), "--version"], env=_child_env(), timeout_s=30).stdout.strip()
     dumped_by = toc.header.get("Dumped by pg_dump version", "")
     ev["dumped_by"] = dumped_by
-    ev["restore_tool"] = restore_ver
     dv, rv = _major_minor(dumped_by), _major_minor(restore_ver)
     # Archive formats change with majors only, so minors are compared for the record, not the verdict.
     if dv and rv and dv[0] > rv[0]:

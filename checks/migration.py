@@ -9,7 +9,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from restore_drill.seeds.manifest import Manifest, catalog_snapshot, table_snapshots
 
-from ._util import capped, qualified, quote_qualified, read_session, sample, timed
+from ._util import capped, error_line, qualified, quote_qualified, read_session, sample, timed
 from .result import CheckResult
 from .schema import diff_catalog, summarize
 
@@ -74,7 +74,7 @@ def migration_idempotent(
     try:
         apply()
     except Exception as e:  # noqa: BLE001 - a second apply that fails is the finding
-        return CheckResult.failed(name, f"second apply failed: {type(e).__name__}: {str(e).strip()[:300]}",
+        return CheckResult.failed(name, f"second apply failed: {type(e).__name__}: {error_line(str(e))}",
                                   expected="a no-op", observed="error", evidence={"error": str(e)[:2000]})
     with read_session(conn):
         cat1 = catalog_snapshot(conn, schemas)

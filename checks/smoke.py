@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._util import jsonable, timed
+from ._util import error_line, jsonable, timed
 from .result import CheckResult
 
 
@@ -24,7 +24,7 @@ def write_smoke(
     try:
         written = flow()
     except Exception as e:  # noqa: BLE001 - the system refusing a write is the finding
-        return CheckResult.failed(name, f"{label} failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}",
+        return CheckResult.failed(name, f"{label} failed: {type(e).__name__}: {error_line(str(e))}",
                                   expected="writes accepted", observed="error",
                                   evidence={"error": str(e)[:2000], "exception": type(e).__name__})
     ev = {"written": jsonable(dict(written))}
