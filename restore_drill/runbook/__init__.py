@@ -1,0 +1,19 @@
+"""Operators' Markdown runbooks: parse them, bind them to disposable infrastructure, run them as written."""
+
+from .binding import Binding, builtin_binding, builtin_names, load_binding, parse_binding, plan
+from .parser import Runbook, Section, Step, parse_runbook
+from .runner import (
+    HookContext,
+    HookOutcome,
+    RunbookResult,
+    RunbookStepRecord,
+    RunHooks,
+    archive_listing,
+    run_runbook,
+)
+
+__all__ = [
+    "Binding", "HookContext", "HookOutcome", "RunHooks", "Runbook", "RunbookResult", "RunbookStepRecord",
+    "Section", "Step", "archive_listing", "builtin_binding", "builtin_names", "load_binding", "parse_binding",
+    "parse_runbook", "plan", "run_runbook",
+]

@@ -1,0 +1,431 @@
+"""Binding files: how one operator's runbook is run against disposable infrastructure.
+
+A binding is a small TOML file kept beside the drill. It finds runbook sections by heading text
+(so an operator's edited copy with the same headings still binds), assigns each to a phase, says
+where the drill seeds data and injects the disaster, binds the placeholders operators leave in
+commands, puts the project's own files where the runbook expects them, and names the steps that
+cannot run here (with the reason) or that the project replaces (saying so).
+
+Format (every key optional except ``[phases]``)::
+
+    name = "pegasus"
+    system = "pegasus"
+    backup_globs = ["pegasus_*.dump"]        # files the backup phase makes (relative to the workdir)
+    tables = ["public.lectures"]             # tables the backup is meant to hold (for the record)
+    dirs = ["backups"]                       # empty folders the runbook expects
+    [phases]                                 # setup | backup | restore | verify | never
+    backup = ["Logical backup (self-managed Postgres)"]    # heading, or "Parent > Child"
+    [hooks]                                  # seed | disaster | after_backup | after_restore
+    seed = "before-phase:backup"             # before:<heading> | after:<heading> | (before|after)-phase:<phase>
+    [placeholders]
+    "YYYY-MM-DD" = { source = "backup_date" }   # backup_stem | backup_date | value | given | sql
+    [variables]                              # extra runbook variables; {NAME} expands bound values
+    RESTORE_PREFIX = "{S3_PREFIX}-{backup_date}"
+    [snapshot]                               # the storage snapshot the backup phase writes
+    bucket = "{BACKUP_BUCKET}"
+    prefix = "{S3_PREFIX}-{backup_date}"
+    [[files]]                                # project files put where the runbook expects them
+    path = "scripts/migrations/x.sql"
+    from = "module:restore_drill.seeds.arqonbus:MIGRATION_FILE"   # or package:<pkg>:<relpath> or a path
+    [[steps]]                                # per-step rules; match by section + contains/index/line
+    section = "Integrity Verification"
+    contains = "conda run"
+    action = "not_run"                       # run | not_run | replace
+    reason = "..."
+    on_failure = "continue"                  # continue | stop
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from restore_drill.errors import BadInput
+
+from .parser import Runbook, Section, Step, normalize
+
+PHASES = ("setup", "backup", "restore", "verify", "never")
+RUN_PHASES = ("setup", "backup", "restore", "verify")
+HOOK_NAMES = ("seed", "disaster", "after_backup", "after_restore")
+PLACEHOLDER_SOURCES = ("backup_stem", "backup_date", "value", "given", "sql")
+ACTIONS = ("run", "not_run", "replace")
+DEFAULT_HOOK_POINTS = {
+    "seed": "before-phase:backup",
+    "after_backup": "after-phase:backup",
+    "disaster": "after-phase:backup",
+    "after_restore": "after-phase:restore",
+}
+# What an operator's fill-in looks like inside a command: <backup-file>, <lecture-id>.
+PLACEHOLDER_TOKEN = re.compile(r"<[A-Za-z][A-Za-z0-9_-]*>")
+_HOOK_POINT = re.compile(r"^(?P<where>before|after)(?P<phase>-phase)?:(?P<target>.+)$")
+_BUILTIN_DIR = Path(__file__).resolve().parents[2] / "drills" / "bindings"
+
+
+@dataclass(frozen=True)
+class PlaceholderSpec:
+    token: str
+    source: str
+    value: str = ""  # literal for "value", query for "sql"
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    path: str  # relative to the workdir
+    source: Path  # resolved project file
+
+
+@dataclass(frozen=True)
+class StepRule:
+    section: str
+    contains: str | None = None
+    index: int | None = None
+    line: int | None = None
+    action: str = "run"
+    reason: str = ""
+    run: str | None = None  # shell command the project runs instead (action = replace)
+    hook: str | None = None  # name of a replacement callable (action = replace)
+    on_failure: str = "continue"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class HookPoint:
+    hook: str
+    where: Literal["before", "after"]
+    phase_level: bool
+    target: str  # a phase name or a section name
+
+    def __str__(self) -> str:
+        return f"{self.where}{'-phase' if self.phase_level else ''}:{self.target}"
+
+
+@dataclass(frozen=True)
+class SnapshotSpec:
+    bucket: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class StandinSpec:
+    """What the stand-in integrity API reads: one query for the lecture row, queries for its keys."""
+
+    lecture_sql: str
+    key_sql: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Binding:
+    name: str
+    path: Path | None
+    system: str = ""
+    description: str = ""
+    phases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    hooks: dict[str, HookPoint] = field(default_factory=dict)
+    placeholders: dict[str, PlaceholderSpec] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    files: tuple[FileSpec, ...] = ()
+    dirs: tuple[str, ...] = ()
+    steps: tuple[StepRule, ...] = ()
+    backup_globs: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    snapshot: SnapshotSpec | None = None
+    standin: StandinSpec | None = None
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path is not None else self.name
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    section: Section
+    step: Step
+    phase: str
+    rule: StepRule | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The binding applied to one runbook: steps in execution order, hooks at their positions."""
+
+    items: tuple[PlannedStep | HookPoint, ...]
+    unassigned: tuple[Section, ...]  # sections without shell steps the binding does not name
+
+
+# -- loading ----------------------------------------------------------------------------------------
+
+def _err(where: str, msg: str) -> BadInput:
+    return BadInput(f"binding {where}: {msg}")
+
+
+def _str_list(where: str, key: str, v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):
+        return (v,)
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise _err(where, f"{key} must be a list of strings")
+    return tuple(v)
+
+
+def _resolve_source(where: str, src: str, base: Path | None) -> Path:
+    if src.startswith("module:"):
+        try:
+            mod_name, attr = src[len("module:"):].rsplit(":", 1)
+            value = getattr(importlib.import_module(mod_name), attr)
+        except (ValueError, ImportError, AttributeError) as e:
+            raise _err(where, f"file source {src!r} cannot be loaded ({e}); use module:<module>:<ATTR>") from None
+        path = Path(value)
+    elif src.startswith("package:"):
+        try:
+            pkg, rel = src[len("package:"):].split(":", 1)
+            path = Path(str(importlib.resources.files(pkg).joinpath(rel)))
+        except (ValueError, ImportError) as e:
+            raise _err(where, f"file source {src!r} cannot be loaded ({e}); use package:<package>:<relpath>") from None
+    else:
+        path = Path(src) if Path(src).is_absolute() or base is None else base / src
+    if not path.is_file():
+        raise _err(where, f"file source {src!r} resolves to {path}, which does not exist")
+    return path
+
+
+def parse_binding(data: dict[str, Any], *, name: str, path: Path | None = None) -> Binding:
+    """Validate a binding's TOML data; every mistake is a BadInput naming the key."""
+    where = str(path) if path is not None else name
+    known = {"name", "system", "description", "phases", "hooks", "placeholders", "variables", "files", "dirs",
+             "steps", "backup_globs", "tables", "snapshot", "standin_api"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise _err(where, f"unknown key(s) {unknown}; known keys: {sorted(known)}")
+
+    phases_raw = data.get("phases")
+    if not isinstance(phases_raw, dict) or not phases_raw:
+        raise _err(where, "needs a [phases] table assigning runbook sections to setup/backup/restore/verify/never")
+    phases: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, str] = {}
+    for phase, secs in phases_raw.items():
+        if phase not in PHASES:
+            raise _err(where, f"unknown phase {phase!r}; phases are {', '.join(PHASES)}")
+        phases[phase] = _str_list(where, f"phases.{phase}", secs)
+        for s in phases[phase]:
+            if normalize(s) in seen:
+                raise _err(where, f"section {s!r} is in phases {seen[normalize(s)]!r} and {phase!r}; pick one")
+            seen[normalize(s)] = phase
+
+    hooks: dict[str, HookPoint] = {}
+    hooks_raw = data.get("hooks", {})
+    if not isinstance(hooks_raw, dict):
+        raise _err(where, "[hooks] must be a table")
+    for hook, point in {**DEFAULT_HOOK_POINTS, **hooks_raw}.items():
+        if hook not in HOOK_NAMES:
+            raise _err(where, f"unknown hook {hook!r}; hooks are {', '.join(HOOK_NAMES)}")
+        m = _HOOK_POINT.match(point) if isinstance(point, str) else None
+        if m is None:
+            raise _err(where, f"hooks.{hook} = {point!r}: use before:<heading>, after:<heading>, "
+                              "before-phase:<phase> or after-phase:<phase>")
+        if m["phase"] and m["target"] not in RUN_PHASES:
+            raise _err(where, f"hooks.{hook} names unknown phase {m['target']!r}; phases are {', '.join(RUN_PHASES)}")
+        hooks[hook] = HookPoint(hook, m["where"], bool(m["phase"]), m["target"])  # type: ignore[arg-type]
+
+    placeholders: dict[str, PlaceholderSpec] = {}
+    ph_raw = data.get("placeholders", {})
+    if not isinstance(ph_raw, dict):
+        raise _err(where, "[placeholders] must be a table")
+    for token, spec in ph_raw.items():
+        if not token or token.strip() != token:
+            raise _err(where, f"placeholder {token!r} must be non-empty text without surrounding spaces")
+        if isinstance(spec, str):
+            spec = {"source": "value", "value": spec}
+        if not isinstance(spec, dict) or spec.get("source") not in PLACEHOLDER_SOURCES:
+            raise _err(where, f"placeholder {token!r}: source must be one of {', '.join(PLACEHOLDER_SOURCES)}")
+        if spec["source"] in ("value", "sql") and not isinstance(spec.get("value", spec.get("sql")), str):
+            raise _err(where, f"placeholder {token!r}: source {spec['source']!r} needs a value")
+        placeholders[token] = PlaceholderSpec(token, spec["source"], str(spec.get("value", spec.get("sql", ""))))
+
+    variables = data.get("variables", {})
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise _err(where, "[variables] must map NAME = \"template\"")
+
+    base = path.parent if path is not None else None
+    files = []
+    for f in data.get("files", []):
+        if not isinstance(f, dict) or not isinstance(f.get("path"), str) or not isinstance(f.get("from"), str):
+            raise _err(where, "each [[files]] entry needs path = \"relative/path\" and from = \"source\"")
+        if Path(f["path"]).is_absolute() or ".." in Path(f["path"]).parts:
+            raise _err(where, f"files path {f['path']!r} must be relative and stay inside the workdir")
+        files.append(FileSpec(f["path"], _resolve_source(where, f["from"], base)))
+
+    rules = []
+    for r in data.get("steps", []):
+        if not isinstance(r, dict) or not isinstance(r.get("section"), str):
+            raise _err(where, "each [[steps]] entry needs section = \"heading\"")
+        action = r.get("action", "run")
+        if action not in ACTIONS:
+            raise _err(where, f"step rule for {r['section']!r}: action {action!r} is not one of {', '.join(ACTIONS)}")
+        if action in ("not_run", "replace") and not r.get("reason"):
+            raise _err(where, f"step rule for {r['section']!r}: action {action!r} needs a reason for the report")
+        if action == "replace" and not (r.get("run") or r.get("hook")):
+            raise _err(where, f"step rule for {r['section']!r}: replace needs run = \"command\" or hook = \"name\"")
+        if r.get("on_failure", "continue") not in ("continue", "stop"):
+            raise _err(where, f"step rule for {r['section']!r}: on_failure must be continue or stop")
+        rules.append(StepRule(
+            r["section"], r.get("contains"), r.get("index"), r.get("line"), action, r.get("reason", ""),
+            r.get("run"), r.get("hook"), r.get("on_failure", "continue"), r.get("note", ""),
+        ))
+
+    snapshot = None
+    if "snapshot" in data:
+        s = data["snapshot"]
+        if not isinstance(s, dict) or not isinstance(s.get("bucket"), str) or not isinstance(s.get("prefix"), str):
+            raise _err(where, "[snapshot] needs bucket = \"template\" and prefix = \"template\"")
+        snapshot = SnapshotSpec(s["bucket"], s["prefix"])
+
+    standin = None
+    if "standin_api" in data:
+        s = data["standin_api"]
+        if not isinstance(s, dict) or not isinstance(s.get("lecture_sql"), str):
+            raise _err(where, "[standin_api] needs lecture_sql = \"SELECT ... WHERE id = %(id)s\" and key_sql = [...]")
+        standin = StandinSpec(s["lecture_sql"], _str_list(where, "standin_api.key_sql", s.get("key_sql", [])))
+
+    return Binding(
+        name=str(data.get("name", name)), path=path, system=str(data.get("system", "")),
+        description=str(data.get("description", "")), phases=phases, hooks=hooks, placeholders=placeholders,
+        variables=dict(variables), files=tuple(files), dirs=_str_list(where, "dirs", data.get("dirs", [])),
+        steps=tuple(rules), backup_globs=_str_list(where, "backup_globs", data.get("backup_globs", [])),
+        tables=_str_list(where, "tables", data.get("tables", [])), snapshot=snapshot, standin=standin,
+    )
+
+
+def load_binding(path: str | Path) -> Binding:
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"binding file {p} does not exist; pass an existing file with --binding") from None
+    except tomllib.TOMLDecodeError as e:
+        raise BadInput(f"binding file {p} is not valid TOML: {e}") from None
+    return parse_binding(data, name=p.stem, path=p.resolve())
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in _BUILTIN_DIR.glob("*.toml"))
+
+
+def builtin_binding(name: str) -> Binding:
+    """The binding shipped for a built-in system ("arqonbus" or "pegasus"; "continuum" = arqonbus)."""
+    alias = {"continuum": "arqonbus"}.get(name, name)
+    p = _BUILTIN_DIR / f"{alias}.toml"
+    if not p.is_file():
+        raise BadInput(f"no built-in binding {name!r}; choose one of {', '.join(builtin_names())} or pass --binding FILE")
+    return load_binding(p)
+
+
+# -- applying a binding to a runbook ----------------------------------------------------------------
+
+def _find(book: Runbook, name: str, where: str) -> Section:
+    found = book.find(name)
+    if not found:
+        headings = "; ".join(repr(s.heading) for s in book.sections if s.heading)
+        raise _err(where, f"names section {name!r}, which {book.source} does not have; its headings are {headings}")
+    if len(found) > 1:
+        lines = ", ".join(str(s.line) for s in found)
+        raise _err(where, f"section {name!r} matches {len(found)} headings in {book.source} (lines {lines}); "
+                          "name it as \"Parent > Child\"")
+    return found[0]
+
+
+def _rule_matches(rule: StepRule, step: Step) -> bool:
+    if rule.index is not None and step.index != rule.index:
+        return False
+    if rule.line is not None and step.line != rule.line:
+        return False
+    return rule.contains is None or rule.contains in step.text
+
+
+def plan(binding: Binding, book: Runbook) -> Plan:
+    """Apply ``binding`` to ``book``: phase order, document order within a phase, hooks placed.
+
+    Raises BadInput when the binding names a section the runbook lacks, leaves a section with
+    shell steps without a phase, a rule matches no step, a hook sits in the wrong place, or a
+    command to run holds a placeholder the binding does not bind.
+    """
+    where = binding.label
+    phase_of: dict[int, str] = {}
+    for phase, names in binding.phases.items():
+        for n in names:
+            phase_of[id(_find(book, n, where))] = phase
+    missing = [s for s in book.sections if s.shell_steps and id(s) not in phase_of]
+    if missing:
+        s = missing[0]
+        raise _err(where, f"section {s.heading or '(before the first heading)'!r} (line {s.line}) of {book.source} "
+                          f"has {len(s.shell_steps)} shell step(s) but no phase; add it under [phases]")
+
+    rule_for: dict[int, StepRule] = {}
+    for rule in binding.steps:
+        sec = _find(book, rule.section, where)
+        hits = [st for st in sec.steps if _rule_matches(rule, st)]
+        if len(hits) != 1:
+            raise _err(where, f"step rule for {rule.section!r} (contains={rule.contains!r}, index={rule.index}) "
+                              f"matches {len(hits)} steps; it must match exactly one")
+        rule_for[id(hits[0])] = rule
+
+    ordered: list[PlannedStep] = []
+    for phase in PHASES:
+        for sec in book.sections:
+            if phase_of.get(id(sec), "never") == phase:  # sections the binding does not name are not run
+                ordered += [PlannedStep(sec, st, phase, rule_for.get(id(st))) for st in sec.steps]
+
+    # Unbound placeholders in commands that will run are a binding error, found before anything runs.
+    for ps in ordered:
+        if ps.phase == "never" or ps.step.kind != "shell" or (ps.rule and ps.rule.action != "run"):
+            continue
+        for tok in PLACEHOLDER_TOKEN.findall(ps.step.text):
+            if tok not in binding.placeholders:
+                raise _err(where, f"command at {book.source}:{ps.step.line} holds placeholder {tok} that the binding "
+                                  f"does not bind; add it under [placeholders]")
+
+    items: list[PlannedStep | HookPoint] = list(ordered)
+    for hp in sorted(binding.hooks.values(), key=lambda h: HOOK_NAMES.index(h.hook)):
+        items.insert(_position(items, hp, book, where), hp)
+    _check_hook_order(items, where)
+    unassigned = tuple(s for s in book.sections if id(s) not in phase_of)
+    return Plan(tuple(items), unassigned)
+
+
+def _position(items: list[PlannedStep | HookPoint], hp: HookPoint, book: Runbook, where: str) -> int:
+    def idx_of(pred: Any) -> list[int]:
+        return [i for i, it in enumerate(items) if isinstance(it, PlannedStep) and pred(it)]
+
+    if hp.phase_level:
+        hits = idx_of(lambda it: it.phase == hp.target)
+        if not hits:
+            # An empty phase: place by phase order among the steps that exist.
+            later = idx_of(lambda it: PHASES.index(it.phase) > PHASES.index(hp.target))
+            return later[0] if later else len(items)
+        return hits[0] if hp.where == "before" else hits[-1] + 1
+    sec = _find(book, hp.target, where)
+    hits = idx_of(lambda it: it.section is sec)
+    if not hits:
+        raise _err(where, f"hooks.{hp.hook} = {hp!s}: that section has no steps in any run phase; "
+                          "anchor the hook to a section with steps or to a phase")
+    return hits[0] if hp.where == "before" else hits[-1] + 1
+
+
+def _check_hook_order(items: list[PlannedStep | HookPoint], where: str) -> None:
+    """Seeding precedes the backup; the disaster falls between the last backup and the first restore step."""
+    def pos(pred: Any) -> list[int]:
+        return [i for i, it in enumerate(items) if pred(it)]
+
+    backup = pos(lambda it: isinstance(it, PlannedStep) and it.phase == "backup")
+    restore = pos(lambda it: isinstance(it, PlannedStep) and it.phase == "restore" and it.step.kind != "manual")
+    for hp_i in pos(lambda it: isinstance(it, HookPoint)):
+        hp = items[hp_i]
+        assert isinstance(hp, HookPoint)
+        if hp.hook == "seed" and backup and hp_i > backup[0]:
+            raise _err(where, f"hooks.seed = {hp!s} comes after the backup starts; seed before the backup phase")
+        if hp.hook == "disaster" and ((backup and hp_i < backup[-1]) or (restore and hp_i > restore[0])):
+            raise _err(where, f"hooks.disaster = {hp!s} must fall after the last backup step and before the first "
+                              "restore step")
