@@ -12,7 +12,7 @@ from restore_drill.fixtures.database import Database
 from restore_drill.procs import run
 from restore_drill.redact import Redactor
 
-from ._util import capped, libpq_env, sample, timed
+from ._util import capped, error_line, libpq_env, sample, timed
 from .result import CheckResult
 
 # Our own schema for the extension, dropped afterwards, so the check leaves no trace in public.
@@ -74,7 +74,7 @@ def physical_integrity(
                                   f"(heap and B-tree{', heapallindexed' if heapallindexed else ''})",
                                   expected=0, observed=0, evidence=ev)
     if done.exit_code == 2 or relations:
-        first = next((ln for ln in out.splitlines() if ln.strip()), "")
-        return CheckResult.failed(name, f"pg_amcheck found corruption in {sample(relations) or db.name}: {first[:200]}",
+        return CheckResult.failed(name, f"pg_amcheck found corruption in {sample(relations) or db.name}: "
+                                  f"{error_line(out, 200)}",
                                   expected=0, observed=done.exit_code, evidence=ev)
     return CheckResult.errored(name, f"pg_amcheck exited {done.exit_code}: {out.strip()[:200]}", evidence=ev)

@@ -82,7 +82,7 @@ def reference_diff(
     Memory stays bounded whatever the number of keys: neither side is held in full.
     """
     diff = ReferenceDiff()
-    cols = [(ref, *_column_parts(ref)) for ref in reference_columns]
+    cols = [(f"{t}.{c}", t, c) for t, c in map(_column_parts, reference_columns)]
     gone = set(missing_tables(conn, {t for _, t, _ in cols}))
     live = []
     for ref, tbl, col in cols:
