@@ -162,8 +162,11 @@ def _restore_status(steps: list[StepRecord], allowlist: Sequence[str]) -> CheckR
 
 
 def _pairing(ci: CheckInputs, conn: Any) -> CheckResult:
-    if ci.backup is None or ci.snapshot is None:
-        return CheckResult.errored("snapshot_pairing", "no database backup or no storage snapshot was recorded")
+    if ci.backup is None:
+        return CheckResult.errored("snapshot_pairing", "no database backup was recorded, so there is no pair to check")
+    if ci.snapshot is None:
+        return CheckResult.skipped("snapshot_pairing", "no storage snapshot was recorded: declare [snapshot] bucket/prefix "
+                                   "in the binding so the drill can check the database/storage pair")
     diff = storage.reference_diff(conn, ci.s3_client, ci.bucket, ci.prefix, ci.system.references)
     return storage.snapshot_pairing(ci.backup.started_at, ci.snapshot.listed_at, ci.system.snapshot_tolerance_s,
                                     reference=diff)

@@ -53,6 +53,7 @@ def _config(kw: dict[str, Any]) -> DrillConfig:
 
 def _finish(report: Any, run_dir: Path | None, quiet: bool = False) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False)
@@ -67,10 +68,10 @@ def _finish(report: Any, run_dir: Path | None, quiet: bool = False) -> None:
             bad = [f"{c.name}: {c.message}" for c in d.checks if c.status.value in ("failed", "errored")]
             bad += [f"step {s.name!r} {s.status} (exit {s.exit_code})" for s in d.steps if s.status in ("failed", "errored")]
             passed = sum(c.status.value == "passed" for c in d.checks)
-            t.add_row(d.id, d.status, "\n".join(bad[:8]) or f"{passed} checks passed")
+            t.add_row(escape(d.id), d.status, escape("\n".join(bad[:8]) or f"{passed} checks passed"))
         console.print(t)
     if report.error is not None:
-        console.print(f"[{colour}]error:[/{colour}] {report.error.message}")
+        console.print(f"[{colour}]error:[/{colour}] {escape(report.error.message)}")
     console.print(f"verdict: [bold {colour}]{status.upper()}[/bold {colour}]")
     if run_dir is not None:
         console.print(f"report: {run_dir}/report.html  (report.json, report.md, compliance.md)")
@@ -126,8 +127,10 @@ def run(names: Sequence[str], system: str | None, procedure: str | None, quiet: 
         elif system is not None:
             sysdef = resolve_system(SYSTEM_ALIASES.get(system, system))
             builtin = [d for d in catalog.DRILLS if d.system == sysdef.name and d.default]
+            # A user's system has its own runbook as its procedure (there is no project-corrected variant).
             specs = builtin or [catalog.DrillSpec(f"{sysdef.name}-restore", str(sysdef.path), "truncate",
-                                                  f"{sysdef.name}: tables truncated, restored from the backup")]
+                                                  f"{sysdef.name}: tables truncated, restored from the backup",
+                                                  procedure="corrected" if sysdef.corrected else "runbook")]
         else:
             specs = catalog.defaults()
         specs = [s.with_disaster(kw.get("disaster")) for s in specs]
@@ -262,6 +265,31 @@ def report(run_dir: Path | None, history: bool, history_file: Path | None) -> No
         sys.exit(e.exit_code)
     _finish(rep, run_dir)
     sys.exit(EXIT[rep.status])
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--runbook", type=click.Path(path_type=Path), help="Your Markdown runbook; the files go next to it.")
+@click.option("--dir", "out_dir", type=click.Path(path_type=Path), help="Where to write (default: beside --runbook, else here).")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def init(name: str, runbook: Path | None, out_dir: Path | None, force: bool) -> None:
+    """Write a commented starter system definition, binding and seed SQL for your own system.
+
+    \b
+    Example:
+      restore-drill init myapp --runbook docs/backup-runbook.md
+      restore-drill run --system docs/myapp.toml --procedure runbook
+    """
+    from .init import write_starter
+
+    try:
+        paths = write_starter(name, runbook, out_dir, force)
+    except DrillError as e:
+        click.echo(f"restore-drill: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    for p in paths:
+        click.echo(f"wrote {p}")
+    click.echo(f"next: edit them, then run: restore-drill run --system {paths[0]} --procedure runbook")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

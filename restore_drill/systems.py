@@ -58,6 +58,9 @@ class SystemDef:
     skip_checks: tuple[str, ...] = ()
     restore_allowlist: tuple[str, ...] = ()
     retention_days: int = 7
+    smoke_sql: str | None = None  # user systems: a write using column defaults, run then rolled back
+    late_write_sql: str | None = None  # user systems: one valid write, for the late-writes disaster
+    migration: Path | None = None  # a migration file re-applied by migration_idempotent
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -121,12 +124,12 @@ def load_system(path: Path) -> SystemDef:
         raise BadInput(f"{path}: not valid TOML ({e})") from None
     r = _Reader(data, path)
     r.unknown({"name", "description", "database", "storage", "data", "procedure", "targets", "invariants", "checks",
-               "retention"})
+               "retention", "smoke"})
     name = r.get("name", str, required=True)
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise r.fail("name", f"must be letters, digits, '-' or '_', got {name!r}")
     db = r.table("database")
-    db.unknown({"tables", "schemas", "table_scoped"})
+    db.unknown({"tables", "schemas", "table_scoped", "migration"})
     tables = db.get("tables", (str, list), "all")
     if isinstance(tables, str):
         if tables != "all":
@@ -146,7 +149,7 @@ def load_system(path: Path) -> SystemDef:
     if refs and prefix is None:
         raise st.fail("prefix", "is required when storage.references are given")
     d = r.table("data")
-    d.unknown({"generator", "sql", "dump", "objects", "scale"})
+    d.unknown({"generator", "sql", "dump", "objects", "scale", "late_write_sql"})
     gen = d.get("generator", str)
     if gen is not None and gen not in BUILTIN_GENERATORS:
         raise d.fail("generator", f"names unknown generator {gen!r} (built in: {', '.join(BUILTIN_GENERATORS)})")
@@ -165,6 +168,8 @@ def load_system(path: Path) -> SystemDef:
                              ir.get("message", str, required=True), ir.get("check", str, "domain_invariants")))
     c = r.table("checks")
     c.unknown({"skip", "restore_allowlist"})
+    sm = r.table("smoke")
+    sm.unknown({"sql"})
     ret = r.table("retention")
     ret.unknown({"days_required"})
     days = ret.get("days_required", int, 7)
@@ -180,7 +185,9 @@ def load_system(path: Path) -> SystemDef:
         rto_s=_positive(t, "rto_s", None), rpo_s=_positive(t, "rpo_s", None),
         snapshot_tolerance_s=_positive(t, "snapshot_tolerance_s", 3600.0) or 3600.0,
         invariants=tuple(inv), skip_checks=tuple(c.get("skip", list, [])),
-        restore_allowlist=tuple(c.get("restore_allowlist", list, [])), retention_days=days, raw=data,
+        restore_allowlist=tuple(c.get("restore_allowlist", list, [])), retention_days=days,
+        smoke_sql=sm.get("sql", str), late_write_sql=d.get("late_write_sql", str), migration=db.path_("migration"),
+        raw=data,
     )
 
 

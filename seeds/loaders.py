@@ -111,20 +111,36 @@ def late_writer(sysdef: SystemDef) -> Callable[[psycopg.Connection], Any] | None
 
         writer = getattr(pegasus, "write_lecture", None)
         return writer
+    if sysdef.late_write_sql:
+        late_sql = sysdef.late_write_sql
+
+        def write_sql(conn: psycopg.Connection) -> Any:
+            cur = conn.execute(late_sql)  # type: ignore[arg-type]
+            return cur.rowcount
+
+        return write_sql
     return None
 
 
 def migration_apply(sysdef: SystemDef, db: Database) -> Callable[[], Any] | None:
     """Re-apply the system's migration on ``db`` (for migration_idempotent); None when it has none."""
-    if sysdef.generator != "arqonbus":
-        return None
-    from . import arqonbus
+    if sysdef.generator == "arqonbus":
+        from . import arqonbus
 
-    def apply() -> None:
-        with db.connect(autocommit=True) as c:
-            arqonbus.apply_migration(c)
+        def apply() -> None:
+            with db.connect(autocommit=True) as c:
+                arqonbus.apply_migration(c)
 
-    return apply
+        return apply
+    if sysdef.migration is not None:
+        migration_sql = sysdef.migration.read_text()
+
+        def apply_file() -> None:
+            with db.connect() as c:  # one transaction: all or nothing, like psql --single-transaction
+                c.execute(migration_sql)  # type: ignore[arg-type]
+
+        return apply_file
+    return None
 
 
 def smoke(sysdef: SystemDef, db: Database, s3_client: Any, bucket: str | None,
@@ -154,4 +170,17 @@ def smoke(sysdef: SystemDef, db: Database, s3_client: Any, bucket: str | None,
                 pegasus.smoke_cleanup(c, s3_client, bucket, prefix, info)
 
         return flow_p, clean_p
+    if sysdef.smoke_sql:
+        smoke_sql = sysdef.smoke_sql
+
+        def flow_sql() -> Any:
+            # The write runs in a transaction that is rolled back: it proves the restored schema takes
+            # writes (defaults, sequences, constraints) and leaves no trace.
+            with db.connect() as c:
+                cur = c.execute(smoke_sql)  # type: ignore[arg-type]
+                rows = cur.rowcount
+                c.rollback()
+            return {"rows_written": rows, "rolled_back": True}
+
+        return flow_sql, lambda info: None
     return None
