@@ -65,6 +65,15 @@ def drill_infra(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFa
         infra.close()
 
 
+def require_or_skip(config: pytest.Config, reason: str | None) -> None:
+    """Skip with ``reason`` when infrastructure is missing; fail instead under --drill-require-infra."""
+    if reason is None:
+        return
+    if config.getoption("rd_require_infra"):
+        pytest.fail(f"{reason} (and --drill-require-infra is set)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def drill_pg_version(pytestconfig: pytest.Config) -> int | None:
     v = option(pytestconfig, "pg_version")
