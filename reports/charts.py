@@ -17,7 +17,7 @@ STATUS_COLOURS = {
     "not_run": "#bdbdbd",
 }
 PHASE_COLOURS = {
-    "infra": "#78909c", "seed": "#8d6e63", "backup": "#1565c0", "disaster": "#6a1b9a",
+    "infra": "#78909c", "setup": "#546e7a", "verify": "#33691e", "seed": "#8d6e63", "backup": "#1565c0", "disaster": "#6a1b9a",
     "restore": "#00838f", "checks": "#558b2f", "report": "#5d4037",
 }
 

@@ -4,6 +4,7 @@ was not changed (`sha256sum -c evidence.sha256` works without restore-drill)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 EVIDENCE_FILE = "evidence.sha256"
@@ -18,24 +19,31 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def evidence_files(run_dir: Path, exclude: frozenset[str] = frozenset()) -> list[tuple[str, int, str]]:
-    """(relative posix path, size, sha256) of every regular file under ``run_dir``, sorted by path,
-    except evidence.sha256 itself and the relative paths in ``exclude``."""
-    out: list[tuple[str, int, str]] = []
+def _files(run_dir: Path) -> Iterator[tuple[str, Path]]:
+    """(relative posix path, path) of every regular file under run_dir but evidence.sha256, sorted."""
     for p in sorted(run_dir.rglob("*")):
-        if not p.is_file() or p.is_symlink():
-            continue
-        rel = p.relative_to(run_dir).as_posix()
-        if rel == EVIDENCE_FILE or rel in exclude:
-            continue
-        out.append((rel, p.stat().st_size, sha256_file(p)))
-    return out
+        if p.is_file() and not p.is_symlink():
+            rel = p.relative_to(run_dir).as_posix()
+            if rel != EVIDENCE_FILE:
+                yield rel, p
 
 
-def write_evidence(run_dir: Path) -> Path:
-    lines = [f"{digest}  {rel}\n" for rel, _size, digest in evidence_files(run_dir)]
+def evidence_files(run_dir: Path, exclude: frozenset[str] = frozenset()) -> list[tuple[str, int, str]]:
+    """(relative path, size, sha256) of every file under ``run_dir`` except evidence.sha256 and ``exclude``."""
+    return [(rel, p.stat().st_size, sha256_file(p)) for rel, p in _files(run_dir) if rel not in exclude]
+
+
+def write_evidence(run_dir: Path, known: Sequence[tuple[str, int, str]] = ()) -> Path:
+    """Write evidence.sha256 over every file. ``known`` entries (hashed moments ago for the compliance
+    report) are reused while the size is unchanged, so a large dump in the folder is read once."""
+    have = {rel: (size, digest) for rel, size, digest in known}
+    lines = []
+    for rel, p in _files(run_dir):
+        size = p.stat().st_size
+        digest = have[rel][1] if rel in have and have[rel][0] == size else sha256_file(p)
+        lines.append(f"{digest}  {rel}\n")
     path = run_dir / EVIDENCE_FILE
-    tmp = path.with_suffix(".tmp")
+    tmp = run_dir / f".{EVIDENCE_FILE}.tmp"
     tmp.write_text("".join(lines))
     tmp.replace(path)
     return path

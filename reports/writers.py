@@ -78,7 +78,7 @@ def _write_pages(report: RunReport, run_dir: Path) -> dict[str, Path]:
     evidence = evidence_files(run_dir, exclude=_COMPLIANCE)
     paths["compliance.md"] = _write(run_dir / "compliance.md", render_compliance(report, evidence, "md"))
     paths["compliance.html"] = _write(run_dir / "compliance.html", render_compliance(report, evidence, "html"))
-    paths[EVIDENCE_FILE] = write_evidence(run_dir)
+    paths[EVIDENCE_FILE] = write_evidence(run_dir, known=evidence)
     return paths
 
 
