@@ -255,3 +255,25 @@ def seed(conn: psycopg.Connection, *, seed: int = 1234, scale: int = 1) -> SeedS
     rows = load(conn, gen)
     return SeedSummary("arqonbus", seed, scale, rows=rows, objects=0, bytes=0,
                        duration_s=time.monotonic() - t0)
+
+
+@dataclass
+class ArqonbusDataset:
+    """Projector rows as plain data (column order: EVENT_COLUMNS, DLQ_COLUMNS, PROJECTION_COLUMNS)."""
+
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    dlq: list[tuple[Any, ...]] = field(default_factory=list)
+    projections: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def load_dataset(conn: psycopg.Connection, ds: ArqonbusDataset) -> dict[str, int]:
+    """COPY an explicit dataset (e.g. from hypothesis) the same way ``seed`` loads generated data."""
+    with conn.transaction():
+        _require_empty_projector(conn)
+        rows = {EVENTS: copy_rows(conn, EVENTS, EVENT_COLUMNS, ds.events),
+                DLQ: copy_rows(conn, DLQ, DLQ_COLUMNS, ds.dlq),
+                PROJECTION: copy_rows(conn, PROJECTION, PROJECTION_COLUMNS, ds.projections)}
+        reset_identity(conn, EVENTS, "event_id")
+        reset_identity(conn, DLQ, "dlq_id")
+        reset_identity(conn, PROJECTION, "projection_id")
+    return rows
