@@ -1,8 +1,9 @@
 """A real headless browser for report tests: Debian's chromium, installed once by the test set-up.
 
 CI runs as root on a fresh Debian machine where chromium may be missing; two xdist workers may ask at the
-same moment, so installation happens under a file lock and a failed attempt is remembered (for an hour)
-so the other worker skips with the same reason instead of running apt a second time.
+same moment, so installation happens under a file lock (apt timeouts sum below pytest-timeout's 600 s)
+and a failed attempt is remembered for an hour, so the other worker skips with the same reason instead
+of running apt a second time.
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ def ensure_chromium() -> tuple[Browser | None, str]:
             return None, failed
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
                "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8"}
-        for argv, timeout_s in (([apt, "update"], 600.0),
-                                ([apt, "install", "-y", "chromium"], 1200.0)):
+        for argv, timeout_s in (([apt, "update"], 240.0),
+                                ([apt, "install", "-y", "chromium"], 300.0)):
             try:
                 res = run(argv, env=env, timeout_s=timeout_s)
             except StepTimeout:
