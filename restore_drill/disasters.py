@@ -198,7 +198,7 @@ def delete_rows(ctx: DisasterContext) -> DisasterRecord:
 
 # Corruption per column type: an expression that always yields a different value of the same type.
 _CORRUPT_BY_TYPE: list[tuple[tuple[str, ...], str]] = [
-    (("text", "character varying"), "'corrupt:' || md5(coalesce({c}::text, '') || 'x')"),
+    (("text", "character varying"), "left('corrupt:' || md5(coalesce({c}::text, '') || 'x'), {n})"),
     (("character",), "CASE WHEN coalesce({c}, '') = left(md5('x'), {n}) THEN left(md5('y'), {n}) "
                      "ELSE left(md5('x'), {n}) END"),
     (("jsonb",), "coalesce({c}, jsonb_build_object()) || jsonb_build_object('rd_corrupt', md5(coalesce({c}::text, '')))"),
@@ -246,7 +246,8 @@ def corrupt_rows(ctx: DisasterContext) -> DisasterRecord:
                 cp.write_row(r)
         used, tried = None, []
         for col, dtype, length in _corruptible_columns(conn, table):
-            expr = next(e for types, e in _CORRUPT_BY_TYPE if dtype in types).replace("{n}", str(length or 1))
+            expr = next(e for types, e in _CORRUPT_BY_TYPE if dtype in types)
+            expr = expr.replace("{n}", str(length or (1 if dtype == "character" else 10_000)))
             stmt = sql.SQL("UPDATE {} SET {} = {} WHERE {}").format(
                 _ident(table), sql.Identifier(col), sql.SQL(expr).format(c=sql.Identifier(col)), where)
             try:
@@ -360,7 +361,8 @@ def overwrite_objects(ctx: DisasterContext) -> DisasterRecord:
         if got.get("ContentType"):
             extra["ContentType"] = got["ContentType"]
         client.put_object(Bucket=bucket.name, Key=o["key"], Body=bytes(new), **extra)
-        done.append({"key": o["key"], "size": len(old), "sha256_before": _sha256(old), "sha256_after": _sha256(new)})
+        done.append({"key": o["key"], "size": len(old), "sha256_before": _sha256(old),
+                     "sha256_after": _sha256(bytes(new))})
     return _s3_record("overwrite-objects", bucket.name, ctx.prefix,
                       f"overwrote {len(done)} of {len(objs)} objects in place, same sizes",
                       {"overwritten": done, "objects_before": len(objs)})

@@ -47,6 +47,8 @@ class IntegrityReport:
         }
         if self.error:
             d["error"] = self.error
+        elif not self.found:
+            d["detail"] = "lecture not found"
         return d
 
 
@@ -83,8 +85,8 @@ class StandinApi:
     def base_url(self) -> str:
         if self._server is None:
             raise HarnessFault("stand-in API is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def start(self) -> str:
         if self._server is not None:
@@ -170,7 +172,7 @@ class StandinApi:
         try:
             with psycopg.connect(self._db_url, connect_timeout=5) as conn:
                 if conn.execute(self.lecture_sql, {"id": lecture_id}).fetchone() is None:
-                    return IntegrityReport(lecture_id, "unhealthy", False, [], [], "lecture not found")
+                    return IntegrityReport(lecture_id, "unhealthy", False, [], [])
                 keys: list[str] = []
                 for q in self.key_sql:
                     keys += [str(r[0]) for r in conn.execute(q, {"id": lecture_id}).fetchall() if r[0]]

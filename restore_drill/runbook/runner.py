@@ -255,6 +255,8 @@ class _Run:
         rec.stderr_tail = self.redact(rec.stderr_tail)
         rec.reason = self.redact(rec.reason)
         rec.findings = [self.redact(f) for f in rec.findings]
+        rec.substitutions = {k: self.redact(v) for k, v in rec.substitutions.items()}
+        rec.replaced_by = self.redact(rec.replaced_by)
         self.res.steps.append(rec)
 
     @staticmethod
