@@ -20,7 +20,8 @@ SYSTEM_ALIASES = {"continuum": "arqonbus"}
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
-        click.option("--pg-version", type=int, help="Postgres major to drill on, e.g. --pg-version 18 (default: 16 if found, else newest)."),
+        click.option("--pg-version", type=int,
+                     help="Postgres major to drill on, e.g. --pg-version 18 (default: 16 if found, else newest)."),
         click.option("--pg-backend", type=click.Choice(["embedded", "container", "external"]),
                      help="Where Postgres runs: embedded (default, no Docker), container (Docker), external (--pg-url)."),
         click.option("--pg-url", help="External server URL, e.g. --pg-url postgresql://drill:pw@127.0.0.1:5432/postgres "
@@ -38,6 +39,8 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seconds before a procedure step is killed, e.g. --step-timeout 300 (default 600)."),
         click.option("--rto-target", "rto_s", type=float, help="Recovery time objective in seconds, e.g. --rto-target 900."),
         click.option("--rpo-target", "rpo_s", type=float, help="Data-loss window objective in seconds, e.g. --rpo-target 86400."),
+        click.option("--backup-history", metavar="DIR|s3://BUCKET/PREFIX",
+                     help="Where dated backups accumulate, to check the retention policy, e.g. --backup-history /backups."),
         click.option("--quiet", is_flag=True, help="No progress display (it is off anyway in CI or without a terminal)."),
     ]
     for o in reversed(opts):
@@ -47,7 +50,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _config(kw: dict[str, Any]) -> DrillConfig:
     keys = ("pg_version", "pg_backend", "pg_url", "s3_backend", "s3_endpoint", "scale", "seed", "report_dir",
-            "allow_destructive", "step_timeout_s", "rto_s", "rpo_s", "disaster")
+            "allow_destructive", "step_timeout_s", "rto_s", "rpo_s", "disaster", "backup_history")
     return resolve({k: kw.get(k) for k in keys})
 
 
@@ -318,3 +321,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("restore-drill: interrupted (Ctrl-C); disposable infrastructure was stopped", err=True)
         sys.exit(2)
+from .cli_verify import verify_backup_cmd  # noqa: E402
+
+cli.add_command(verify_backup_cmd)

@@ -34,6 +34,7 @@ class DrillConfig:
     rto_s: float | None = None
     rpo_s: float | None = None
     history_file: Path | None = None
+    backup_history: str | None = None  # folder or s3://bucket/prefix holding dated backups (retention)
 
     def __post_init__(self) -> None:
         if self.scale < 1:

@@ -160,7 +160,8 @@ class Drill:
                                        sysdef.storage_prefix or "")
         book = runbook.parse_runbook(self.runbook_path.read_text(), str(self.runbook_path))
         bnd = runbook.load_binding(self.binding_path)
-        hooks = runbook.RunHooks(seed=self._hook_seed, disaster=self._hook_disaster)
+        hooks = runbook.RunHooks(seed=self._hook_seed, disaster=self._hook_disaster,
+                                 replacements={"write-smoke": self._hook_write_smoke})
         result = runbook.run_runbook(book, bnd, env, self.workdir, hooks, step_timeout_s=self.config.step_timeout_s)
         rep.steps = list(result.steps)
         rep.backups = list(result.backups)
@@ -178,9 +179,10 @@ class Drill:
         restore_s = result.phases.get("restore", {}).get("duration_s")
         restored_ok = any(s.phase == "restore" for s in rep.steps)
         rep.metrics.update(self._metrics(result, restore_s))
-        with self._phase("checks"):
+        with self._phase("checks"), contextlib.ExitStack() as stack:
             assert self.db is not None
             target_db = self.state.restore_db or self.db
+            api_url = self._api_for_checks(bnd, target_db, stack)
             ci = CheckInputs(
                 system=sysdef, db=target_db,
                 client_bins=binaries.client_for(target_db.major) if self.spec.upgrade else client,
@@ -192,11 +194,43 @@ class Drill:
                 snapshot=self._restored_snapshot(rep), last_write_at=self.state.last_write_at,
                 migration_apply=self._migration_apply(target_db), smoke=self._smoke(target_db),
                 rto_s=rep.targets.rto_s, rpo_s=rep.targets.rpo_s,
+                api_base_url=api_url, lecture_ids=self.state.lecture_ids,
+                retention=self._retention_locations(),
             )
             rep.checks = run_checks(ci, emit=self._emit_check)
         rep.metrics["rto_s"] = restore_s if restored_ok else None
         rpo = next((c for c in rep.checks if c.name == "rpo"), None)
         rep.metrics["rpo_s"] = rpo.observed if rpo is not None and isinstance(rpo.observed, int | float) else None
+
+    def _api_for_checks(self, bnd: Any, db: Database, stack: contextlib.ExitStack) -> str | None:
+        """api_probe needs an API: the user's (API_BASE_URL in the binding's variables) or, for systems
+        whose binding declares one, the project's stand-in over the restored database and bucket."""
+        given = bnd.variables.get("API_BASE_URL")
+        if given:
+            return str(given)
+        if bnd.standin is None or self.bucket is None:
+            return None
+        from .standin_api import StandinApi
+
+        api = StandinApi(db.url, self.bucket.endpoint.client(), self.bucket.name, self.system.storage_prefix or "",
+                         lecture_sql=bnd.standin.lecture_sql, key_sql=bnd.standin.key_sql, redactor=self.redact)
+        url = api.start()
+        stack.callback(api.stop)
+        return url
+
+    def _retention_locations(self) -> Any:
+        loc = self.config.backup_history
+        if loc is None:
+            return None
+        if loc.startswith("s3://"):
+            from restore_drill.checks.retention import S3Location
+
+            bucket, _, prefix = loc[5:].partition("/")
+            return S3Location(self.infra.s3.endpoint.client(), bucket, prefix)
+        path = Path(loc)
+        if not path.is_dir():
+            raise BadInput(f"--backup-history {loc} is not a folder (or an s3://bucket/prefix)")
+        return path
 
     def _emit_check(self, r: CheckResult) -> None:
         self.bus.emit("check", self.report.id, r.name, r.status.value, message=r.message)
@@ -219,13 +253,27 @@ class Drill:
         return m
 
     def _restored_snapshot(self, rep: DrillReport) -> Any:
+        """The storage snapshot the restore really used. When the restore was pointed at another prefix
+        than the one this backup wrote (e.g. another day's), it is recorded from its dated name, as taken
+        at the very end of that day: the most favourable reading, so a pairing failure is never ours."""
         if not rep.snapshots:
             return None
-        if self.state.restore_prefix:
-            for s in rep.snapshots:
-                if s.prefix.strip("/") == self.state.restore_prefix.strip("/"):
-                    return s
-        return rep.snapshots[-1]
+        prefix = self.state.restore_prefix
+        if not prefix:
+            return rep.snapshots[-1]
+        for s in rep.snapshots:
+            if s.prefix.strip("/") == prefix.strip("/"):
+                return s
+        from restore_drill.checks.retention import date_in
+        from restore_drill.records import SnapshotRecord
+
+        day = date_in(prefix)
+        if day is None:
+            return rep.snapshots[-1]
+        bucket = self.backup_bucket.name if self.backup_bucket else rep.snapshots[-1].bucket
+        rec = SnapshotRecord(bucket, prefix, f"{day.isoformat()}T23:59:59.999Z", {})
+        rep.snapshots.append(rec)
+        return rec
 
     # -- hooks -------------------------------------------------------------------------------------
     def _conn(self, db: Database | None = None) -> Any:
@@ -295,6 +343,18 @@ class Drill:
                 variables["RESTORE_PREFIX"] = prefix
                 self.state.restore_prefix = prefix
         return runbook.HookOutcome(summary="; ".join(summary) or "no disaster", variables=variables, records=records)
+
+    def _hook_write_smoke(self, ctx: runbook.HookContext) -> runbook.HookOutcome:
+        """Stands in for the operators' smoke job (a script of theirs the runbook only names)."""
+        target = self.state.restore_db or self.db
+        assert target is not None
+        pair = self._smoke(target)
+        if pair is None:
+            return runbook.HookOutcome(ok=False, summary=f"system {self.system.name} declares no smoke flow")
+        flow, cleanup = pair
+        info = flow()
+        cleanup(info)
+        return runbook.HookOutcome(summary=f"write smoke succeeded and was cleaned up ({', '.join(sorted(info))})")
 
     def _late_writer(self) -> Any:
         from restore_drill.seeds import loaders
