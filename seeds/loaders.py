@@ -16,7 +16,6 @@ from restore_drill.errors import BadInput
 
 if TYPE_CHECKING:
     from restore_drill.fixtures.database import Database
-
     from restore_drill.systems import SystemDef
 
 
@@ -55,9 +54,8 @@ def _summary(s: Any) -> dict[str, Any]:
 
 
 def _restore_dump(dump: Path, conn: psycopg.Connection) -> None:
-    from restore_drill.fixtures import binaries
-
     from restore_drill import procs
+    from restore_drill.fixtures import binaries
 
     info = conn.info
     major = info.server_version // 10000
