@@ -1,0 +1,81 @@
+"""The ``restore-drill verify-backup`` command (the library is ``restore_drill.verify_backup``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import DrillError
+
+EXAMPLES = """
+\b
+Examples:
+  restore-drill verify-backup pegasus_2026-02-20.dump
+  restore-drill verify-backup nightly.dump --pg-version 16 --pg-version 18
+  restore-drill verify-backup pegasus_2026-02-20.dump --system pegasus \\
+      --storage-snapshot ./pegasus-2026-02-20/ --manifest runs/x/pegasus-storage-loss.manifest.json
+  RESTORE_DRILL_S3_ACCESS_KEY=... RESTORE_DRILL_S3_SECRET_KEY=... restore-drill verify-backup \\
+      pegasus_2026-02-20.dump --storage-snapshot s3://backups/pegasus-2026-02-20 \\
+      --s3-endpoint https://s3.eu-west-1.amazonaws.com
+
+\b
+Exit status: 0 every target version passed, 1 a check failed on some version (the verdict names the
+safe ones), 2 the file or an option is unusable (missing, empty, truncated, corrupted, plain SQL, newer
+than every pg_restore) or the harness could not decide.
+"""
+
+
+@click.command("verify-backup", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+               epilog=EXAMPLES)
+@click.argument("dump", type=click.Path(path_type=Path))
+@click.option("--pg-version", "versions", type=int, multiple=True, metavar="N",
+              help="Target Postgres major; repeat for several, e.g. --pg-version 16 --pg-version 18 "
+                   "(default: every version found that is not older than the archive).")
+@click.option("--storage-snapshot", metavar="s3://bucket/prefix | DIR",
+              help="The object-storage snapshot taken with the dump, read-only, e.g. "
+                   "--storage-snapshot s3://backups/pegasus-2026-02-20 or --storage-snapshot ./pegasus-2026-02-20/ "
+                   "(its date, from the name, is paired with the dump's start).")
+@click.option("--manifest", type=click.Path(path_type=Path), metavar="FILE",
+              help="Manifest written at backup time, to compare row counts, table checksums, schema and "
+                   "objects, e.g. --manifest reports/runs/<run>/pegasus-storage-loss.manifest.json.")
+@click.option("--system", metavar="pegasus|arqonbus|PATH",
+              help="Which system the dump belongs to (its reference columns and restore allowlist), e.g. "
+                   "--system pegasus or --system ./myapp.toml (default: from the manifest or the archive's tables).")
+@click.option("--report-dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Where the run folder is written, e.g. --report-dir /tmp/verify (default reports/runs).")
+@click.option("--s3-endpoint", metavar="URL",
+              help="S3 endpoint for an s3:// snapshot, e.g. --s3-endpoint https://s3.eu-west-1.amazonaws.com; "
+                   "credentials come from RESTORE_DRILL_S3_ACCESS_KEY / RESTORE_DRILL_S3_SECRET_KEY.")
+@click.option("--step-timeout", "timeout_s", type=float, default=3600.0, show_default=True, metavar="SECONDS",
+              help="Seconds before reading or restoring the archive is stopped, e.g. --step-timeout 7200.")
+def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: str | None, manifest: Path | None,
+                      system: str | None, report_dir: Path | None, s3_endpoint: str | None, timeout_s: float) -> None:
+    """Check a real backup before an upgrade: restore DUMP (a pg_dump custom, directory or tar archive)
+    into a fresh disposable database of each target Postgres version with that version's pg_restore,
+    and check it is complete and sound; with a snapshot, that its object storage agrees.
+
+    Nothing is written anywhere but disposable databases and the run folder; the snapshot is only read.
+    """
+    from . import session
+    from .cli import _finish
+    from .config import DEFAULT_REPORT_DIR
+    from .verify_backup import VERDICT_FILE, verify_backup
+
+    argv = ["restore-drill", "verify-backup", *sys.argv[2:]]
+    base = report_dir if report_dir is not None else DEFAULT_REPORT_DIR
+    try:
+        report, run_dir = verify_backup(dump, versions=list(versions) or None, storage_snapshot=storage_snapshot,
+                                        manifest=manifest, system=system, report_dir=base, argv=argv,
+                                        s3_endpoint=s3_endpoint, timeout_s=timeout_s)
+    except DrillError as e:
+        _, err_dir = session.errored_report(None, argv, e, base)
+        click.echo(f"restore-drill: error: {e}", err=True)
+        if err_dir is not None:
+            click.echo(f"report: {err_dir}/report.json (errored)", err=True)
+        sys.exit(e.exit_code)
+    _finish(report, run_dir)
+    verdict = (run_dir / VERDICT_FILE).read_text(encoding="utf-8").strip()
+    click.echo(verdict)
+    sys.exit(report.exit_code)
