@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+
+from restore_drill import disasters
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.environment import RunbookEnvironment, bind
 from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.s3 import Bucket
-
-from restore_drill import disasters
 from restore_drill.runbook import HookContext, HookOutcome, RunHooks, parse_binding, parse_runbook, run_runbook
 from restore_drill.runbook.binding import Binding
 
@@ -112,6 +112,7 @@ def test_backup_disaster_restore_in_phase_order_with_records(pg_database: Databa
     assert restore.substitutions == {"<backup-file>": stem}
     assert restore.command.endswith(f"backups/{stem}.dump") and "<backup-file>" in restore.original
     assert restore.effects["tables"]["public.items"] == {"changed": True, "rows_before": 0, "rows_after": 20}
+    assert restore.findings == []
 
     # the backup record is what is on disk
     data = Path(backup.path).read_bytes()
@@ -222,6 +223,20 @@ def test_unset_variable_and_curl_without_fail_are_findings(pg_database: Database
     assert any(f.startswith("Verify #1: $RESTORE_PREFIX is not set") for f in res.findings)
 
 
+def test_aws_sync_that_transfers_nothing_is_a_finding(pg_database: Database, tmp_path: Path,
+                                                      s3_bucket: Bucket) -> None:
+    s3_bucket.endpoint.client().put_object(Bucket=s3_bucket.name, Key="data/a.txt", Body=b"a")
+    text = RUNBOOK.replace('psql "$DATABASE_URL" -At -c "SELECT count(*) FROM items"\n```',
+                           'aws s3 sync "s3://$S3_BUCKET/$S3_PREFIX" "s3://$S3_BUCKET/copy"\n```\n'
+                           '```bash\naws s3 sync "s3://$S3_BUCKET/nothing-here" "s3://$S3_BUCKET/copy2"\n```')
+    env = _env(pg_database, tmp_path, s3=s3_bucket.endpoint, bucket=s3_bucket.name, prefix="data")
+    res = run_runbook(parse_runbook(text, "x.md"), _binding(), env, tmp_path / "w", RunHooks(seed=_seed(pg_database)))
+    copied, empty = _by_name(res, "Verify #1"), _by_name(res, "Verify #2")
+    assert copied.status == empty.status == "passed"
+    assert "copy: s3://" in copied.stdout_tail and not copied.findings
+    assert empty.findings == ["aws s3 exited 0 but transferred nothing (no copy/upload/download lines)"]
+
+
 def test_hook_error_stops_the_run_as_errored(pg_database: Database, tmp_path: Path) -> None:
     def broken(ctx: HookContext) -> HookOutcome:
         raise RuntimeError("seed generator broke")
@@ -239,9 +254,8 @@ RUNBOOKS = Path("/work/shared/runbooks")
 
 
 def test_arqonbus_runbook_as_written(pg_database: Database, tmp_path: Path) -> None:
-    from restore_drill.seeds import arqonbus
-
     from restore_drill.runbook import builtin_binding
+    from restore_drill.seeds import arqonbus
 
     def seed(ctx: HookContext) -> HookOutcome:
         with pg_database.connect() as c:
@@ -270,9 +284,8 @@ def test_arqonbus_runbook_as_written(pg_database: Database, tmp_path: Path) -> N
 
 def test_pegasus_runbook_as_written(drill_infra: Infra, pg_database: Database, s3_bucket: Bucket,
                                     tmp_path: Path) -> None:
-    from restore_drill.seeds import pegasus
-
     from restore_drill.runbook import builtin_binding
+    from restore_drill.seeds import pegasus
 
     client = s3_bucket.endpoint.client()
 
@@ -294,6 +307,8 @@ def test_pegasus_runbook_as_written(drill_infra: Infra, pg_database: Database, s
     date = res.backups[0].path.rsplit("_", 1)[1].removesuffix(".dump")
     assert st["Restore logical backup #1"].status == "passed"
     assert st["Restore logical backup #1"].substitutions == {"YYYY-MM-DD": date}
+    # the database was not damaged, so the whole-database restore had nothing to change, and says so
+    assert any(f.startswith("exited 0 but changed nothing") for f in st["Restore logical backup #1"].findings)
     assert res.snapshots and res.snapshots[0].prefix == f"pegasus-{date}" and res.snapshots[0].objects
     # As written, RESTORE_PREFIX is empty: the whole backup bucket is synced under the live prefix,
     # nesting copies (pegasus/pegasus/..., pegasus/pegasus-DATE/...) and restoring none of the deleted keys.

@@ -6,9 +6,9 @@ import dataclasses
 
 import httpx
 import pytest
+
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.s3 import Bucket
-
 from restore_drill.runbook import builtin_binding
 from restore_drill.standin_api import STANDIN_HEADER, StandinApi
 

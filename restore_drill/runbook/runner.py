@@ -473,8 +473,9 @@ class _Run:
                 if before.get(p) != sig:
                     self.backup_files[p] = rec.started_at or utcnow()
                     self.backup_finished[p] = utcnow()
-        if rec.exit_code == 0 and re.search(r"\baws\s+s3\s+(sync|cp|mv)\b", text) and not _TRANSFER.search(
-                rec.stdout_tail):
+        quiet = re.search(r"--(?:quiet|only-show-errors)\b", text)
+        if (rec.exit_code == 0 and re.search(r"\baws\s+s3\s+(sync|cp|mv)\b", text) and not quiet
+                and not _TRANSFER.search(rec.stdout_tail)):
             rec.findings.append("aws s3 exited 0 but transferred nothing (no copy/upload/download lines)")
         if any(_CURL.search(ln) and not _CURL_FAIL.search(ln) for ln in text.replace("\\\n", " ").splitlines()):
             rec.findings.append("curl runs without --fail: it exits 0 on HTTP error statuses, so this step's exit "
