@@ -49,9 +49,19 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _config(kw: dict[str, Any]) -> DrillConfig:
+    """Resolve and pre-flight the configuration: bad input fails here, before any infrastructure starts."""
     keys = ("pg_version", "pg_backend", "pg_url", "s3_backend", "s3_endpoint", "scale", "seed", "report_dir",
             "allow_destructive", "step_timeout_s", "rto_s", "rpo_s", "disaster", "backup_history")
-    return resolve({k: kw.get(k) for k in keys})
+    cfg = resolve({k: kw.get(k) for k in keys})
+    if cfg.pg_backend == "embedded":
+        from .fixtures import binaries
+
+        binaries.select(cfg.pg_version)  # unknown version: BadInput listing the versions found
+    if cfg.pg_backend == "external" and not cfg.pg_url:
+        raise BadInput("--pg-backend external needs --pg-url postgresql://user:password@host:port/dbname")
+    if cfg.s3_backend == "endpoint" and not cfg.s3_endpoint:
+        raise BadInput("--s3-backend endpoint needs --s3-endpoint URL")
+    return cfg
 
 
 def _finish(report: Any, run_dir: Path | None, quiet: bool = False) -> None:
@@ -71,6 +81,8 @@ def _finish(report: Any, run_dir: Path | None, quiet: bool = False) -> None:
             bad = [f"{c.name}: {c.message}" for c in d.checks if c.status.value in ("failed", "errored")]
             bad += [f"step {s.name!r} {s.status} (exit {s.exit_code})" for s in d.steps if s.status in ("failed", "errored")]
             passed = sum(c.status.value == "passed" for c in d.checks)
+            if d.error is not None:
+                bad.insert(0, f"{d.error.type}: {d.error.message}")
             t.add_row(escape(d.id), d.status, escape("\n".join(bad[:8]) or f"{passed} checks passed"))
         console.print(t)
     if report.error is not None:
@@ -295,6 +307,16 @@ def init(name: str, runbook: Path | None, out_dir: Path | None, force: bool) -> 
     click.echo(f"next: edit them, then run: restore-drill run --system {paths[0]} --procedure runbook")
 
 
+def _report_dir_arg(args: list[str]) -> Path | None:
+    """--report-dir from raw arguments, for errors click raised before it parsed them."""
+    for i, a in enumerate(args):
+        if a == "--report-dir" and i + 1 < len(args):
+            return Path(args[i + 1])
+        if a.startswith("--report-dir="):
+            return Path(a.split("=", 1)[1])
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: click usage errors are bad input too (exit 2, one line, an errored report)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -311,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"restore-drill: error: {e.format_message()} (see restore-drill {args[0] if args else ''} --help)".replace("  ", " "),
                    err=True)
         if args and args[0] in ("run", "runbook", "verify-backup"):
-            _, run_dir = session.errored_report(None, ["restore-drill", *args], BadInput(e.format_message()))
+            _, run_dir = session.errored_report(None, ["restore-drill", *args], BadInput(e.format_message()),
+                                                _report_dir_arg(args))
             if run_dir is not None:
                 click.echo(f"report: {run_dir}/report.json (errored)", err=True)
         sys.exit(2)
