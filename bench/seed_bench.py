@@ -11,6 +11,7 @@ import argparse
 import time
 
 import psycopg
+
 from restore_drill.fixtures.infra import Infra
 from restore_drill.seeds import arqonbus
 from restore_drill.seeds._copy import copy_lines

@@ -10,6 +10,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import find as _find
+
+from restore_drill import procs
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.environment import bind
@@ -17,8 +19,6 @@ from restore_drill.seeds import arqonbus, pegasus
 from restore_drill.seeds.manifest import take_manifest
 from restore_drill.seeds.pegasus.dataset import load_rows, upload_objects
 from restore_drill.seeds.strategies import EDGE_TIMES, arqonbus_datasets, pegasus_datasets
-
-from restore_drill import procs
 
 PROPERTY = settings(max_examples=4, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,

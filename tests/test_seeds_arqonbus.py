@@ -7,6 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from restore_drill import procs
+from restore_drill.errors import BadInput, ProcedureFailed
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.environment import bind
@@ -14,9 +17,6 @@ from restore_drill.seeds import SeedSummary, arqonbus
 from restore_drill.seeds._sql import run_script
 from restore_drill.seeds.arqonbus.generate import EVENTS_PER_SCALE, STREAMS_PER_SCALE
 from restore_drill.seeds.manifest import catalog_snapshot, take_manifest
-
-from restore_drill import procs
-from restore_drill.errors import BadInput, ProcedureFailed
 
 RUNBOOK_APPLY = 'psql "$ARQONBUS_POSTGRES_URL" -v ON_ERROR_STOP=1 -f ' + arqonbus.MIGRATION_RELPATH
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from restore_drill.errors import ProcedureFailed
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.s3 import Bucket
 from restore_drill.seeds import SeedSummary, pegasus
 from restore_drill.seeds.manifest import Manifest, take_manifest
-
-from restore_drill.errors import ProcedureFailed
 
 PREFIX = "pegasus"
 
