@@ -63,7 +63,11 @@ DEFAULT_HOOK_POINTS = {
 # What an operator's fill-in looks like inside a command: <backup-file>, <lecture-id>.
 PLACEHOLDER_TOKEN = re.compile(r"<[A-Za-z][A-Za-z0-9_-]*>")
 _HOOK_POINT = re.compile(r"^(?P<where>before|after)(?P<phase>-phase)?:(?P<target>.+)$")
-_BUILTIN_DIR = Path(__file__).resolve().parents[2] / "drills" / "bindings"
+
+
+def _builtin_dir() -> Path:
+    # drills/ is installed as restore_drill.drills; its bindings/ folder ships as package data.
+    return Path(str(importlib.resources.files("restore_drill.drills").joinpath("bindings")))
 
 
 @dataclass(frozen=True)
@@ -311,13 +315,13 @@ def load_binding(path: str | Path) -> Binding:
 
 
 def builtin_names() -> list[str]:
-    return sorted(p.stem for p in _BUILTIN_DIR.glob("*.toml"))
+    return sorted(p.stem for p in _builtin_dir().glob("*.toml"))
 
 
 def builtin_binding(name: str) -> Binding:
     """The binding shipped for a built-in system ("arqonbus" or "pegasus"; "continuum" = arqonbus)."""
     alias = {"continuum": "arqonbus"}.get(name, name)
-    p = _BUILTIN_DIR / f"{alias}.toml"
+    p = _builtin_dir() / f"{alias}.toml"
     if not p.is_file():
         raise BadInput(f"no built-in binding {name!r}; choose one of {', '.join(builtin_names())} or pass --binding FILE")
     return load_binding(p)
