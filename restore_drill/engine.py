@@ -161,13 +161,13 @@ class Drill:
         book = runbook.parse_runbook(self.runbook_path.read_text(), str(self.runbook_path))
         bnd = runbook.load_binding(self.binding_path)
         hooks = runbook.RunHooks(seed=self._hook_seed, disaster=self._hook_disaster,
-                                 replacements={"write-smoke": self._hook_write_smoke})
+                                 replacements={"write-smoke": self._hook_write_smoke},
+                                 on_step=lambda s: self.bus.emit("step", rep.id, s.name, s.status, phase=s.phase,
+                                                                 exit_code=s.exit_code))
         result = runbook.run_runbook(book, bnd, env, self.workdir, hooks, step_timeout_s=self.config.step_timeout_s)
         rep.steps = list(result.steps)
         rep.backups = list(result.backups)
         rep.snapshots = list(result.snapshots)
-        for s in rep.steps:
-            self.bus.emit("step", rep.id, s.name, s.status, phase=s.phase, exit_code=s.exit_code)
         for name in ("setup", "seed", "backup", "disaster", "restore", "verify"):
             ph = result.phases.get(name)
             if ph is not None:

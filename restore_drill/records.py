@@ -24,6 +24,7 @@ class StepRecord:
     stderr_tail: str = ""
     reason: str = ""  # why not run / replaced / failed
     section: str = ""  # runbook heading the step came from
+    findings: list[str] = field(default_factory=list)  # what the runner noticed (unset variable, copied nothing)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

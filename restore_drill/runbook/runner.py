@@ -81,6 +81,7 @@ class RunHooks:
     after_backup: Hook | None = None
     after_restore: Hook | None = None
     replacements: dict[str, Hook] = field(default_factory=dict)  # names used by binding rules' hook = "..."
+    on_step: Callable[[StepRecord], None] | None = None  # each recorded step, as it finishes (progress)
 
     def get(self, name: str) -> Hook | None:
         fn: Hook | None = getattr(self, name)
@@ -258,6 +259,8 @@ class _Run:
         rec.substitutions = {k: self.redact(v) for k, v in rec.substitutions.items()}
         rec.replaced_by = self.redact(rec.replaced_by)
         self.res.steps.append(rec)
+        if self.hooks.on_step is not None:
+            self.hooks.on_step(rec)
 
     @staticmethod
     def step_name(sec: Section, st: Step) -> str:
