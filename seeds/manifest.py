@@ -82,11 +82,19 @@ def _ident(table: str) -> sql.Composable:
 
 
 def table_digest(conn: psycopg.Connection, table: str) -> tuple[int, str]:
-    """(row count, order-independent digest) computed on the server in one scan."""
+    """(row count, order-independent digest) computed on the server in one scan.
+
+    Row text depends on session settings (a timestamptz prints in the session TimeZone, floats by
+    extra_float_digits), so they are pinned for the scan: source and restore, on any server, agree."""
     q = sql.SQL("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} AS t").format(
         _ident(table)
     )
-    row = conn.execute(q).fetchone()
+    with conn.transaction():
+        conn.execute("SET LOCAL TIME ZONE 'UTC'")
+        conn.execute("SET LOCAL extra_float_digits = 3")
+        conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+        conn.execute("SET LOCAL IntervalStyle = 'postgres'")
+        row = conn.execute(q).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
 
