@@ -103,6 +103,25 @@ def test_archive_verifies_into_same_and_newer_versions(archives, drill_infra, tm
     assert [d["id"] for d in data["drills"]] == [f"verify-backup[pg{m}]" for m in targets]
 
 
+@pytest.mark.parametrize("fmt", ["directory", "tar"])
+def test_directory_and_tar_archives_verify_and_stay_unchanged(drill_infra, tmp_path, fmt):
+    from restore_drill.verify_archive import _tree_sha256
+
+    major = MAJORS[-1]
+    db = make_source(drill_infra, major)
+    try:
+        path = dump(db, tmp_path / f"books.{fmt}", major, f"--format={fmt}")
+    finally:
+        drill_infra.drop(db)
+    before = _tree_sha256(path)
+    report, _ = verify(path, tmp_path, drill_infra, [major])
+    assert report.status == "passed", report.drills[0].status_reason
+    c = checks_of(report, major)
+    assert c["backup_artifact"].evidence["kind"] == fmt
+    assert c["row_counts"].observed == ROWS
+    assert _tree_sha256(path) == before  # verifying reads the archive, never writes it
+
+
 def test_default_targets_leave_out_versions_older_than_the_archive(archives, drill_infra, tmp_path):
     made_by = MAJORS[-1] if len(MAJORS) == 1 else MAJORS[1]
     report, run_dir = verify(archives[made_by], tmp_path, drill_infra, None)
