@@ -274,6 +274,7 @@ def _verify_version(infra: Infra, tool: PgBinaries, inp: _Inputs, unreadable: st
                 stderr_tail=inp.redact(done.stderr[-4000:]),
                 reason="" if done.exit_code == 0 else "pg_restore reported errors (see restore_exit_status)"))
             rep.metrics["restore_s"] = round(done.duration_s, 3)
+            rep.metrics["rows"] = sum(a.row_counts.values())
             allow = inp.system.restore_allowlist if inp.system else ()
             rep.checks.append(restore_exit_status(done.exit_code, inp.redact(done.stderr), allow))
         with rep.phase("checks"):
