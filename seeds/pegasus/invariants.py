@@ -12,59 +12,11 @@ from typing import Any
 
 import psycopg
 
+from ..definitions import invariants
 from .dataset import full_key
 
-INVARIANTS: dict[str, tuple[str, str]] = {
-    "succeeded_export_has_file": (
-        """SELECT j.id AS job_id, j.lecture_id FROM public.jobs j
-           WHERE j.kind = 'export' AND j.status = 'succeeded'
-             AND NOT EXISTS (SELECT 1 FROM public.exports e WHERE e.job_id = j.id)
-           ORDER BY j.id""",
-        "succeeded export job without an export row",
-    ),
-    "ready_lecture_transcribed": (
-        """SELECT l.id AS lecture_id, l.transcript_key FROM public.lectures l
-           WHERE l.status = 'ready' AND (l.transcript_key IS NULL OR NOT EXISTS (
-               SELECT 1 FROM public.jobs j WHERE j.lecture_id = l.id AND j.kind = 'transcribe'
-                 AND j.status = 'succeeded'))
-           ORDER BY l.id""",
-        "ready lecture without a transcript or without a succeeded transcribe job",
-    ),
-    "outputs_match_their_job": (
-        """SELECT 'artifact' AS what, a.id, a.lecture_id, j.lecture_id AS job_lecture, j.kind::text AS job_kind
-           FROM public.artifacts a JOIN public.jobs j ON j.id = a.job_id
-           WHERE j.lecture_id <> a.lecture_id OR j.kind <> 'generate' OR j.status <> 'succeeded'
-           UNION ALL
-           SELECT 'export', e.id, e.lecture_id, j.lecture_id, j.kind::text
-           FROM public.exports e JOIN public.jobs j ON j.id = e.job_id
-           WHERE j.lecture_id <> e.lecture_id OR j.kind <> 'export' OR j.status <> 'succeeded'
-           ORDER BY 1, 2""",
-        "artifact/export produced by a job of another lecture, another kind, or one that did not succeed",
-    ),
-    "job_lifecycle": (
-        """SELECT id AS job_id, status::text, queued_at, started_at, finished_at FROM public.jobs
-           WHERE (status = 'queued' AND started_at IS NOT NULL)
-              OR (status IN ('running', 'succeeded', 'failed') AND (started_at IS NULL OR worker_id IS NULL))
-              OR started_at < queued_at OR finished_at < started_at
-              OR ((status IN ('succeeded', 'failed', 'cancelled')) <> (finished_at IS NOT NULL))
-           ORDER BY id""",
-        "job timestamps/worker inconsistent with its status",
-    ),
-    "rows_reference_parents": (
-        """SELECT 'lecture' AS what, l.id, l.course_id AS parent FROM public.lectures l
-             WHERE NOT EXISTS (SELECT 1 FROM public.courses c WHERE c.id = l.course_id)
-           UNION ALL SELECT 'job', j.id, j.lecture_id FROM public.jobs j
-             WHERE NOT EXISTS (SELECT 1 FROM public.lectures l WHERE l.id = j.lecture_id)
-           UNION ALL SELECT 'artifact', a.id, a.lecture_id FROM public.artifacts a
-             WHERE NOT EXISTS (SELECT 1 FROM public.lectures l WHERE l.id = a.lecture_id)
-           UNION ALL SELECT 'thread', t.id, t.lecture_id FROM public.threads t
-             WHERE NOT EXISTS (SELECT 1 FROM public.lectures l WHERE l.id = t.lecture_id)
-           UNION ALL SELECT 'export', e.id, e.lecture_id FROM public.exports e
-             WHERE NOT EXISTS (SELECT 1 FROM public.lectures l WHERE l.id = e.lecture_id)
-           ORDER BY 1, 2""",
-        "row whose parent course/lecture does not exist",
-    ),
-}
+# Declared in the system definition (drills/systems/pegasus.toml): one copy for checks, drills and users.
+INVARIANTS: dict[str, tuple[str, str]] = invariants("pegasus")
 
 # key, recorded size (NULL = not recorded), recorded sha256 (NULL = not recorded), what references it
 _REFERENCED_FILES_SQL = """
