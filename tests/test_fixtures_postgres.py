@@ -82,3 +82,29 @@ def test_client_tools_are_at_least_the_server_major() -> None:
         client = binaries.client_for(b.major)
         assert client.major >= b.major
         assert client.has("pg_dump") and client.has("pg_restore")
+
+
+def test_a_server_started_from_a_worker_thread_outlives_the_thread() -> None:
+    """The kernel's parent-death signal is per thread: arming it there would kill the server when the
+    starting thread ends (seen when verify-backup started servers in parallel)."""
+    import threading
+    import time
+
+    box: dict[str, EmbeddedPostgres] = {}
+
+    def start() -> None:
+        pg = EmbeddedPostgres(binaries.select(16))
+        pg.start()
+        box["pg"] = pg
+
+    t = threading.Thread(target=start)
+    t.start()
+    t.join()
+    pg = box["pg"]
+    try:
+        time.sleep(0.5)
+        assert pg.alive()
+        with pg.create_database().connect() as c:
+            assert c.execute("SELECT 1").fetchone()[0] == 1
+    finally:
+        pg.stop()
