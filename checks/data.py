@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import psycopg
 from psycopg import sql
+
 from restore_drill.seeds.manifest import Manifest, table_digest
 
 from ._util import capped, ident, missing_tables, qualified, read_session, sample, timed

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+
 from restore_drill.seeds.manifest import Manifest, catalog_snapshot, table_snapshots
 
 from ._util import capped, error_line, qualified, quote_qualified, read_session, sample, timed

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import psycopg
+
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.database import Database
-
 from restore_drill.procs import run
 from restore_drill.redact import Redactor
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
 from restore_drill.seeds.manifest import Manifest
 
 from ._util import CAP, capped, ident, jsonable, missing_tables, qualified, read_session, sample, timed

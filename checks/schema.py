@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+
 from restore_drill.seeds.manifest import Manifest, catalog_snapshot
 
 from ._util import capped, qualified, read_session, sample, timed

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+
 from restore_drill.seeds.manifest import Manifest, catalog_snapshot, list_tables, table_digest
 
 from ._util import capped, qualified, read_session, sample, timed

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
 from restore_drill.seeds.manifest import Manifest
 
 from ._util import capped, ident, qualified, read_session, sample, timed

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
 from restore_drill.seeds.manifest import Manifest, ObjectSnapshot
 
 from ._util import capped, human_duration, ident, missing_tables, parse_time, qualified, quote_qualified, read_session, sample, timed

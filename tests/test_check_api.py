@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from restore_drill.checks import api_probe
 from restore_drill.checks.result import Status
 

@@ -6,15 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from restore_drill.checks import backup_artifact, restore_exit_status
 from restore_drill.checks._util import libpq_env
 from restore_drill.checks.backup import parse_errors, read_custom_header, sha256_file
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
-from restore_drill.seeds.manifest import utcnow
-
 from restore_drill.procs import run
 from restore_drill.records import BackupRecord
+from restore_drill.seeds.manifest import utcnow
 
 SCHEMA = """
 CREATE TABLE events (id bigserial PRIMARY KEY, body text);

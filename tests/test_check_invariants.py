@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+
 from restore_drill.checks import domain_invariants, projector_consistency
 from restore_drill.checks.result import Status
 

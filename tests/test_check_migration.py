@@ -8,9 +8,8 @@ from restore_drill.checks import migration_applied, migration_idempotent
 from restore_drill.checks._util import libpq_env
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
-from restore_drill.seeds.manifest import take_manifest
-
 from restore_drill.procs import run
+from restore_drill.seeds.manifest import take_manifest
 
 GOOD = """
 CREATE TABLE IF NOT EXISTS projection (id text PRIMARY KEY, version bigint NOT NULL DEFAULT 0);

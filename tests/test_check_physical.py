@@ -4,6 +4,7 @@ skipped with the reason where it does not (the pip wheel's 16 and 18)."""
 from __future__ import annotations
 
 import pytest
+
 from restore_drill.checks import physical_integrity
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
+
 from restore_drill.checks import (
     artifact_paths_exist,
     domain_invariants,
@@ -26,9 +27,8 @@ from restore_drill.checks import (
 from restore_drill.checks._util import ident, libpq_env
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
-from restore_drill.seeds.manifest import take_manifest
-
 from restore_drill.procs import run
+from restore_drill.seeds.manifest import take_manifest
 
 pytestmark = [
     pytest.mark.property,

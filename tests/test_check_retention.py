@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+
 from restore_drill.checks import S3Location, retention
 from restore_drill.checks.result import Status
 from restore_drill.checks.retention import date_in

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+
 from restore_drill.checks import blast_radius
 from restore_drill.checks._util import libpq_env
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
-from restore_drill.seeds.manifest import take_manifest
-
 from restore_drill.procs import run
+from restore_drill.seeds.manifest import take_manifest
 
 SCHEMA = """
 CREATE TABLE projection (id int PRIMARY KEY, v int);

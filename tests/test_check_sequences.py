@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from restore_drill.checks import sequence_health
 from restore_drill.checks._util import libpq_env
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
-from restore_drill.seeds.manifest import take_manifest
-
 from restore_drill.procs import run
+from restore_drill.seeds.manifest import take_manifest
 
 SCHEMA = """
 CREATE TABLE courses (id serial PRIMARY KEY, name text);

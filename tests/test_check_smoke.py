@@ -7,11 +7,11 @@ import importlib.util
 from typing import Any
 
 import pytest
+
 from restore_drill.checks import write_smoke
 from restore_drill.checks._util import libpq_env
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
-
 from restore_drill.procs import run
 
 SCHEMA = """

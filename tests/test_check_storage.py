@@ -7,13 +7,13 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from restore_drill.checks import artifact_paths_exist, object_integrity, reference_diff, snapshot_pairing
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.environment import bind
-from restore_drill.seeds.manifest import object_snapshots
-
 from restore_drill.procs import run
+from restore_drill.seeds.manifest import object_snapshots
 
 SCHEMA = """
 CREATE TABLE lectures (id int PRIMARY KEY, audio_key text, transcript_key text);
