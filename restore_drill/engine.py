@@ -47,6 +47,42 @@ class _State:
     disasters: list[Any] = field(default_factory=list)
 
 
+def procedure_files(spec: DrillSpec, system: SystemDef, runbook_path: Path | None = None,
+                    binding_path: Path | None = None) -> tuple[Path, Path]:
+    """(runbook, binding) a drill runs: the given runbook, the operators' runbook or the corrected one."""
+    s = system
+    if runbook_path is not None:
+        rb = runbook_path
+        bd = binding_path or s.binding
+    elif spec.procedure == "runbook":
+        rb, bd = s.runbook, binding_path or s.binding  # type: ignore[assignment]
+    else:
+        rb, bd = s.corrected, binding_path or s.corrected_binding  # type: ignore[assignment]
+    if rb is None or bd is None:
+        raise BadInput(f"system {s.name!r} ({s.path}) has no {spec.procedure} procedure: set procedure.runbook "
+                       "and procedure.binding (or corrected / corrected_binding) in its definition")
+    if not rb.is_file():
+        raise BadInput(f"runbook {rb} does not exist or is not a file")
+    return rb, bd
+
+
+def load_procedure(runbook_path: Path, binding_path: Path) -> tuple[runbook.Runbook, runbook.Binding]:
+    """The runbook and binding, parsed and fitted to each other. Raises BadInput (a runbook that is not
+    UTF-8 text, has no shell block or an unclosed fence; a binding that is not TOML or names a section the
+    runbook lacks) before anything is started, so bad files cost no infrastructure."""
+    try:
+        text = runbook_path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"runbook {runbook_path} is not UTF-8 text (byte {e.start}); pass a Markdown runbook "
+                       "(re-save it as UTF-8)") from None
+    except OSError as e:
+        raise BadInput(f"runbook {runbook_path} cannot be read ({e.strerror}); check the path") from None
+    book = runbook.parse_runbook(text, str(runbook_path))
+    bnd = runbook.load_binding(binding_path)
+    runbook.plan(bnd, book)
+    return book, bnd
+
+
 class Drill:
     def __init__(self, spec: DrillSpec, config: DrillConfig, infra: Infra, bus: EventBus, run_dir: Path,
                  *, system: SystemDef | None = None, runbook_path: Path | None = None,
@@ -65,20 +101,10 @@ class Drill:
 
     # -- set-up ------------------------------------------------------------------------------------
     def _procedure_files(self, runbook_path: Path | None, binding_path: Path | None) -> tuple[Path, Path]:
-        s = self.system
-        if runbook_path is not None:
-            rb = runbook_path
-            bd = binding_path or s.binding
-        elif self.spec.procedure == "runbook":
-            rb, bd = s.runbook, binding_path or s.binding  # type: ignore[assignment]
-        else:
-            rb, bd = s.corrected, binding_path or s.corrected_binding  # type: ignore[assignment]
-        if rb is None or bd is None:
-            raise BadInput(f"system {s.name!r} ({s.path}) has no {self.spec.procedure} procedure: set procedure.runbook "
-                           "and procedure.binding (or corrected / corrected_binding) in its definition")
-        if not rb.is_file():
-            raise BadInput(f"runbook {rb} does not exist or is not a file")
-        return rb, bd
+        return procedure_files(self.spec, self.system, runbook_path, binding_path)
+
+    def load_procedure(self) -> tuple[runbook.Runbook, runbook.Binding]:
+        return load_procedure(self.runbook_path, self.binding_path)
 
     @property
     def drill_id(self) -> str:
@@ -158,8 +184,7 @@ class Drill:
                        prefix=sysdef.storage_prefix or "data")
             rep.target = RestoreTarget(self.db.name, self.bucket.name if self.bucket else "",
                                        sysdef.storage_prefix or "")
-        book = runbook.parse_runbook(self.runbook_path.read_text(), str(self.runbook_path))
-        bnd = runbook.load_binding(self.binding_path)
+        book, bnd = self.load_procedure()
         hooks = runbook.RunHooks(seed=self._hook_seed, disaster=self._hook_disaster,
                                  replacements={"write-smoke": self._hook_write_smoke},
                                  on_step=lambda s: self.bus.emit("step", rep.id, s.name, s.status, phase=s.phase,
