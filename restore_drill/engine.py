@@ -98,6 +98,7 @@ class Drill:
         self.bucket: Bucket | None = None
         self.backup_bucket: Bucket | None = None
         self.workdir = run_dir / "work" / spec.name
+        self.servers_used: list[Any] = []
 
     # -- set-up ------------------------------------------------------------------------------------
     def _procedure_files(self, runbook_path: Path | None, binding_path: Path | None) -> tuple[Path, Path]:
@@ -168,6 +169,7 @@ class Drill:
         with self._phase("infra"):
             srv = self.infra.postgres(backup_major)
             self.db = srv.create_database()
+            self.servers_used.append(srv)
             self.redact.add(self.db.password)
             client = srv.client_bins
             if sysdef.has_storage:
@@ -200,6 +202,7 @@ class Drill:
                 rep.phases.append(PhaseRecord(name, ph["started_at"], ph["duration_s"], "failed" if bad else "passed"))
         rep.disasters = list(self.state.disasters)
         if result.error:
+        self._ensure_infra_alive()
             raise HarnessFault(result.error) if self.state.manifest is None else _HookError(result.error)
         restore_s = result.phases.get("restore", {}).get("duration_s")
         restored_ok = any(s.phase == "restore" for s in rep.steps)
@@ -224,10 +227,27 @@ class Drill:
             )
             rep.checks = run_checks(ci, emit=self._emit_check)
         rep.metrics["rto_s"] = restore_s if restored_ok else None
+        self._ensure_infra_alive()  # a server lost during the checks makes their verdicts meaningless
         rpo = next((c for c in rep.checks if c.name == "rpo"), None)
         rep.metrics["rpo_s"] = rpo.observed if rpo is not None and isinstance(rpo.observed, int | float) else None
 
     def _api_for_checks(self, bnd: Any, db: Database, stack: contextlib.ExitStack) -> str | None:
+    def _ensure_infra_alive(self) -> None:
+        """A Postgres or moto server that died during the drill (killed, crashed, OOM) makes it errored with
+        that cause, not failed: the procedure was not what broke."""
+        for srv in self.servers_used:
+            proc = getattr(srv, "proc", None)
+            if proc is not None and proc.poll() is not None:
+                tail = srv.log_tail(300).replace("\n", " | ") if hasattr(srv, "log_tail") else ""
+                raise InfraUnavailable(f"the PostgreSQL {srv.major} server (pid {proc.pid}) died during the drill "
+                                       f"({_exit_text(proc.returncode)}); nothing it held can be judged. "
+                                       f"Server log: {tail}")
+        s3 = self.infra._s3
+        proc = getattr(s3, "proc", None) if s3 is not None and self.buckets else None
+        if proc is not None and proc.poll() is not None:
+            raise InfraUnavailable(f"the moto S3 server (pid {proc.pid}) died during the drill "
+                                   f"({_exit_text(proc.returncode)}); storage steps and checks cannot be judged")
+
         """api_probe needs an API: the user's (API_BASE_URL in the binding's variables) or, for systems
         whose binding declares one, the project's stand-in over the restored database and bucket."""
         given = bnd.variables.get("API_BASE_URL")
@@ -339,6 +359,7 @@ class Drill:
             _, newest = self._majors()
             srv = self.infra.postgres(newest)
             new_db = srv.create_database()
+            self.servers_used.append(srv)
             self.redact.add(new_db.password)
             self.state.restore_db = new_db
             self._migrate_schema_only(new_db)
@@ -408,10 +429,20 @@ class Drill:
                 with contextlib.suppress(Exception):
                     self.infra.drop(db)
         for b in self.buckets:
-            with contextlib.suppress(Exception):
-                self.infra.s3.delete_bucket(b)
+        s3 = self.infra._s3  # not .s3: a moto that died must not be restarted just to delete its buckets
+            if s3 is not None and getattr(s3, "alive", lambda: True)():
+                with contextlib.suppress(Exception):
+                    s3.delete_bucket(b)
         self.buckets.clear()
 
 
 class _HookError(DrillError):
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        import signal
+
+        return f"killed by signal {-code} ({signal.Signals(-code).name})"
+    return f"exit status {code}"
+
+
     """A drill hook (seed, disaster) failed mid-procedure: the drill cannot be judged."""

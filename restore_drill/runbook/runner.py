@@ -288,6 +288,10 @@ class _Run:
                     self.run_hook(item)
                 else:
                     self.run_planned(item)
+        except DrillError:
+            raise
+        except Exception as e:  # e.g. the S3 endpoint died under a backup listing: keep the steps run so far
+            self.res.error = self.redact(f"the runner stopped: {type(e).__name__}: {e}")
         finally:
             if self.standin is not None:
                 self.standin.stop()
@@ -522,9 +526,13 @@ class _Run:
             base = prefix.strip("/") + "/" if prefix.strip("/") else ""
             objs: dict[str, tuple[int, str, str]] = {}
             client = self.env.s3.client()
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
-                for o in page.get("Contents", []):
-                    objs[o["Key"]] = (int(o["Size"]), str(o.get("ETag", "")), str(o.get("LastModified", "")))
+            try:
+                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+                    for o in page.get("Contents", []):
+                        objs[o["Key"]] = (int(o["Size"]), str(o.get("ETag", "")), str(o.get("LastModified", "")))
+            except Exception as e:  # noqa: BLE001 - botocore raises many kinds; the step's record says so
+                state["objects_error"] = self.redact(f"{type(e).__name__}: {e}")
+                return state
             state["objects"] = {"where": f"s3://{bucket}/{base}", "keys": objs}
         return state
 
@@ -539,6 +547,9 @@ class _Run:
             changed_tables += 1
             tables[t] = {"changed": True, "rows_before": b[0] if b else None, "rows_after": a[0] if a else None}
         rec.effects["tables"] = tables
+        for when, st in (("before", before), ("after", after)):
+            if st.get("objects_error"):
+                rec.findings.append(f"objects could not be listed {when} this step: {st['objects_error']}")
         obj_changes = 0
         if before["objects"] is not None and after["objects"] is not None:
             bk, ak = before["objects"]["keys"], after["objects"]["keys"]
@@ -553,7 +564,8 @@ class _Run:
                 "rewritten_same_content": len(rewritten), "sample_added": added[:10],
                 "sample_changed": changed[:10],
             }
-        if rec.exit_code == 0 and changed_tables == 0 and obj_changes == 0:
+        listed = not (before.get("objects_error") or after.get("objects_error"))
+        if rec.exit_code == 0 and changed_tables == 0 and obj_changes == 0 and listed:
             where = rec.effects.get("objects", {}).get("where")
             rec.findings.append(
                 f"exited 0 but changed nothing: the {len(tables)} table(s) in scope"
