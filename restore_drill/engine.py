@@ -168,8 +168,8 @@ class Drill:
         backup_major, restore_major = self._majors()
         with self._phase("infra"):
             srv = self.infra.postgres(backup_major)
-            self.db = srv.create_database()
             self.servers_used.append(srv)
+            self.db = srv.create_database()
             self.redact.add(self.db.password)
             client = srv.client_bins
             if sysdef.has_storage:
@@ -201,8 +201,8 @@ class Drill:
                 bad = [s for s in rep.steps if s.phase == name and s.status in ("failed", "errored")]
                 rep.phases.append(PhaseRecord(name, ph["started_at"], ph["duration_s"], "failed" if bad else "passed"))
         rep.disasters = list(self.state.disasters)
-        if result.error:
         self._ensure_infra_alive()
+        if result.error:
             raise HarnessFault(result.error) if self.state.manifest is None else _HookError(result.error)
         restore_s = result.phases.get("restore", {}).get("duration_s")
         restored_ok = any(s.phase == "restore" for s in rep.steps)
@@ -226,12 +226,11 @@ class Drill:
                 retention=self._retention_locations(),
             )
             rep.checks = run_checks(ci, emit=self._emit_check)
-        rep.metrics["rto_s"] = restore_s if restored_ok else None
         self._ensure_infra_alive()  # a server lost during the checks makes their verdicts meaningless
+        rep.metrics["rto_s"] = restore_s if restored_ok else None
         rpo = next((c for c in rep.checks if c.name == "rpo"), None)
         rep.metrics["rpo_s"] = rpo.observed if rpo is not None and isinstance(rpo.observed, int | float) else None
 
-    def _api_for_checks(self, bnd: Any, db: Database, stack: contextlib.ExitStack) -> str | None:
     def _ensure_infra_alive(self) -> None:
         """A Postgres or moto server that died during the drill (killed, crashed, OOM) makes it errored with
         that cause, not failed: the procedure was not what broke."""
@@ -248,6 +247,7 @@ class Drill:
             raise InfraUnavailable(f"the moto S3 server (pid {proc.pid}) died during the drill "
                                    f"({_exit_text(proc.returncode)}); storage steps and checks cannot be judged")
 
+    def _api_for_checks(self, bnd: Any, db: Database, stack: contextlib.ExitStack) -> str | None:
         """api_probe needs an API: the user's (API_BASE_URL in the binding's variables) or, for systems
         whose binding declares one, the project's stand-in over the restored database and bucket."""
         given = bnd.variables.get("API_BASE_URL")
@@ -358,8 +358,8 @@ class Drill:
         if spec.upgrade:
             _, newest = self._majors()
             srv = self.infra.postgres(newest)
-            new_db = srv.create_database()
             self.servers_used.append(srv)
+            new_db = srv.create_database()
             self.redact.add(new_db.password)
             self.state.restore_db = new_db
             self._migrate_schema_only(new_db)
@@ -428,15 +428,14 @@ class Drill:
             if db is not None:
                 with contextlib.suppress(Exception):
                     self.infra.drop(db)
-        for b in self.buckets:
         s3 = self.infra._s3  # not .s3: a moto that died must not be restarted just to delete its buckets
+        for b in self.buckets:
             if s3 is not None and getattr(s3, "alive", lambda: True)():
                 with contextlib.suppress(Exception):
                     s3.delete_bucket(b)
         self.buckets.clear()
 
 
-class _HookError(DrillError):
 def _exit_text(code: int | None) -> str:
     if code is not None and code < 0:
         import signal
@@ -445,4 +444,5 @@ def _exit_text(code: int | None) -> str:
     return f"exit status {code}"
 
 
+class _HookError(DrillError):
     """A drill hook (seed, disaster) failed mid-procedure: the drill cannot be judged."""
