@@ -141,7 +141,8 @@ class Drill:
             raise
         except Exception as e:  # a harness bug: the verdict is errored, never passed
             rep.error = ErrorInfo.from_exception(HarnessFault(f"{type(e).__name__}: {e}"), self.redact)
-            (self.run_dir / f"{spec.name}.traceback.txt").write_text(self.redact(traceback.format_exc()))
+            with contextlib.suppress(OSError):  # e.g. the disk is full: the report still says what happened
+                (self.run_dir / f"{spec.name}.traceback.txt").write_text(self.redact(traceback.format_exc()))
         finally:
             self._teardown()
             rep.finish()

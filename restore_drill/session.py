@@ -1,13 +1,15 @@
 """A run: one or more drills on shared disposable infrastructure, one run folder, one verdict.
 
 Infrastructure is always torn down (success, failure, Ctrl-C); the report is always written, also when
-the run errored before any drill started, so a scheduler never mistakes silence for a pass.
+the run errored before any drill started, so a scheduler never mistakes silence for a pass. When the
+report folder's disk is full, the report goes to a fallback folder in the system temp dir instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,11 +24,11 @@ from restore_drill.reports.writers import new_run_dir, write_run
 
 from .catalog import DrillSpec
 from .config import DrillConfig
-from .engine import Drill
-from .errors import DrillError, HarnessFault
-from .events import EventBus, LogSink, ProgressSink
+from .engine import Drill, load_procedure, procedure_files
+from .errors import DrillError, HarnessFault, InfraUnavailable
+from .events import Event, EventBus, LogSink, ProgressSink
 from .redact import Redactor
-from .systems import SystemDef
+from .systems import SystemDef, resolve_system
 
 HISTORY_NAME = "history.jsonl"
 
@@ -48,6 +50,39 @@ def _environment(config: DrillConfig, infra: Infra | None) -> Any:
     return capture_environment(pg, s3, tools)
 
 
+class _SafeLog:
+    """drill.log must never break a drill: on a full disk (or any write error) logging stops, the drill
+    goes on, and the report says the log is incomplete."""
+
+    def __init__(self, sink: LogSink) -> None:
+        self.sink = sink
+        self.failed: str | None = None
+
+    def __call__(self, e: Event) -> None:
+        if self.failed is not None:
+            return
+        try:
+            self.sink(e)
+        except OSError as err:
+            self.failed = f"{self.sink.path}: {err.strerror or err}"
+
+
+def preflight(specs: Sequence[DrillSpec], config: DrillConfig, infra: Infra, *, system: SystemDef | None = None,
+              runbook_path: Path | None = None, binding_path: Path | None = None) -> None:
+    """Everything that can be wrong with the input, checked before a run folder or a server exists: each
+    drill's runbook and binding (readable, parsed, fitted), and for an external Postgres or an S3 endpoint
+    that it answers and the credentials work. Raises BadInput / InfraUnavailable."""
+    storage = False
+    for spec in specs:
+        sysdef = system or resolve_system(spec.system)
+        storage = storage or sysdef.has_storage
+        load_procedure(*procedure_files(spec, sysdef, runbook_path, binding_path))
+    if config.pg_backend == "external":
+        infra.postgres(config.pg_version)  # wrong credentials: BadInput; unreachable: InfraUnavailable
+    if config.s3_backend == "endpoint" and storage:
+        _ = infra.s3
+
+
 def run(
     specs: Sequence[DrillSpec],
     config: DrillConfig,
@@ -59,15 +94,27 @@ def run(
     progress: bool | None = None,
     infra: Infra | None = None,
 ) -> tuple[RunReport, Path]:
-    """Run ``specs`` and write the run folder. Never raises DrillError: it becomes the report's error."""
+    """Run ``specs`` and write the run folder, returning (report, the folder it was written to).
+
+    Bad input and an unreachable external server or endpoint are raised (BadInput, InfraUnavailable) by
+    the pre-flight, before any run folder or infrastructure exists; from then on nothing raises a
+    DrillError: it becomes the report's error (Ctrl-C is re-raised after tear-down and the report)."""
     redact = Redactor([config.pg_url or ""])
-    run_dir = new_run_dir(config.report_dir)
-    bus = EventBus(ProgressSink(progress), LogSink(run_dir / "drill.log", redact))
-    report = RunReport(run_id=run_dir.name or uuid.uuid4().hex[:8], command=[redact(a) for a in argv],
-                       environment=_environment(config, None), started_at=utcnow())
     own_infra = infra is None
     infra = infra or Infra(pg_backend=config.pg_backend, s3_backend=config.s3_backend, pg_url=config.pg_url,
                            s3_endpoint=config.s3_endpoint)
+    try:
+        preflight(specs, config, infra, system=system, runbook_path=runbook_path, binding_path=binding_path)
+    except BaseException:
+        if own_infra:
+            infra.close()
+        raise
+    run_dir = new_run_dir(config.report_dir)
+    log = _SafeLog(LogSink(run_dir / "drill.log", redact))
+    bus = EventBus(ProgressSink(progress), log)
+    report = RunReport(run_id=run_dir.name or uuid.uuid4().hex[:8], command=[redact(a) for a in argv],
+                       environment=_environment(config, None), started_at=utcnow())
+    drill: Drill | None = None
     try:
         for spec in specs:
             drill = Drill(spec, config, infra, bus, run_dir, system=system, runbook_path=runbook_path,
@@ -78,6 +125,9 @@ def run(
         report.error = ErrorInfo.from_exception(e, redact)
     except KeyboardInterrupt:
         report.error = ErrorInfo("KeyboardInterrupt", "interrupted (Ctrl-C); infrastructure was torn down", "errored")
+        interrupted = getattr(drill, "report", None)
+        if interrupted is not None and interrupted not in report.drills:
+            report.drills.append(interrupted)  # the drill that was running, errored, with what it had done
         raise
     except Exception as e:  # never let a harness bug look like a verdict
         report.error = ErrorInfo.from_exception(HarnessFault(f"{type(e).__name__}: {e}"), redact)
@@ -85,17 +135,38 @@ def run(
         report.environment = _environment(config, infra)
         if own_infra:
             infra.close()
-        finish(report, run_dir, config)
+        run_dir = finish(report, run_dir, config, log.failed)
     return report, run_dir
 
 
-def finish(report: RunReport, run_dir: Path, config: DrillConfig) -> None:
-    """Stamp the end, write every report file and append to the history."""
+def finish(report: RunReport, run_dir: Path, config: DrillConfig, log_failed: str | None = None) -> Path:
+    """Stamp the end, write every report file and append to the history; returns the folder written.
+
+    A report folder that cannot be written (disk full, read-only) must not lose the verdict: the run
+    becomes errored with that cause and the report is written to a fallback folder in the system temp
+    dir (``restore-drill-reports/<run id>``)."""
+    if log_failed is not None and report.error is None:
+        report.error = ErrorInfo.from_exception(InfraUnavailable(
+            f"could not write the drill log {log_failed}; free space there or pass --report-dir on another disk"))
     report.finish()
-    write_run(report, run_dir)
+    try:
+        write_run(report, run_dir)
+    except OSError as e:
+        failed_dir = run_dir
+        report.error = ErrorInfo.from_exception(InfraUnavailable(
+            f"could not write the report to {failed_dir} ({e.strerror or e}); free space there or pass "
+            f"--report-dir on another disk" + (f" (earlier: {report.error.message})" if report.error else "")))
+        run_dir = Path(tempfile.gettempdir()) / "restore-drill-reports" / failed_dir.name
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_run(report, run_dir)
+        except OSError:
+            return failed_dir  # nowhere to write: the CLI still prints the verdict and the error
+        return run_dir
     history = config.history_file or (config.report_dir / HISTORY_NAME)
     with contextlib.suppress(OSError):
         append_history(report, history, run_dir)
+    return run_dir
 
 
 def errored_report(config: DrillConfig | None, argv: Sequence[str], err: BaseException,
