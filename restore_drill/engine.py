@@ -435,6 +435,8 @@ class Drill:
                 with contextlib.suppress(Exception):
                     s3.delete_bucket(b)
         self.buckets.clear()
+        # The runbook's private HOME holds .aws/credentials with the S3 keys: it must not outlive the drill.
+        shutil.rmtree(self.workdir / ".home", ignore_errors=True)
 
 
 def _exit_text(code: int | None) -> str:
