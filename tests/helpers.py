@@ -38,3 +38,16 @@ def postgres_pids_under(path_fragment: str) -> list[int]:
         if path_fragment in cmd:
             out.append(int(os.path.basename(d)))
     return out
+
+
+# The operators' runbooks, as given: the project keeps byte-for-byte copies in drills/runbooks/ so tests
+# and CI never depend on where shared/ happens to be (test_runbook_copies checks they still match).
+_RUNBOOK_COPIES = Path(__file__).resolve().parents[1] / "drills" / "runbooks"
+OPERATOR_RUNBOOKS = {
+    "000_bfde4953689c82a4.txt": _RUNBOOK_COPIES / "arqonbus.md",
+    "003_c2eaccfac875b702.txt": _RUNBOOK_COPIES / "pegasus.md",
+}
+
+
+def operator_runbook(name: str) -> Path:
+    return OPERATOR_RUNBOOKS[name]

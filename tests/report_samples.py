@@ -134,7 +134,7 @@ def failed_drill(start: float = 8.0) -> DrillReport:
     ]
     return DrillReport(
         name="continuum-table-restore", id="continuum-table-restore[pg16-moto]", system="continuum",
-        procedure="runbook", runbook="/work/shared/runbooks/000_bfde4953689c82a4.txt", disaster="truncate",
+        procedure="runbook", runbook="shared/runbooks/000_bfde4953689c82a4.txt", disaster="truncate",
         seed=1234, scale=1, started_at=ts(start), finished_at=ts(start + 4.0), duration_s=4.0,
         phases=_phases(start, {"infra": 0.2, "seed": 0.6, "backup": 0.4, "disaster": 0.2, "restore": 1.4,
                                "checks": 1.1, "report": 0.1}, failing="restore"),

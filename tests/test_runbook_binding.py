@@ -9,10 +9,10 @@ import pytest
 from restore_drill.errors import BadInput
 from restore_drill.runbook import builtin_binding, load_binding, parse_runbook, plan
 from restore_drill.runbook.binding import HookPoint, PlannedStep
+from tests.helpers import operator_runbook
 
-RUNBOOKS = Path("/work/shared/runbooks")
-ARQONBUS = (RUNBOOKS / "000_bfde4953689c82a4.txt").read_text()
-PEGASUS = (RUNBOOKS / "003_c2eaccfac875b702.txt").read_text()
+ARQONBUS = operator_runbook("000_bfde4953689c82a4.txt").read_text()
+PEGASUS = operator_runbook("003_c2eaccfac875b702.txt").read_text()
 
 SMALL = """\
 # Small

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from restore_drill.errors import BadInput
 from restore_drill.runbook import parse_runbook
-
-RUNBOOKS = Path("/work/shared/runbooks")
-if not RUNBOOKS.is_dir():  # the repo's own copy location when the shared folder is elsewhere
-    RUNBOOKS = Path(__file__).resolve().parents[2] / "shared" / "runbooks"
+from tests.helpers import operator_runbook
 
 TRICKY = """\
 Intro text before any heading.
@@ -140,7 +135,7 @@ def test_runbook_without_a_shell_block_is_bad_input() -> None:
 
 
 def test_arqonbus_runbook_steps() -> None:
-    book = parse_runbook((RUNBOOKS / "000_bfde4953689c82a4.txt").read_text(), "000")
+    book = parse_runbook(operator_runbook("000_bfde4953689c82a4.txt").read_text(), "000")
     shell = [(sec.heading, st.line) for sec, st in book.steps() if st.kind == "shell"]
     assert shell == [("Migration Apply", 21), ("Migration Apply", 28), ("Logical Backup", 37),
                      ("Restore (Table-Scoped)", 52), ("Integrity Verification", 65), ("Integrity Verification", 75)]
@@ -150,7 +145,7 @@ def test_arqonbus_runbook_steps() -> None:
 
 
 def test_pegasus_runbook_steps() -> None:
-    book = parse_runbook((RUNBOOKS / "003_c2eaccfac875b702.txt").read_text(), "003")
+    book = parse_runbook(operator_runbook("003_c2eaccfac875b702.txt").read_text(), "003")
     workflow = book.find("Restore workflow")[0]
     # items 1-3, the probe block (item 4 is its block), then items 5 and 6
     assert [s.kind for s in workflow.steps] == ["manual", "manual", "manual", "shell", "manual", "manual"]

@@ -16,6 +16,7 @@ from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.s3 import Bucket
 from restore_drill.runbook import HookContext, HookOutcome, RunHooks, parse_binding, parse_runbook, run_runbook
 from restore_drill.runbook.binding import Binding
+from tests.helpers import operator_runbook
 
 RUNBOOK = """\
 # Tiny runbook
@@ -250,7 +251,6 @@ def test_hook_error_stops_the_run_as_errored(pg_database: Database, tmp_path: Pa
 
 # -- the operators' real runbooks, end to end ---------------------------------------------------------
 
-RUNBOOKS = Path("/work/shared/runbooks")
 
 
 def test_arqonbus_runbook_as_written(pg_database: Database, tmp_path: Path) -> None:
@@ -263,7 +263,7 @@ def test_arqonbus_runbook_as_written(pg_database: Database, tmp_path: Path) -> N
             c.commit()
         return HookOutcome(summary="seeded")
 
-    book = parse_runbook((RUNBOOKS / "000_bfde4953689c82a4.txt").read_text(), "000_bfde4953689c82a4.txt")
+    book = parse_runbook(operator_runbook("000_bfde4953689c82a4.txt").read_text(), "000_bfde4953689c82a4.txt")
     tables = list(arqonbus.PROJECTOR_TABLES)
     res = run_runbook(book, builtin_binding("arqonbus"), _env(pg_database, tmp_path), tmp_path / "w", RunHooks(
         seed=seed, disaster=disasters.as_hook("truncate", lambda h: disasters.DisasterContext(pg_database, tables))))
@@ -297,7 +297,7 @@ def test_pegasus_runbook_as_written(drill_infra: Infra, pg_database: Database, s
         return HookOutcome(summary="seeded")
 
     binding = builtin_binding("pegasus")
-    book = parse_runbook((RUNBOOKS / "003_c2eaccfac875b702.txt").read_text(), "003_c2eaccfac875b702.txt")
+    book = parse_runbook(operator_runbook("003_c2eaccfac875b702.txt").read_text(), "003_c2eaccfac875b702.txt")
     env = _env(pg_database, tmp_path, s3=s3_bucket.endpoint, bucket=s3_bucket.name, prefix="pegasus")
     hook = disasters.as_hook("delete-objects", lambda h: disasters.DisasterContext(
         pg_database, binding.tables, seed=3, bucket=s3_bucket, prefix="pegasus", fraction=0.3))
@@ -335,4 +335,4 @@ def test_builtin_bindings_fit_the_shipped_runbooks(name: str) -> None:
     from restore_drill.runbook import builtin_binding, plan
 
     path = {"arqonbus": "000_bfde4953689c82a4.txt", "pegasus": "003_c2eaccfac875b702.txt"}[name]
-    assert plan(builtin_binding(name), parse_runbook((RUNBOOKS / path).read_text(), path)).items
+    assert plan(builtin_binding(name), parse_runbook(operator_runbook(path).read_text(), path)).items
