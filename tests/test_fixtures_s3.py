@@ -62,3 +62,15 @@ def test_two_drills_get_isolated_databases_and_buckets(drill_infra: Infra) -> No
         drill_infra.drop(b_db)
         drill_infra.s3.delete_bucket(a_b)
         drill_infra.s3.delete_bucket(b_b)
+
+
+def test_deleting_a_bucket_with_more_than_1000_objects(drill_infra: Infra) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    b = drill_infra.bucket("many")
+    client = b.endpoint.client()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: client.put_object(Bucket=b.name, Key=f"k/{i:05d}", Body=b"x"), range(1234)))
+    drill_infra.s3.delete_bucket(b)
+    names = [x["Name"] for x in client.list_buckets()["Buckets"]]
+    assert b.name not in names
