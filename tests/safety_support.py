@@ -8,15 +8,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 CLI = str(Path(sys.executable).parent / "restore-drill")
 
@@ -177,6 +181,28 @@ class CliRun:
         return f"exit {self.returncode}\nstdout:\n{self.stdout[-3000:]}\nstderr:\n{self.stderr[-3000:]}"
 
 
+def private_tmpdir(tmp_path: Path, name: str = "run") -> Path:
+    """A TMPDIR of the run's own, so every rd-* dir it makes is countable. Made under /tmp (not under
+    pytest's 0700 base folder) so the unprivileged Postgres server user can reach it when root; a
+    symlink in ``tmp_path`` points at it and the test's clean-up removes it."""
+    link = tmp_path / f"{name}-tmp"
+    if link.is_symlink():
+        return link.resolve()
+    real = Path(tempfile.mkdtemp(prefix="rdtest-", dir="/tmp"))
+    real.chmod(0o755)
+    link.symlink_to(real)
+    _TMPDIRS.append(real)
+    return real
+
+
+_TMPDIRS: list[Path] = []
+
+
+def remove_private_tmpdirs() -> None:
+    while _TMPDIRS:
+        shutil.rmtree(_TMPDIRS.pop(), ignore_errors=True)
+
+
 def cli_env(tmpdir: Path, extra: dict[str, str] | None = None, home: Path | None = None) -> dict[str, str]:
     """A small explicit environment: CI mode (no spinner), a private TMPDIR so every rd-* dir the run
     makes is countable, HOME wherever the test says."""
@@ -190,9 +216,8 @@ def start_cli(args: list[str], tmp_path: Path, *, env_extra: dict[str, str] | No
               home: Path | None = None, cwd: Path | None = None,
               on_poll: Callable[[ProcessWatch], None] | None = None,
               name: str = "run") -> tuple[subprocess.Popen[str], ProcessWatch, Path, Path]:
-    tmpdir = tmp_path / f"{name}-tmp"
+    tmpdir = private_tmpdir(tmp_path, name)
     report_dir = tmp_path / f"{name}-reports"
-    tmpdir.mkdir(exist_ok=True)
     full = [CLI, *args]
     if "--report-dir" not in args:
         full += ["--report-dir", str(report_dir)]
@@ -343,3 +368,10 @@ def start_sentinel(password: str, major: int | None = None) -> Sentinel:
         sen.stop()
         raise
     return sen
+
+
+@pytest.fixture(autouse=True)
+def _remove_private_tmpdirs() -> Iterator[None]:
+    """Import into a test module: removes the private TMPDIRs its tests made (after their own checks)."""
+    yield
+    remove_private_tmpdirs()

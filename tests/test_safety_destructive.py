@@ -22,7 +22,14 @@ from restore_drill.errors import DestructiveRefused
 from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.postgres import ExternalPostgres
 from restore_drill.fixtures.s3 import Bucket, EndpointS3
-from tests.safety_support import SENTINEL_PREFIX, SENTINEL_TABLES, Sentinel, run_cli, start_sentinel
+from tests.safety_support import (
+    SENTINEL_PREFIX,
+    SENTINEL_TABLES,
+    Sentinel,
+    _remove_private_tmpdirs,  # noqa: F401 - autouse clean-up
+    run_cli,
+    start_sentinel,
+)
 
 DB_DISASTERS = ("truncate", "drop-table", "delete-rows", "corrupt-rows", "late-writes")
 STORAGE_DISASTERS = ("delete-objects", "overwrite-objects", "delete-prefix", "mismatched-snapshots")

@@ -14,7 +14,15 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.safety_support import Sentinel, all_text_files, cli_env, run_cli, start_sentinel
+from tests.safety_support import (
+    Sentinel,
+    _remove_private_tmpdirs,  # noqa: F401 - autouse clean-up
+    all_text_files,
+    cli_env,
+    private_tmpdir,
+    run_cli,
+    start_sentinel,
+)
 
 PG_PASSWORD = "PgPw-Zq7xK-sentinel-4471"
 SECRETS = {
@@ -37,10 +45,10 @@ def sentinel() -> Iterator[Sentinel]:
         sen.stop()
 
 
-def _leaks(root: Path) -> list[str]:
+def _leaks(root: Path, *, wrote: bool = True) -> list[str]:
     found = []
     files = list(all_text_files(root))
-    assert files, f"nothing was written under {root}"
+    assert files or not wrote, f"nothing was written under {root}"
     for p in files:
         data = p.read_bytes()
         for s in NEEDLES:
@@ -75,13 +83,13 @@ def test_cli_runs_write_no_secret_anywhere(tmp_path: Path, sentinel: Sentinel) -
     for run in (ok, bad):
         assert not any(s in run.stdout + run.stderr for s in NEEDLES)
         assert (run.run_dir() / "work").is_dir() and not list(run.run_dir().glob("work/*/.home"))
-    assert _leaks(tmp_path) == []
+    assert _leaks(tmp_path) == [] and _leaks(ok.tmpdir, wrote=False) + _leaks(bad.tmpdir, wrote=False) == []
 
 
 def test_pytest_junit_and_allure_output_hold_no_secret(tmp_path: Path, sentinel: Sentinel) -> None:
-    env = cli_env(tmp_path / "tmp", {**SECRETS, "RESTORE_DRILL_PG_BACKEND": "external", "RESTORE_DRILL_PG_URL": sentinel.url,
+    env = cli_env(private_tmpdir(tmp_path, "pytest"), {
+        **SECRETS, "RESTORE_DRILL_PG_BACKEND": "external", "RESTORE_DRILL_PG_URL": sentinel.url,
                                      "RESTORE_DRILL_S3_BACKEND": "endpoint", "RESTORE_DRILL_S3_ENDPOINT": sentinel.endpoint})
-    (tmp_path / "tmp").mkdir()
     drill = Path(__file__).resolve().parents[1] / "drills" / "drill_pegasus_full_restore.py"
     out = subprocess.run(
         [sys.executable, "-m", "pytest", str(drill), "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
@@ -92,4 +100,4 @@ def test_pytest_junit_and_allure_output_hold_no_secret(tmp_path: Path, sentinel:
     assert (tmp_path / "junit.xml").is_file() and list((tmp_path / "allure").glob("*-result.json"))
     assert list((tmp_path / "runs").glob("pytest-*/report.json"))
     assert not any(s in out.stdout + out.stderr for s in NEEDLES)
-    assert _leaks(tmp_path) == []
+    assert _leaks(tmp_path) == [] and _leaks(private_tmpdir(tmp_path, "pytest"), wrote=False) == []
