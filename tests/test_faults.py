@@ -1,0 +1,198 @@
+"""Faults the harness survives: the verdict is right (errored or failed, naming the cause), the exit status
+is 1 or 2, and nothing is left behind: no process the run started (tracked by pid and start time for the
+whole run), no rd-* temp dir in the run's private TMPDIR, no process using that TMPDIR, no bucket on the
+endpoint it used. Each fault is real: kill -9 of the postmaster while pg_restore is connected, kill -9
+of the moto server while `aws s3 cp` restores, a step that sleeps (and ignores SIGTERM), a tmpfs too
+small for the run folder, SIGINT (what Ctrl-C sends) to `restore-drill run` mid-restore."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.safety_support import (
+    ProcessWatch,
+    Seen,
+    Sentinel,
+    _remove_private_tmpdirs,  # noqa: F401 - autouse clean-up
+    is_moto,
+    is_postmaster,
+    kill,
+    run_cli,
+    start_sentinel,
+    stopped,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _connected(pid: int) -> bool:
+    """The process holds a socket (pg_restore connected to the server, aws talking to S3)."""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{f}").startswith("socket:") for f in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+def _once(match: Any, act: Any) -> tuple[dict[str, Any], Any]:
+    """An on_poll hook: the first time a live, connected process matches, run ``act(watch, seen)``."""
+    state: dict[str, Any] = {}
+
+    def on_poll(w: ProcessWatch) -> None:
+        if state:
+            return
+        s = w.find(match)
+        if s is not None and _connected(s.pid):
+            state["target"] = s
+            state["result"] = act(w, s)
+
+    return state, on_poll
+
+
+def _is_restore(argv: list[str]) -> bool:
+    return bool(argv) and Path(argv[0]).name == "pg_restore" and any(a.startswith("--dbname") for a in argv)
+
+
+def _is_restore_transfer(argv: list[str]) -> bool:
+    return "s3" in argv and (("cp" in argv and "--recursive" in argv) or ("sync" in argv and "--delete" in argv))
+
+
+def _no_leftovers(run: Any) -> None:
+    assert run.leftover_processes() == [], run.describe()
+    assert run.leftover_tmp() == []
+
+
+def test_postgres_killed_during_restore(tmp_path: Path) -> None:
+    def kill_postmaster(w: ProcessWatch, restore: Seen) -> int:
+        pm = w.find(is_postmaster)
+        assert pm is not None
+        with stopped(restore.pid):  # pg_restore is frozen mid-restore while its server is killed
+            kill(pm.pid, signal.SIGKILL)
+            time.sleep(0.2)
+        return pm.pid
+
+    state, on_poll = _once(_is_restore, kill_postmaster)
+    run = run_cli(["run", "arqonbus-table-restore", "--quiet"], tmp_path, on_poll=on_poll)
+    assert state, "pg_restore was never seen connected"
+    rep = run.report()
+    d = rep["drills"][0]
+    assert run.returncode == 2 and rep["status"] == "errored" and d["status"] == "errored", run.describe()
+    assert d["error"]["type"] == "InfraUnavailable"
+    assert f"PostgreSQL 16 server (pid {state['result']}) died during the drill" in d["error"]["message"]
+    assert "SIGKILL" in d["error"]["message"]
+    restore = next(s for s in d["steps"] if s["phase"] == "restore")
+    assert restore["status"] == "failed" and "postmaster" in restore["stderr_tail"]
+    _no_leftovers(run)
+
+
+def test_s3_server_stopped_during_restore_sync(tmp_path: Path) -> None:
+    def kill_moto(w: ProcessWatch, transfer: Seen) -> int:
+        moto = w.find(is_moto)
+        assert moto is not None
+        with stopped(transfer.pid):
+            kill(moto.pid, signal.SIGKILL)
+            time.sleep(0.2)
+        return moto.pid
+
+    state, on_poll = _once(_is_restore_transfer, kill_moto)
+    run = run_cli(["run", "pegasus-full-restore", "--quiet"], tmp_path, on_poll=on_poll)
+    assert state, "the restore's aws s3 transfer was never seen connected"
+    rep = run.report()
+    d = rep["drills"][0]
+    assert run.returncode == 2 and d["status"] == "errored", run.describe()
+    assert f"moto S3 server (pid {state['result']}) died during the drill" in d["error"]["message"]
+    transfer = next(s for s in d["steps"] if "aws s3 cp --recursive" in s["command"])
+    assert transfer["status"] == "failed" and "Could not connect to the endpoint" in transfer["reason"]
+    # The server holding the buckets is gone with them; nothing else of the run survives it.
+    _no_leftovers(run)
+
+
+def test_hanging_step_is_killed_at_the_step_timeout(tmp_path: Path) -> None:
+    marker = "### never returns\n"
+    book = (ROOT / "drills/procedures/arqonbus.md").read_text().replace(
+        "## Restore (Table-Scoped)\n\n```bash\n",
+        f"## Restore (Table-Scoped)\n\n```bash\n{marker}trap '' TERM\nsleep 600\n", 1)
+    assert marker in book
+    (tmp_path / "hang.md").write_text(book)
+    t0 = time.monotonic()
+    run = run_cli(["runbook", str(tmp_path / "hang.md"), "--system", "arqonbus", "--binding",
+                   str(ROOT / "drills/bindings/arqonbus-corrected.toml"), "--step-timeout", "2", "--quiet"], tmp_path)
+    assert time.monotonic() - t0 < 120
+    rep = run.report()
+    d = rep["drills"][0]
+    assert run.returncode == 1 and d["status"] == "failed", run.describe()
+    step = next(s for s in d["steps"] if s["phase"] == "restore")
+    assert step["status"] == "failed" and step["reason"] == "timed out after 2s and was killed"
+    assert 2 <= step["duration_s"] < 15  # SIGTERM is ignored: SIGKILL after the grace period
+    assert any(c["name"] == "restore_exit_status" and c["status"] == "failed" for c in d["checks"])
+    sleeps = [s for s in run.watch.seen.values() if s.argv[:2] == ["sleep", "600"]]
+    assert sleeps and not any(s.alive() for s in sleeps)
+    _no_leftovers(run)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 200 KiB tmpfs (we run as root in CI): room for the migration and manifest, not for the dump."""
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()}); the full-disk fault needs root with mount")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_full_disk_for_the_run_folder(tmp_path: Path, small_disk: Path) -> None:
+    run = run_cli(["run", "arqonbus-table-restore", "--quiet", "--report-dir", str(small_disk)], tmp_path)
+    assert run.returncode == 2, run.describe()
+    assert "No space left on device" in run.stdout and "--report-dir on another disk" in run.stdout
+    fallback = sorted(run.tmpdir.glob("restore-drill-reports/*/report.json"))
+    assert len(fallback) == 1, run.describe()
+    import json
+
+    rep = json.loads(fallback[0].read_text())
+    assert rep["status"] == "errored" and "No space left on device" in rep["error"]["message"]
+    d = rep["drills"][0]
+    assert d["status"] == "failed"  # the half-written dump is caught, not trusted
+    assert any(c["name"] == "backup_artifact" and c["status"] == "failed" for c in d["checks"])
+    backup = next(s for s in d["steps"] if s["phase"] == "backup")
+    assert "No space left on device" in backup["stderr_tail"]
+    assert run.leftover_processes() == []
+    assert sorted(str(p) for p in run.tmpdir.glob("rd-*")) == []
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[Sentinel]:
+    sen = start_sentinel("faults-pw")
+    try:
+        yield sen
+    finally:
+        sen.stop()
+
+
+def test_ctrl_c_mid_restore(tmp_path: Path, endpoint: Sentinel) -> None:
+    before = endpoint.state()
+
+    def ctrl_c(w: ProcessWatch, transfer: Seen) -> None:
+        kill(w.root, signal.SIGINT)  # a terminal's Ctrl-C reaches the CLI; its children run in sessions of their own
+
+    state, on_poll = _once(_is_restore_transfer, ctrl_c)
+    keys = {"RESTORE_DRILL_S3_ACCESS_KEY": "ctrl-c-key", "RESTORE_DRILL_S3_SECRET_KEY": "ctrl-c-secret"}
+    run = run_cli(["run", "pegasus-full-restore", "--quiet", "--s3-backend", "endpoint", "--s3-endpoint",
+                   endpoint.endpoint], tmp_path, env_extra=keys, on_poll=on_poll)
+    assert state, "the restore's aws s3 transfer was never seen"
+    assert run.returncode == 2 and "interrupted" in run.stderr, run.describe()
+    rep = run.report()
+    assert rep["status"] == "errored" and rep["error"]["type"] == "KeyboardInterrupt"
+    assert [d["status"] for d in rep["drills"]] == ["errored"]  # the interrupted drill is in the report
+    _no_leftovers(run)
+    assert endpoint.state() == before  # its buckets were deleted; the endpoint's own are untouched
