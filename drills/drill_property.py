@@ -4,7 +4,6 @@ change is always caught, with the table or key named."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 
 import psycopg
@@ -32,8 +31,7 @@ from restore_drill.seeds.manifest import take_manifest
 
 pytestmark = [
     pytest.mark.property,
-    pytest.mark.skipif(importlib.util.find_spec("restore_drill.seeds.strategies") is None,
-                       reason="seeds.strategies (the seeds' hypothesis strategies) not built yet"),
+    pytest.mark.drill,
 ]
 PROPERTY = settings(max_examples=6, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
