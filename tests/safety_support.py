@@ -375,3 +375,22 @@ def _remove_private_tmpdirs() -> Iterator[None]:
     """Import into a test module: removes the private TMPDIRs its tests made (after their own checks)."""
     yield
     remove_private_tmpdirs()
+
+
+def listening_ports(pid: int) -> set[int]:
+    """TCP ports a process listens on (its socket inodes matched against /proc/net/tcp{,6})."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for f in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{f}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # 0A = LISTEN
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
