@@ -15,7 +15,7 @@ CHECK_NAMES = (
 )
 
 
-class Status(str, Enum):
+class Status(str, Enum):  # noqa: UP042 - str(Status.X) and f-strings must stay as they are
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from restore_drill.checks.result import CheckResult, Status
-
 from restore_drill import __version__
+from restore_drill.checks.result import CheckResult, Status
 from restore_drill.errors import DrillError
 from restore_drill.records import BackupRecord, DisasterRecord, SnapshotRecord, StepRecord
 

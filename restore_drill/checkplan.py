@@ -95,24 +95,22 @@ def plan(ci: CheckInputs) -> list[tuple[str, Callable[[], CheckResult]]]:
         if ci.backup else CheckResult.failed("backup_artifact", "the backup phase produced no backup file"))
     restore_cmds = [s for s in ci.restore_steps if "pg_restore" in s.command and s.status not in ("not_run", "manual")]
     add("restore_exit_status", lambda: _restore_status(restore_cmds, sysdef.restore_allowlist))
-    if ci.migration_apply is not None and sysdef.tables:
-        add("migration_applied", lambda: migration.migration_applied(conn(), list(sysdef.tables), ci.manifest))
+    declared = list(sysdef.tables or ())
+    if ci.migration_apply is not None and declared:
+        add("migration_applied", lambda: migration.migration_applied(conn(), declared, ci.manifest))
     m = ci.manifest
     add("row_counts", lambda: data.row_counts(conn(), m, scope_tables) if m else no_manifest("row_counts"))
     add("table_checksums", lambda: data.table_checksums(conn(), m, scope_tables) if m else no_manifest("table_checksums"))
     add("schema_fidelity", lambda: schema.schema_fidelity(conn(), m, scope_tables) if m else no_manifest("schema_fidelity"))
     add("sequence_health", lambda: sequences.sequence_health(conn(), scope_tables))
     add("referential_integrity", lambda: references.referential_integrity(conn(), m, tables=scope_tables))
-    if sysdef.table_scoped and sysdef.tables:
-        add("blast_radius", lambda: scope.blast_radius(conn(), m, list(sysdef.tables)) if m else no_manifest("blast_radius"))
+    if sysdef.table_scoped and declared:
+        add("blast_radius", lambda: scope.blast_radius(conn(), m, declared) if m else no_manifest("blast_radius"))
     groups: dict[str, dict[str, tuple[str, str]]] = {}
     for inv in sysdef.invariants:
         groups.setdefault(inv.check, {})[inv.name] = (inv.sql, inv.message)
     for check_name, invs in groups.items():
-        if check_name == "projector_consistency":
-            add(check_name, lambda invs=invs: invariants.projector_consistency(conn(), invs))
-        else:
-            add(check_name, lambda invs=invs, n=check_name: invariants.domain_invariants(conn(), invs, name=n))
+        add(check_name, _invariant_check(check_name, invs, conn))
     add("physical_integrity", lambda: physical.physical_integrity(ci.db, ci.client_bins))
     if sysdef.has_storage and ci.s3_client is not None and ci.bucket:
         add("artifact_paths_exist", lambda: storage.artifact_paths_exist(conn(), ci.s3_client, ci.bucket, ci.prefix,
@@ -135,6 +133,12 @@ def plan(ci: CheckInputs) -> list[tuple[str, Callable[[], CheckResult]]]:
                                  f"s3://bucket/prefix to check the {sysdef.retention_days}-day retention policy"))
     out.append(("__close__", lambda: _close(conn_box)))
     return out
+
+
+def _invariant_check(name: str, invs: dict[str, tuple[str, str]], conn: Callable[[], Any]) -> Callable[[], CheckResult]:
+    if name == "projector_consistency":
+        return lambda: invariants.projector_consistency(conn(), invs)
+    return lambda: invariants.domain_invariants(conn(), invs, name=name)
 
 
 def _rto(ci: CheckInputs) -> CheckResult:

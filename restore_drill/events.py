@@ -24,7 +24,7 @@ class Event:
 
 
 class Sink(Protocol):
-    def __call__(self, event: Event) -> None: ...
+    def __call__(self, event: Event, /) -> None: ...
 
 
 class EventBus:

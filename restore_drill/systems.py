@@ -6,6 +6,7 @@ Every field is validated here with a one-line error naming the file and the fiel
 
 from __future__ import annotations
 
+import importlib.resources
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,13 +14,8 @@ from typing import Any
 
 from .errors import BadInput
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "drills" / "systems"
-try:  # installed layout: restore_drill.drills is the drills/ folder
-    from restore_drill import drills as _drills_pkg
-
-    BUILTIN_DIR = Path(_drills_pkg.__file__).parent / "systems"
-except ImportError:  # pragma: no cover
-    pass
+# restore_drill.drills is the drills/ folder (mapped in pyproject.toml), in a checkout and in a wheel.
+BUILTIN_DIR = Path(str(importlib.resources.files("restore_drill.drills"))) / "systems"
 
 BUILTIN_GENERATORS = ("arqonbus", "pegasus")
 

@@ -37,7 +37,7 @@ def load(sysdef: SystemDef, conn: psycopg.Connection, s3_client: Any, bucket: st
     if sysdef.seed_sql is not None:
         sql_text = sysdef.seed_sql.read_text()
         for _ in range(scale):  # a user's SQL seeds once per scale step (it may use sequences/defaults)
-            conn.execute(sql_text)  # type: ignore[arg-type] - several statements, no parameters
+            conn.execute(sql_text.encode())  # several statements, no parameters: simple query protocol
         out["sql"] = str(sysdef.seed_sql)
     if sysdef.seed_dump is not None:
         _restore_dump(sysdef.seed_dump, conn)
@@ -171,6 +171,8 @@ def smoke(sysdef: SystemDef, db: Database, s3_client: Any, bucket: str | None,
         return flow_a, clean_a
     if sysdef.generator == "pegasus":
         from . import pegasus
+
+        assert bucket is not None and prefix is not None, "pegasus needs object storage"
 
         def flow_p() -> Any:
             with db.connect(autocommit=True) as c:

@@ -8,6 +8,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from restore_drill.checks.result import CheckResult
+from restore_drill.records import BackupRecord, DisasterRecord, SnapshotRecord, StepRecord
 from restore_drill.reports.model import (
     CIInfo,
     DrillReport,
@@ -20,8 +21,6 @@ from restore_drill.reports.model import (
     S3Info,
     Targets,
 )
-
-from restore_drill.records import BackupRecord, DisasterRecord, SnapshotRecord, StepRecord
 
 T0 = datetime(2025, 3, 14, 2, 0, 0, tzinfo=UTC)
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from restore_drill.reports.allure_bridge import allure_active, emit_drill
 
+from restore_drill.reports.allure_bridge import allure_active, emit_drill
 from tests.report_samples import failed_drill
 
 ROOT = Path(__file__).resolve().parent.parent

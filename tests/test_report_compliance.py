@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from restore_drill.checks.result import CheckResult
 from restore_drill.reports.evidence import verify_evidence
 from restore_drill.reports.writers import write_run
-
 from tests.report_samples import errored_run, failed_run, passed_run
 
 CONTROL_IDS = ("27001:2022", "8.13", "A1.3", "CP-4", "CP-9(1)", "164.308(a)(7)(ii)(D)")

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+
 from restore_drill.reports.model import RunReport
 from restore_drill.reports.writers import append_history, render_history, write_run
-
 from tests.browser import Browser, ensure_chromium, png_pixel, png_size
 from tests.report_samples import errored_run, failed_run, passed_run
 

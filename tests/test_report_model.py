@@ -11,15 +11,15 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from restore_drill.checks.result import CheckResult
+from restore_drill.errors import HarnessFault, ProcedureFailed, StepTimeout
+from restore_drill.records import StepRecord
+from restore_drill.redact import Redactor
 from restore_drill.reports.environment import capture_environment, detect_ci, probe_tool_versions
 from restore_drill.reports.model import DrillReport, ErrorInfo, RunReport, S3Info, Targets
 from restore_drill.reports.validation import SCHEMA_PATH, validate
 from restore_drill.reports.writers import new_run_dir
-
-from restore_drill.errors import HarnessFault, ProcedureFailed, StepTimeout
-from restore_drill.records import StepRecord
-from restore_drill.redact import Redactor
 from tests.report_samples import environment, errored_run, failed_drill, failed_run, passed_drill, passed_run
 
 SAMPLES = {"passed": passed_run, "failed": failed_run, "errored": errored_run}

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from restore_drill.checks.result import CheckResult
+from restore_drill.errors import BadInput, HarnessFault, ProcedureFailed
+from restore_drill.records import StepRecord
+from restore_drill.redact import Redactor, redact_url
 from restore_drill.reports.evidence import verify_evidence
 from restore_drill.reports.history import read_history
 from restore_drill.reports.model import ErrorInfo, Matrix
@@ -23,10 +27,6 @@ from restore_drill.reports.writers import (
     render_run,
     write_run,
 )
-
-from restore_drill.errors import BadInput, HarnessFault, ProcedureFailed
-from restore_drill.records import StepRecord
-from restore_drill.redact import Redactor, redact_url
 from tests.report_samples import errored_run, failed_run, passed_run
 
 
