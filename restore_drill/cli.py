@@ -74,7 +74,7 @@ def _finish(report: Any, run_dir: Path | None, quiet: bool = False) -> None:
     colour = {"passed": "green", "failed": "red", "errored": "yellow"}[status]
     if report.drills:
         t = Table(title="checks", show_lines=False)
-        t.add_column("drill")
+        t.add_column("drill", no_wrap=True, overflow="fold")
         t.add_column("status")
         t.add_column("failed / errored checks and steps")
         for d in report.drills:
