@@ -26,7 +26,7 @@ from restore_drill.checks import (
     smoke,
     storage,
 )
-from restore_drill.checks import retention as retention_mod
+from restore_drill.checks.retention import retention as retention_check
 from restore_drill.checks.result import CheckResult
 from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.database import Database
@@ -128,7 +128,7 @@ def plan(ci: CheckInputs) -> list[tuple[str, Callable[[], CheckResult]]]:
     add("rto", lambda: _rto(ci))
     add("rpo", lambda: objectives.rpo(ci.backup.started_at, ci.last_write_at, ci.rpo_s) if ci.backup
         else CheckResult.errored("rpo", "no backup was made, so no data-loss window can be measured"))
-    add("retention", lambda: retention_mod.retention(ci.retention, sysdef.retention_days) if ci.retention is not None
+    add("retention", lambda: retention_check(ci.retention, sysdef.retention_days) if ci.retention is not None
         else CheckResult.skipped("retention", "no backup history given: pass --backup-history DIR or "
                                  f"s3://bucket/prefix to check the {sysdef.retention_days}-day retention policy"))
     out.append(("__close__", lambda: _close(conn_box)))
