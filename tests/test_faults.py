@@ -79,7 +79,9 @@ def test_postgres_killed_during_restore(tmp_path: Path) -> None:
         return pm.pid
 
     state, on_poll = _once(_is_restore, kill_postmaster)
-    run = run_cli(["run", "arqonbus-table-restore", "--quiet"], tmp_path, on_poll=on_poll)
+    # Scale 30 (48k events) keeps pg_restore connected for long enough that a poller on a loaded
+    # 2-core machine reliably sees it; at scale 1 the restore can finish between two polls.
+    run = run_cli(["run", "arqonbus-table-restore", "--quiet", "--scale", "30"], tmp_path, on_poll=on_poll)
     assert state, "pg_restore was never seen connected"
     rep = run.report()
     d = rep["drills"][0]
