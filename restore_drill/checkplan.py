@@ -26,8 +26,8 @@ from restore_drill.checks import (
     smoke,
     storage,
 )
-from restore_drill.checks.retention import retention as retention_check
 from restore_drill.checks.result import CheckResult
+from restore_drill.checks.retention import retention as retention_check
 from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.database import Database
 from restore_drill.records import BackupRecord, SnapshotRecord, StepRecord

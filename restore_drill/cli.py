@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -204,17 +204,22 @@ def _guess_system(path: Path) -> str:
     raise BadInput(f"cannot tell which system {path} drills; pass --system arqonbus|pegasus|PATH.toml")
 
 
-def _guarded(go: Callable[[], tuple[Any, Path | None]], report_dir: Path | None, argv: list[str], quiet: bool) -> None:
+def error_exit(e: DrillError, argv: list[str], report_dir: Path | None) -> NoReturn:
+    """Bad input or unavailable infrastructure before a verdict: one line, an errored report, the exit code."""
     from . import session
 
+    _, run_dir = session.errored_report(None, argv, e, report_dir)
+    click.echo(f"restore-drill: error: {e}", err=True)
+    if run_dir is not None:
+        click.echo(f"report: {run_dir}/report.json (errored)", err=True)
+    sys.exit(e.exit_code)
+
+
+def _guarded(go: Callable[[], tuple[Any, Path | None]], report_dir: Path | None, argv: list[str], quiet: bool) -> None:
     try:
         report, run_dir = go()
     except DrillError as e:
-        report, run_dir = session.errored_report(None, argv, e, report_dir)
-        click.echo(f"restore-drill: error: {e}", err=True)
-        if run_dir is not None:
-            click.echo(f"report: {run_dir}/report.json (errored)", err=True)
-        sys.exit(e.exit_code)
+        error_exit(e, argv, report_dir)
     _finish(report, run_dir, quiet)
     sys.exit(EXIT[report.status])
 

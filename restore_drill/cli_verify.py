@@ -58,8 +58,7 @@ def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: s
 
     Nothing is written anywhere but disposable databases and the run folder; the snapshot is only read.
     """
-    from . import session
-    from .cli import _finish
+    from .cli import _finish, error_exit
     from .config import DEFAULT_REPORT_DIR
     from .verify_backup import VERDICT_FILE, verify_backup
 
@@ -70,11 +69,7 @@ def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: s
                                         manifest=manifest, system=system, report_dir=base, argv=argv,
                                         s3_endpoint=s3_endpoint, timeout_s=timeout_s)
     except DrillError as e:
-        _, err_dir = session.errored_report(None, argv, e, base)
-        click.echo(f"restore-drill: error: {e}", err=True)
-        if err_dir is not None:
-            click.echo(f"report: {err_dir}/report.json (errored)", err=True)
-        sys.exit(e.exit_code)
+        error_exit(e, argv, base)
     _finish(report, run_dir)
     verdict = (run_dir / VERDICT_FILE).read_text(encoding="utf-8").strip()
     click.echo(verdict)

@@ -6,6 +6,10 @@ import glob
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from restore_drill.fixtures.database import Database
 
 
 def alive(pid: int) -> bool:
@@ -51,3 +55,27 @@ OPERATOR_RUNBOOKS = {
 
 def operator_runbook(name: str) -> Path:
     return OPERATOR_RUNBOOKS[name]
+
+
+def dump_database(db: Database, dump: Path, *extra: str) -> Path:
+    """pg_dump -Fc of ``db`` with the PostgreSQL 16 client (password kept out of argv)."""
+    from restore_drill.checks._util import libpq_env
+    from restore_drill.fixtures import binaries
+    from restore_drill.procs import run
+
+    run([binaries.select(16).tool("pg_dump"), "-Fc", "--no-owner", *extra, "-f", dump], env=libpq_env(db),
+        timeout_s=60, check=True)
+    return dump
+
+
+def seeded_dump_and_target(pg_database: Database, drill_infra: Any, tmp_path: Path, schema_sql: str) -> tuple[Any, Any, Path]:
+    """Load ``schema_sql`` into ``pg_database``, take its manifest, dump it; return (manifest, empty
+    target database, dump). The caller restores (its own way) and drops the target."""
+    from restore_drill.seeds.manifest import take_manifest
+
+    with pg_database.connect(autocommit=True) as c:
+        c.execute(schema_sql)
+    with pg_database.connect() as c:
+        manifest = take_manifest(c, system="test")
+    dump = dump_database(pg_database, tmp_path / "src.dump")
+    return manifest, drill_infra.database(), dump

@@ -12,7 +12,7 @@ from restore_drill.checks.result import Status
 from restore_drill.checks.schema import diff_catalog
 from restore_drill.fixtures import binaries
 from restore_drill.procs import run
-from restore_drill.seeds.manifest import take_manifest
+from tests.helpers import seeded_dump_and_target
 
 SCHEMA = """
 CREATE TYPE mood AS ENUM ('ok', 'meh');
@@ -32,15 +32,8 @@ LOST = (" SEQUENCE ", " DEFAULT ", " CONSTRAINT ", " INDEX ")
 
 @pytest.fixture
 def pair(pg_database, drill_infra, tmp_path: Path):
-    with pg_database.connect(autocommit=True) as c:
-        c.execute(SCHEMA)
-    with pg_database.connect() as c:
-        manifest = take_manifest(c, system="test")
+    manifest, target, dump = seeded_dump_and_target(pg_database, drill_infra, tmp_path, SCHEMA)
     bins = binaries.select(16)
-    dump = tmp_path / "src.dump"
-    run([bins.tool("pg_dump"), "-Fc", "--no-owner", "-f", dump], env=libpq_env(pg_database), timeout_s=60,
-        check=True)
-    target = drill_infra.database()
 
     def restore(*args: str) -> int:
         return run([bins.tool("pg_restore"), "--no-owner", "-d", target.name, *args, dump],

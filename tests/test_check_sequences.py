@@ -11,7 +11,7 @@ from restore_drill.checks._util import libpq_env
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
 from restore_drill.procs import run
-from restore_drill.seeds.manifest import take_manifest
+from tests.helpers import seeded_dump_and_target
 
 SCHEMA = """
 CREATE TABLE courses (id serial PRIMARY KEY, name text);
@@ -30,15 +30,8 @@ INSERT INTO countdown DEFAULT VALUES; INSERT INTO countdown DEFAULT VALUES;
 
 @pytest.fixture
 def restored(pg_database, drill_infra, tmp_path: Path):
-    with pg_database.connect(autocommit=True) as c:
-        c.execute(SCHEMA)
-    with pg_database.connect() as c:
-        manifest = take_manifest(c, system="test")
+    manifest, target, dump = seeded_dump_and_target(pg_database, drill_infra, tmp_path, SCHEMA)
     bins = binaries.select(16)
-    dump = tmp_path / "src.dump"
-    run([bins.tool("pg_dump"), "-Fc", "--no-owner", "-f", dump], env=libpq_env(pg_database), timeout_s=60,
-        check=True)
-    target = drill_infra.database()
     run([bins.tool("pg_restore"), "--no-owner", "-d", target.name, dump], env=libpq_env(target), timeout_s=60,
         check=True)
     yield manifest, target
