@@ -39,6 +39,8 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seconds before a procedure step is killed, e.g. --step-timeout 300 (default 600)."),
         click.option("--rto-target", "rto_s", type=float, help="Recovery time objective in seconds, e.g. --rto-target 900."),
         click.option("--rpo-target", "rpo_s", type=float, help="Data-loss window objective in seconds, e.g. --rpo-target 86400."),
+        click.option("--large-objects", is_flag=True, default=None,
+                     help="Pegasus: add ~10 MB audio objects, above the aws CLI's 8 MiB multipart threshold."),
         click.option("--backup-history", metavar="DIR|s3://BUCKET/PREFIX",
                      help="Where dated backups accumulate, to check the retention policy, e.g. --backup-history /backups."),
         click.option("--quiet", is_flag=True, help="No progress display (it is off anyway in CI or without a terminal)."),
@@ -51,7 +53,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _config(kw: dict[str, Any]) -> DrillConfig:
     """Resolve and pre-flight the configuration: bad input fails here, before any infrastructure starts."""
     keys = ("pg_version", "pg_backend", "pg_url", "s3_backend", "s3_endpoint", "scale", "seed", "report_dir",
-            "allow_destructive", "step_timeout_s", "rto_s", "rpo_s", "disaster", "backup_history")
+            "allow_destructive", "step_timeout_s", "rto_s", "rpo_s", "disaster", "backup_history", "large_objects")
     cfg = resolve({k: kw.get(k) for k in keys})
     if cfg.pg_backend == "embedded":
         from .fixtures import binaries

@@ -34,6 +34,7 @@ class DrillConfig:
     rto_s: float | None = None
     rpo_s: float | None = None
     history_file: Path | None = None
+    large_objects: bool = False  # Pegasus: a few ~10 MB audio files, above the aws CLI's multipart threshold
     backup_history: str | None = None  # folder or s3://bucket/prefix holding dated backups (retention)
 
     def __post_init__(self) -> None:
@@ -66,6 +67,8 @@ def _coerce(name: str, typ: Any, value: Any, source: str) -> Any:
     if value is None:
         return None
     t = str(typ)
+    if t == "bool":
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
     try:
         if "int" in t and "Path" not in t:
             return int(value)

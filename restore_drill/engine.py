@@ -335,7 +335,8 @@ class Drill:
         with self._conn() as conn:
             client = self.bucket.endpoint.client() if self.bucket else None
             summary = loaders.load(sysdef, conn, client, self.bucket.name if self.bucket else None,
-                                   sysdef.storage_prefix, seed=cfg.seed, scale=cfg.scale)
+                                   sysdef.storage_prefix, seed=cfg.seed, scale=cfg.scale,
+                                   large_objects=cfg.large_objects)
             self.state.seeded = summary
             self.state.lecture_ids = loaders.sample_ids(sysdef, conn, 3, cfg.seed)
             # The manifest is taken here, right before the backup runs: writes after it show up as loss.

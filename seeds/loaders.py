@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def load(sysdef: SystemDef, conn: psycopg.Connection, s3_client: Any, bucket: str | None, prefix: str | None,
-         *, seed: int, scale: int, db: Database | None = None) -> dict[str, Any]:
+         *, seed: int, scale: int, large_objects: bool = False, db: Database | None = None) -> dict[str, Any]:
     """Seed the system's data into ``conn``'s database (and bucket) and return a summary dict."""
     if sysdef.generator == "arqonbus":
         from . import arqonbus
@@ -32,7 +32,8 @@ def load(sysdef: SystemDef, conn: psycopg.Connection, s3_client: Any, bucket: st
 
         pegasus.apply_schema(conn)
         assert bucket is not None and prefix is not None, "pegasus needs object storage"
-        return _summary(pegasus.seed(conn, s3_client, bucket, prefix, seed=seed, scale=scale))
+        return _summary(pegasus.seed(conn, s3_client, bucket, prefix, seed=seed, scale=scale,
+                                     large_objects=large_objects))
     out: dict[str, Any] = {"system": sysdef.name, "seed": seed, "scale": scale}
     if sysdef.seed_sql is not None:
         sql_text = sysdef.seed_sql.read_text()
