@@ -15,7 +15,8 @@ from restore_drill.records import BackupRecord
 from ._util import capped, qualified, sample, timed
 from .result import CheckResult
 
-_HEADER = re.compile(r"^;\s+([A-Za-z][A-Za-z_ ]*?):\s*(.*)$")
+# "; Archive created at 2026-03-01 12:00:00 UTC" has no colon after its key; every other header line does.
+_HEADER = re.compile(r"^;\s+(?:(?P<k1>Archive created at)\s+|(?P<k2>[A-Za-z][A-Za-z_ ]*?):\s*)(?P<v>.*)$")
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 
 
@@ -36,13 +37,23 @@ class ArchiveToc:
     entries: int = 0
 
 
+def parse_header_line(line: str) -> tuple[str, str] | None:
+    """(key, value) of a ``pg_restore -l`` header line ("; Dumped by pg_dump version: 16.14"), or None."""
+    m = _HEADER.match(line)
+    if m is None or not m["v"].strip():
+        return None
+    return (m["k1"] or m["k2"]).strip(), m["v"].strip()
+
+
 def parse_toc(listing: str) -> ArchiveToc:
+    """Header fields and the tables whose data the archive holds: the one reader of ``pg_restore -l``
+    headers (the runner's backup records and verify-backup use it too)."""
     toc = ArchiveToc()
     for line in listing.splitlines():
         if line.startswith(";"):
-            m = _HEADER.match(line)
-            if m:
-                toc.header.setdefault(m.group(1).strip(), m.group(2).strip())
+            kv = parse_header_line(line)
+            if kv is not None:
+                toc.header.setdefault(*kv)
             continue
         if not line.strip():
             continue

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from restore_drill.checks.backup import read_custom_header, sha256_file
+from restore_drill.checks.backup import parse_header_line, read_custom_header, sha256_file
 from restore_drill.checks.references import Relation, relations_from_catalog
 from restore_drill.fixtures.binaries import PgBinaries
 
@@ -39,7 +39,6 @@ _DESCS = sorted((
     "CAST", "FOREIGN TABLE", "STATISTICS", "BLOB", "BLOBS", "LARGE OBJECT", "DEFAULT ACL",
 ), key=len, reverse=True)
 _TOC_LINE = re.compile(r"^(\d+);\s+(\d+)\s+(\d+)\s+(.*)$")
-_HEADER = re.compile(r"^;\s+(?:(?P<k1>Archive created at)\s+|(?P<k2>[A-Za-z][A-Za-z_ ]*?):\s*)(?P<v>.*)$")
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 _IDENT = r'(?:"(?:[^"]|"")+"|[^\s.,()"]+)'
 _COPY = re.compile(rb"^COPY (" + _IDENT.encode() + rb"(?:\." + _IDENT.encode() + rb")?)[ ]")
@@ -147,9 +146,9 @@ def parse_listing(listing: str) -> tuple[dict[str, str], list[TocEntry]]:
     entries: list[TocEntry] = []
     for line in listing.splitlines():
         if line.startswith(";"):
-            m = _HEADER.match(line)
-            if m and m["v"].strip():
-                header.setdefault((m["k1"] or m["k2"]).strip(), m["v"].strip())
+            kv = parse_header_line(line)
+            if kv is not None:
+                header.setdefault(*kv)
             continue
         m2 = _TOC_LINE.match(line)
         if not m2:

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from restore_drill.checks._util import capped, ident, read_session, sample, timed
+from restore_drill.checks._util import capped, ident, libpq_env, read_session, sample, timed
 from restore_drill.checks.backup import restore_exit_status
 from restore_drill.checks.data import row_counts, table_checksums
 from restore_drill.checks.physical import physical_integrity
@@ -266,7 +266,7 @@ def _verify_version(infra: Infra, tool: PgBinaries, inp: _Inputs, unreadable: st
             restore_tool = tool.tool("pg_restore")
             argv = [str(restore_tool), *RESTORE_FLAGS, "--dbname", db.name, str(a.path)]
             started = utcnow()
-            done = run(argv, env=_libpq_env(db), timeout_s=inp.timeout_s, redactor=inp.redact)
+            done = run(argv, env=libpq_env(db), timeout_s=inp.timeout_s, redactor=inp.redact)
             rep.steps.append(StepRecord(
                 name=f"pg_restore into PostgreSQL {db.server_version}", phase="restore",
                 command=inp.redact(" ".join(argv)), status="passed" if done.exit_code == 0 else "failed",
@@ -290,11 +290,6 @@ def _verify_version(infra: Infra, tool: PgBinaries, inp: _Inputs, unreadable: st
     rep.metrics["verify_s"] = round(sum(p.duration_s for p in rep.phases) + check_s, 3)
     rep.finish()
     return rep
-
-
-def _libpq_env(db: Database) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PGHOST": db.host, "PGPORT": str(db.port),
-            "PGUSER": db.user, "PGPASSWORD": db.password, "PGDATABASE": db.name, "PGCONNECT_TIMEOUT": "10"}
 
 
 def _db_checks(db: Database, inp: _Inputs) -> list[CheckResult]:

@@ -10,7 +10,6 @@ same step stream, labelled as restore-drill's, never as the runbook's.
 from __future__ import annotations
 
 import glob
-import hashlib
 import re
 import shutil
 import time
@@ -23,6 +22,8 @@ from typing import Any
 import psycopg
 
 from restore_drill import procs
+from restore_drill.checks.backup import parse_toc, sha256_file
+from restore_drill.checks.retention import date_in
 from restore_drill.errors import BadInput, DrillError, StepTimeout
 from restore_drill.fixtures.environment import RUNBOOK_VARIABLES, RunbookEnvironment
 from restore_drill.records import BackupRecord, SnapshotRecord, StepRecord, StepStatus
@@ -38,7 +39,6 @@ HOOK_PHASE = {"seed": "seed", "disaster": "disaster", "after_backup": "backup", 
 BUILTIN_REPLACEMENTS = ("standin-api",)
 _VAR_REF = re.compile(r"(?<![\\$])\$(?:\{(?P<b>[A-Za-z_]\w*)[}:#%/^,]|(?P<n>[A-Za-z_]\w*))")
 _ASSIGNED = re.compile(r"(?:^|[\s;&|(])(?:export\s+|local\s+|declare\s+(?:-\w+\s+)*)?([A-Za-z_]\w*)=|\bfor\s+([A-Za-z_]\w*)\s+in\b")
-_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 _TEMPLATE = re.compile(r"\{([A-Za-z_]\w*)\}")
 _TRANSFER = re.compile(r"^(copy|upload|download|move|delete):", re.M)
 _CURL = re.compile(r"(?:^|[\s;&|(])curl\s")
@@ -175,8 +175,8 @@ class _Run:
 
     def backup_date(self) -> str | None:
         newest = self.newest_backup()
-        if newest is not None and (m := _DATE_IN_NAME.search(newest.name)):
-            return f"{m[1]}-{m[2]}-{m[3]}"
+        if newest is not None and (day := date_in(newest.name)) is not None:
+            return day.isoformat()
         if self.backup_phase_started is not None:
             # `date +%F` in the child: local time in the same TZ we pass through.
             return time.strftime("%Y-%m-%d", time.localtime(self.backup_phase_started))
@@ -614,10 +614,6 @@ class _Run:
             self.res.findings.append(f"storage snapshot s3://{bucket}/{prefix}/ holds no objects")
 
     def backup_record(self, path: Path) -> BackupRecord:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
         version = ""
         try:
             version = procs.run([self.env.client_bins.tool("pg_dump"), "--version"], env=self.base_env,
@@ -626,15 +622,11 @@ class _Run:
             version = ""
         header, data_tables = archive_listing(self.env, path, self.base_env)
         return BackupRecord(
-            path=str(path), size_bytes=path.stat().st_size, sha256=h.hexdigest(),
+            path=str(path), size_bytes=path.stat().st_size, sha256=sha256_file(path),
             started_at=self.backup_files.get(path, ""), finished_at=self.backup_finished.get(path, ""),
             tool_version=version, archive_header=header, data_tables=data_tables,
             intended_tables=list(self.binding.tables),
         )
-
-
-_HEADER_LINE = re.compile(r"^;\s+(?:(?P<k1>Archive created at)\s+|(?P<k2>[A-Za-z][A-Za-z ]*?):\s*)(?P<v>.*)$")
-_TABLE_DATA = re.compile(r"^\d+;\s*\d+\s+\d+\s+TABLE DATA\s+(?P<schema>\S+)\s+(?P<table>\S+)\s")
 
 
 def archive_listing(env: RunbookEnvironment, path: Path, child_env: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -645,18 +637,11 @@ def archive_listing(env: RunbookEnvironment, path: Path, child_env: dict[str, st
         return {"error": str(e)}, []
     if done.exit_code != 0:
         return {"error": procs.tail(done.stderr.strip(), 500)}, []
-    header: dict[str, Any] = {}
-    tables: list[str] = []
-    for line in done.stdout.splitlines():
-        if line.startswith(";"):
-            m = _HEADER_LINE.match(line)
-            if m and m["v"].strip():
-                header[(m["k1"] or m["k2"]).strip()] = m["v"].strip()
-        elif (m2 := _TABLE_DATA.match(line)) is not None:
-            tables.append(f"{m2['schema']}.{m2['table']}")
+    toc = parse_toc(done.stdout)
+    header: dict[str, Any] = dict(toc.header)
     if "Archive created at" in header:
         header["created_at_iso"] = _iso(header["Archive created at"])
-    return header, sorted(set(tables))
+    return header, sorted(set(toc.data_tables))
 
 
 def _iso(created: str) -> str:
