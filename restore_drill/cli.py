@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -152,8 +153,7 @@ def run(names: Sequence[str], system: str | None, procedure: str | None, quiet: 
             specs = catalog.defaults()
         specs = [s.with_disaster(kw.get("disaster")) for s in specs]
         if procedure is not None:
-            specs = [catalog.DrillSpec(s.name, s.system, s.disaster, s.description, procedure, s.upgrade, s.default,
-                                       s.expect_failed) for s in specs]
+            specs = [replace(s, procedure=procedure) for s in specs]
         return session.run(specs, cfg, argv, system=sysdef, progress=False if quiet else None)
 
     _guarded(go, kw.get("report_dir"), argv, quiet)

@@ -343,7 +343,6 @@ class Drill:
             self.state.manifest = take_manifest(
                 conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale, schemas=sysdef.schemas,
                 s3_client=client, bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix)
-        (self.run_dir / f"{self.spec.name}.manifest.json").write_text("")  # placeholder replaced below
         self.state.manifest.save(self.run_dir / f"{self.spec.name}.manifest.json")
         rows = sum(t.row_count for t in self.state.manifest.tables.values())
         placeholders = {"<lecture-id>": str(self.state.lecture_ids[0])} if self.state.lecture_ids else {}
@@ -363,8 +362,7 @@ class Drill:
             self.servers_used.append(srv)
             new_db = srv.create_database()
             self.redact.add(new_db.password)
-            self.state.restore_db = new_db
-            self._migrate_schema_only(new_db)
+            self.state.restore_db = new_db  # empty, as a freshly provisioned server's database is
             env_new = bind(db=new_db, client_bins=srv.client_bins, workdir=self.workdir)
             variables.update({k: env_new.variables[k] for k in ("DATABASE_URL", "ARQONBUS_POSTGRES_URL")})
             variables["PATH"] = env_new.as_env()["PATH"]
@@ -408,9 +406,6 @@ class Drill:
         from restore_drill.seeds import loaders
 
         return loaders.late_writer(self.system)
-
-    def _migrate_schema_only(self, db: Database) -> None:
-        """Upgrade drill: the new server starts empty, as a freshly provisioned one would."""
 
     def _migration_apply(self, db: Database) -> Any:
         from restore_drill.seeds import loaders
