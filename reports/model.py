@@ -358,15 +358,18 @@ def _check_from_dict(d: dict[str, Any]) -> CheckResult:
 
 @dataclass
 class Matrix:
-    """verify-backup: one backup restored into several Postgres versions; cells[version][check] = status."""
+    """verify-backup: one backup restored into several Postgres versions; cells[version][check] = status
+    and reasons[version][check] = that check's one-line message on that version."""
 
     versions: list[str]
     checks: list[str]
     cells: dict[str, dict[str, str]]
+    reasons: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"versions": list(self.versions), "checks": list(self.checks),
-                "cells": {v: dict(c) for v, c in self.cells.items()}}
+                "cells": {v: dict(c) for v, c in self.cells.items()},
+                "reasons": {v: dict(r) for v, r in self.reasons.items()}}
 
 
 @dataclass

@@ -482,7 +482,8 @@ def build_matrix(drills: Sequence[DrillReport]) -> Matrix:
     seen = {c.name for d in drills for c in d.checks}
     checks = [c for c in CHECK_ORDER if c in seen] + sorted(seen - set(CHECK_ORDER))
     cells = {v: {c.name: c.status.value for c in d.checks} for v, d in zip(versions, drills, strict=True)}
-    return Matrix(versions, checks, cells)
+    reasons = {v: {c.name: c.message for c in d.checks} for v, d in zip(versions, drills, strict=True)}
+    return Matrix(versions, checks, cells, reasons)
 
 
 def safe_targets(report: RunReport) -> tuple[list[str], list[str], list[str]]:

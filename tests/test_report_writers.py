@@ -93,15 +93,24 @@ def test_html_escapes_markup_from_records(tmp_path: Path) -> None:
 
 
 def test_matrix_is_rendered(tmp_path: Path) -> None:
+    """Rows are target versions, columns checks; a cell carries its status and, where it did not pass,
+    the reason (the issue's "cells pass/fail with the reason")."""
     run = passed_run()
     run.matrix = Matrix(["15.13", "16.4", "18.0"], ["row_counts", "schema_fidelity"],
                         {"15.13": {"row_counts": "failed", "schema_fidelity": "errored"},
                          "16.4": {"row_counts": "passed", "schema_fidelity": "passed"},
-                         "18.0": {"row_counts": "passed", "schema_fidelity": "passed"}})
+                         "18.0": {"row_counts": "passed", "schema_fidelity": "passed"}},
+                        {"15.13": {"row_counts": "public.events: 9 rows, expected 10", "schema_fidelity": "x|y"},
+                         "16.4": {"row_counts": "2 tables match", "schema_fidelity": "identical"}})
     paths = write_run(run, tmp_path)
     md, html = paths["report.md"].read_text(), paths["report.html"].read_text()
-    assert "## Version matrix" in md and "| row_counts | ✘ failed | ✔ passed | ✔ passed |" in md
+    assert "## Version matrix" in md and "| version | row_counts | schema_fidelity |" in md
+    assert "| 15.13 | ✘ failed: public.events: 9 rows, expected 10 | ⚠ errored: x\\|y |" in md, md
+    assert "| 16.4 | ✔ passed | ✔ passed |" in md and "| 18.0 | ✔ passed | ✔ passed |" in md
     assert '<table id="matrix">' in html and html.count('<td class="st failed">') == 1
+    assert '<th>15.13</th><td class="st failed">✘ failed<div class="reason">public.events: 9 rows, expected 10</div>' in html
+    data = json.loads(paths["report.json"].read_text())
+    assert data["matrix"]["reasons"]["15.13"]["row_counts"] == "public.events: 9 rows, expected 10"
 
 
 def test_write_run_refuses_an_invalid_report_and_writes_nothing(tmp_path: Path) -> None:

@@ -236,6 +236,10 @@ def test_sequence_behind_its_data_fails_sequence_health(drill_infra, tmp_path):
     assert 'public.Book Notes.id next value 6 <= data 2000' in sh.message
     assert all(c[n].status is Status.PASSED for n in ("restore_exit_status", "restored_objects", "row_counts"))
     assert report.status == "failed" and report.matrix.cells["pg16"]["sequence_health"] == "failed"
+    assert 'public.Book Notes.id next value 6 <= data 2000' in report.matrix.reasons["pg16"]["sequence_health"]
+    md = (run_dir / "report.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| pg16 |"))
+    assert "✘ failed: 1 column(s) would collide" in row and "public.Book Notes.id next value 6 <= data 2000" in row, row
     assert "NOT safe: PostgreSQL 16" in (run_dir / VERDICT_FILE).read_text()
 
 
