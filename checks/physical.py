@@ -29,6 +29,14 @@ def _pick_binaries(db: Database, bins: PgBinaries | None) -> PgBinaries | None:
     return min(cands, key=lambda b: b.major) if cands else None
 
 
+def _amcheck_hint(db: Database) -> str:
+    """What to do about a server without amcheck: the wheel's servers cannot gain it by a package install."""
+    if db.server is not None and "wheel" in db.server.source:
+        return (f"the {db.server.source} ships no contrib modules; point RESTORE_DRILL_PG_BINDIRS at a "
+                f"PostgreSQL {db.major} install with its contrib package, or use --pg-backend container")
+    return f"install the contrib package of PostgreSQL {db.major}, e.g. postgresql-contrib"
+
+
 @timed("physical_integrity")
 def physical_integrity(
     db: Database, bins: PgBinaries | None = None, *, heapallindexed: bool = True, timeout_s: float = 900.0
@@ -48,7 +56,7 @@ def physical_integrity(
                              "WHERE name = 'amcheck'").fetchone()
         if avail is None:
             return CheckResult.skipped(name, f"the amcheck extension is not available on PostgreSQL "
-                                       f"{db.server_version} (install postgresql-contrib)",
+                                       f"{db.server_version} ({_amcheck_hint(db)})",
                                        evidence={"server_version": db.server_version})
         if avail[1] is None:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {AMCHECK_SCHEMA}")
