@@ -33,7 +33,7 @@ def _amcheck_hint(db: Database) -> str:
     """What to do about a server without amcheck: the wheel's servers cannot gain it by a package install."""
     if db.server is not None and "wheel" in db.server.source:
         return (f"the {db.server.source} ships no contrib modules; point RESTORE_DRILL_PG_BINDIRS at a "
-                f"PostgreSQL {db.major} install with its contrib package, or use --pg-backend container")
+                f"PostgreSQL {db.major} install that has its contrib package, or use the container backend")
     return f"install the contrib package of PostgreSQL {db.major}, e.g. postgresql-contrib"
 
 

@@ -50,8 +50,10 @@ than every pg_restore) or the harness could not decide.
                    "credentials come from RESTORE_DRILL_S3_ACCESS_KEY / RESTORE_DRILL_S3_SECRET_KEY.")
 @click.option("--step-timeout", "timeout_s", type=float, default=3600.0, show_default=True, metavar="SECONDS",
               help="Seconds before reading or restoring the archive is stopped, e.g. --step-timeout 7200.")
+@click.option("--quiet", is_flag=True, help="No progress display (it is off anyway in CI or without a terminal).")
 def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: str | None, manifest: Path | None,
-                      system: str | None, report_dir: Path | None, s3_endpoint: str | None, timeout_s: float) -> None:
+                      system: str | None, report_dir: Path | None, s3_endpoint: str | None, timeout_s: float,
+                      quiet: bool) -> None:
     """Check a real backup before an upgrade: restore DUMP (a pg_dump custom, directory or tar archive)
     into a fresh disposable database of each target Postgres version with that version's pg_restore,
     and check it is complete and sound; with a snapshot, that its object storage agrees.
@@ -60,6 +62,7 @@ def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: s
     """
     from .cli import _finish, error_exit
     from .config import DEFAULT_REPORT_DIR
+    from .events import EventBus, ProgressSink
     from .verify_backup import VERDICT_FILE, verify_backup
 
     argv = ["restore-drill", "verify-backup", *sys.argv[2:]]
@@ -67,10 +70,11 @@ def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: s
     try:
         report, run_dir = verify_backup(dump, versions=list(versions) or None, storage_snapshot=storage_snapshot,
                                         manifest=manifest, system=system, report_dir=base, argv=argv,
-                                        s3_endpoint=s3_endpoint, timeout_s=timeout_s)
+                                        s3_endpoint=s3_endpoint, timeout_s=timeout_s,
+                                        events=EventBus(ProgressSink(False if quiet else None)))
     except DrillError as e:
         error_exit(e, argv, base)
-    _finish(report, run_dir)
+    _finish(report, run_dir, quiet)
     verdict = (run_dir / VERDICT_FILE).read_text(encoding="utf-8").strip()
     click.echo(verdict)
     sys.exit(report.exit_code)

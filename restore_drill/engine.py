@@ -29,7 +29,7 @@ from .catalog import DrillSpec
 from .checkplan import CheckInputs, run_checks
 from .config import DrillConfig
 from .errors import BadInput, DrillError, HarnessFault, InfraUnavailable
-from .events import EventBus
+from .events import EventBus, phase
 from .redact import Redactor
 from .systems import SystemDef, resolve_system
 
@@ -150,19 +150,7 @@ class Drill:
         return rep
 
     def _phase(self, name: str) -> Any:
-        bus, rep = self.bus, self.report
-
-        @contextlib.contextmanager
-        def cm() -> Any:
-            bus.emit("phase_start", rep.id, name)
-            rec: PhaseRecord | None = None
-            try:
-                with rep.phase(name) as rec:
-                    yield rec
-            finally:
-                if rec is not None:
-                    bus.emit("phase_end", rep.id, name, rec.status, duration_s=rec.duration_s)
-        return cm()
+        return phase(self.bus, self.report, name)
 
     def _run(self, rep: DrillReport) -> None:
         sysdef = self.system
@@ -191,7 +179,8 @@ class Drill:
         hooks = runbook.RunHooks(seed=self._hook_seed, disaster=self._hook_disaster,
                                  replacements={"write-smoke": self._hook_write_smoke},
                                  on_step=lambda s: self.bus.emit("step", rep.id, s.name, s.status, phase=s.phase,
-                                                                 exit_code=s.exit_code))
+                                                                 exit_code=s.exit_code, duration_s=s.duration_s),
+                                 on_step_start=lambda name, ph: self.bus.emit("step_start", rep.id, name, phase=ph))
         result = runbook.run_runbook(book, bnd, env, self.workdir, hooks, step_timeout_s=self.config.step_timeout_s)
         rep.steps = list(result.steps)
         rep.backups = list(result.backups)

@@ -3,10 +3,11 @@ and allure are consumers; the report model is built from the same records."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +17,7 @@ from .redact import Redactor
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # drill_start | phase_start | phase_end | step | check | disaster | backup | note | drill_end
+    kind: str  # drill_start | phase_start | phase_end | step_start | step | check | note | drill_end
     drill: str
     name: str = ""
     status: str = ""
@@ -39,6 +40,26 @@ class EventBus:
                 s(ev)
 
 
+class _Phased(Protocol):
+    id: str
+
+    def phase(self, name: str) -> contextlib.AbstractContextManager[Any]: ...
+
+
+@contextlib.contextmanager
+def phase(bus: EventBus, report: _Phased, name: str) -> Iterator[Any]:
+    """``report.phase(name)`` (timed, marked errored/failed by an exception), announced on ``bus`` as it
+    starts and as it ends, with its status and duration."""
+    bus.emit("phase_start", report.id, name)
+    rec: Any = None
+    try:
+        with report.phase(name) as rec:
+            yield rec
+    finally:
+        if rec is not None:
+            bus.emit("phase_end", report.id, name, rec.status, duration_s=rec.duration_s)
+
+
 def interactive() -> bool:
     """Progress on a terminal; quiet in CI (CI=true) or when output is not a TTY."""
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
@@ -50,6 +71,7 @@ class ProgressSink:
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = interactive() if enabled is None else enabled
         self._status: Any = None
+        self._phase = ""  # the runbook phase whose steps are being shown
         if self.enabled:
             from rich.console import Console
 
@@ -58,25 +80,39 @@ class ProgressSink:
     def __call__(self, e: Event) -> None:
         if not self.enabled:
             return
+        from rich.markup import escape  # ids like x[pg16-moto] and messages are text, not markup
+
         c = self.console
+        drill, name = escape(e.drill), escape(e.name)
         if e.kind == "drill_start":
-            c.rule(f"[bold]{e.drill}[/bold]")
+            self._phase = ""
+            c.rule(f"[bold]{drill}[/bold]")
         elif e.kind == "phase_start":
             self._stop_spinner()
-            self._status = c.status(f"[{e.drill}] {e.name} …")
+            self._status = c.status(f"{drill}: {name} …")
             self._status.start()
         elif e.kind == "phase_end":
             self._stop_spinner()
             colour = "green" if e.status == "passed" else "red"
-            c.print(f"  {e.name:<9} [{colour}]{e.status}[/{colour}] {e.detail.get('duration_s', 0):.2f}s")
+            c.print(f"  {name:<9} [{colour}]{e.status}[/{colour}] {e.detail.get('duration_s', 0):.2f}s")
+        elif e.kind == "step_start":  # a runbook step: a long pg_restore shows as a live spinner
+            self._stop_spinner()
+            ph = escape(str(e.detail.get("phase", "")))
+            if ph != self._phase:
+                c.print(f"  {ph}")
+                self._phase = ph
+            self._status = c.status(f"{drill}: {ph} › {name} …")
+            self._status.start()
         elif e.kind == "step":
+            self._stop_spinner()
             mark = {"passed": "green", "failed": "red", "errored": "red"}.get(e.status, "yellow")
-            c.print(f"    step [{mark}]{e.status:<8}[/{mark}] {e.name}")
+            took = e.detail.get("duration_s")
+            c.print(f"    step [{mark}]{e.status:<8}[/{mark}] {name}" + (f" ({took:.2f}s)" if took else ""))
         elif e.kind == "check":
             mark = {"passed": "green", "failed": "red", "errored": "red"}.get(e.status, "yellow")
-            c.print(f"    check [{mark}]{e.status:<8}[/{mark}] {e.name}: {e.detail.get('message', '')}")
+            c.print(f"    check [{mark}]{e.status:<8}[/{mark}] {name}: {escape(str(e.detail.get('message', '')))}")
         elif e.kind == "note":
-            c.print(f"    {e.name}")
+            c.print(f"    {name}")
         elif e.kind == "drill_end":
             self._stop_spinner()
 

@@ -52,6 +52,7 @@ from restore_drill.reports.writers import new_run_dir, write_run
 from restore_drill.seeds.manifest import Manifest, ObjectSnapshot
 
 from .errors import BadInput, DrillError, HarnessFault
+from .events import EventBus, phase
 from .procs import run
 from .records import BackupRecord, SnapshotRecord, StepRecord
 from .redact import Redactor
@@ -233,6 +234,7 @@ class _Inputs:
     objects: CheckResult | None  # object_integrity is the same for every version: computed once
     timeout_s: float
     redact: Redactor
+    events: EventBus
 
 
 def _verify_version(infra: Infra, tool: PgBinaries, inp: _Inputs, unreadable: str | None,
@@ -251,18 +253,18 @@ def _verify_version(infra: Infra, tool: PgBinaries, inp: _Inputs, unreadable: st
         rep.targets = Targets(inp.system.rto_s, inp.system.rpo_s)
     rep.metrics.update({"backup_bytes": a.size_bytes, "archive_rows": sum(a.row_counts.values()),
                         "target_version": tool.version})
+    inp.events.emit("drill_start", rep.id)
     rep.checks.append(_backup_artifact(a, tool, unreadable, check_s))
     if unreadable is not None:
-        rep.finish()
-        return rep
+        return _finish_version(rep, inp.events)
     db: Database | None = None
     try:
-        with rep.phase("infra"):
+        with phase(inp.events, rep, "infra"):
             db = infra.postgres(tool.major).create_database(name=f"verify_{uuid.uuid4().hex[:10]}")
         rep.target = RestoreTarget(database=f"{db.name} (PostgreSQL {db.server_version}, disposable)",
                                    bucket=inp.snapshot.bucket if inp.snapshot else "",
                                    prefix=(inp.snapshot.prefix or "") if inp.snapshot else "")
-        with rep.phase("restore"):
+        with phase(inp.events, rep, "restore"):
             restore_tool = tool.tool("pg_restore")
             argv = [str(restore_tool), *RESTORE_FLAGS, "--dbname", db.name, str(a.path)]
             started = utcnow()
@@ -277,7 +279,7 @@ def _verify_version(infra: Infra, tool: PgBinaries, inp: _Inputs, unreadable: st
             rep.metrics["rows"] = sum(a.row_counts.values())
             allow = inp.system.restore_allowlist if inp.system else ()
             rep.checks.append(restore_exit_status(done.exit_code, inp.redact(done.stderr), allow))
-        with rep.phase("checks"):
+        with phase(inp.events, rep, "checks"):
             rep.checks.extend(_db_checks(db, inp))
     except DrillError as e:
         rep.error = ErrorInfo.from_exception(e, inp.redact)
@@ -288,7 +290,14 @@ def _verify_version(infra: Infra, tool: PgBinaries, inp: _Inputs, unreadable: st
             with contextlib.suppress(Exception):
                 infra.drop(db)
     rep.metrics["verify_s"] = round(sum(p.duration_s for p in rep.phases) + check_s, 3)
+    return _finish_version(rep, inp.events)
+
+
+def _finish_version(rep: DrillReport, events: EventBus) -> DrillReport:
     rep.finish()
+    for c in rep.checks:
+        events.emit("check", rep.id, c.name, c.status.value, message=c.message)
+    events.emit("drill_end", rep.id, status=rep.status)
     return rep
 
 
@@ -377,6 +386,7 @@ def verify_backup(
     s3_endpoint: str | None = None,
     infra: Infra | None = None,
     timeout_s: float = 3600.0,
+    events: EventBus | None = None,
 ) -> tuple[RunReport, Path]:
     """Verify ``dump`` into every target version and write the run folder; returns (report, run folder).
 
@@ -384,7 +394,9 @@ def verify_backup(
     empty, truncated, corrupted, plain SQL, not an archive, newer than every ``pg_restore`` (or every
     requested version's), unreadable manifest or snapshot. ``infra`` lets a caller share servers
     (tests); otherwise servers are started here, one per version, and stopped before returning.
+    ``events`` receives phases and check results as they happen (the CLI's progress display).
     """
+    events = events if events is not None else EventBus()
     dump = Path(dump)
     if timeout_s <= 0:
         raise BadInput(f"--step-timeout must be > 0 seconds, got {timeout_s:g}")
@@ -395,7 +407,13 @@ def verify_backup(
         binaries.select(v)  # BadInput naming the versions found
     tools = list(binaries.discover())
     t0 = time.monotonic()
-    archive = inspect_archive(dump, tools, timeout_s=timeout_s)
+    events.emit("phase_start", DRILL_NAME, "read")
+    status = "errored"
+    try:
+        archive = inspect_archive(dump, tools, timeout_s=timeout_s)
+        status = "passed"
+    finally:  # the spinner stops on a bad file too, before its one-line error
+        events.emit("phase_end", DRILL_NAME, "read", status, duration_s=time.monotonic() - t0)
     read_s = time.monotonic() - t0
     man: Manifest | None = None
     if manifest is not None:
@@ -438,7 +456,7 @@ def verify_backup(
                 objects = dataclasses.replace(objects, message=objects.message.replace(
                     "(sha256, size, content type, metadata)", "(sha256 and size; a folder keeps no content type "
                     "or metadata)"))
-    inp = _Inputs(archive, man, sysdef, how, snap, objects, timeout_s, redact)
+    inp = _Inputs(archive, man, sysdef, how, snap, objects, timeout_s, redact, events)
 
     run_dir = new_run_dir(report_dir)
     report = RunReport(run_id=run_dir.name, command=[redact(x) for x in argv], environment=capture_environment(),

@@ -89,11 +89,16 @@ def test_backup_disaster_restore_in_phase_order_with_records(pg_database: Databa
     def after_backup(ctx: HookContext) -> None:
         calls.append("after_backup")
 
+    progress: list[tuple[str, str, str]] = []
     book = parse_runbook(RUNBOOK, "tiny.md")
     res = run_runbook(book, _binding(), _env(pg_database, tmp_path), tmp_path / "work",
-                      RunHooks(seed=_seed(pg_database), disaster=disaster, after_backup=after_backup))
+                      RunHooks(seed=_seed(pg_database), disaster=disaster, after_backup=after_backup,
+                               on_step_start=lambda name, ph: progress.append(("start", name, ph)),
+                               on_step=lambda s: progress.append(("end", s.name, s.phase))))
 
     assert res.status == "passed", [(s.name, s.reason) for s in res.failed_steps]
+    # The progress display hears of each step as it starts (a spinner names it) and as it ends.
+    assert progress == [(ev, s.name, s.phase) for s in res.steps for ev in ("start", "end")]
     assert [(s.name, s.phase, s.status) for s in res.steps] == [
         ("Setup #1", "setup", "passed"), ("[restore-drill] seed", "seed", "passed"),
         ("Backup #1", "backup", "passed"), ("[restore-drill] after_backup", "backup", "passed"),

@@ -432,3 +432,37 @@ def test_s3_snapshot_through_the_cli_is_read_only(docs_dump, s3_bucket, tmp_path
                "--report-dir", tmp_path / "cli-runs"], env=env, timeout_s=120)
     assert res.exit_code == 1, res.stdout + res.stderr
     assert "artifact_paths_exist" in res.stdout and "files/3.txt" in res.stdout
+
+
+# -- progress ------------------------------------------------------------------------------------------
+
+def test_progress_events_follow_the_work(archives, drill_infra, tmp_path):
+    """What the progress display is fed: the archive read, then per version its phases as they start
+    and end and every check the report holds, in that order."""
+    from restore_drill.events import EventBus
+
+    seen: list = []
+    targets = MAJORS[-2:]
+    report, _ = verify(archives[MAJORS[0]], tmp_path, drill_infra, targets, events=EventBus(seen.append))
+    assert [(e.kind, e.name, e.status) for e in seen[:2]] == [("phase_start", "read", ""), ("phase_end", "read", "passed")]
+    for d in report.drills:
+        mine = [(e.kind, e.name) for e in seen if e.drill == d.id]
+        assert mine == [("drill_start", ""),
+                        ("phase_start", "infra"), ("phase_end", "infra"),
+                        ("phase_start", "restore"), ("phase_end", "restore"),
+                        ("phase_start", "checks"), ("phase_end", "checks"),
+                        *[("check", c.name) for c in d.checks], ("drill_end", "")]
+        ends = [e for e in seen if e.drill == d.id and e.kind == "drill_end"]
+        assert ends[0].status == d.status == "passed"
+
+
+def test_progress_stops_on_a_bad_file(tmp_path):
+    from restore_drill.events import EventBus
+
+    bad = tmp_path / "garbage.dump"
+    bad.write_bytes(b"PGDMP" + b"\x00" * 64)
+    seen: list = []
+    with pytest.raises(BadInput):
+        verify_backup(bad, versions=None, storage_snapshot=None, manifest=None, system=None,
+                      report_dir=tmp_path / "runs", argv=["test"], events=EventBus(seen.append))
+    assert [(e.kind, e.name, e.status) for e in seen] == [("phase_start", "read", ""), ("phase_end", "read", "errored")]

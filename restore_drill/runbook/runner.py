@@ -82,6 +82,7 @@ class RunHooks:
     after_restore: Hook | None = None
     replacements: dict[str, Hook] = field(default_factory=dict)  # names used by binding rules' hook = "..."
     on_step: Callable[[StepRecord], None] | None = None  # each recorded step, as it finishes (progress)
+    on_step_start: Callable[[str, str], None] | None = None  # (step name, phase) as a step or hook starts
 
     def get(self, name: str) -> Hook | None:
         fn: Hook | None = getattr(self, name)
@@ -262,6 +263,10 @@ class _Run:
         if self.hooks.on_step is not None:
             self.hooks.on_step(rec)
 
+    def started(self, name: str, phase: str) -> None:
+        if self.hooks.on_step_start is not None:
+            self.hooks.on_step_start(name, phase)
+
     @staticmethod
     def step_name(sec: Section, st: Step) -> str:
         return f"{sec.heading or '(preamble)'} #{st.index}"
@@ -319,6 +324,7 @@ class _Run:
             self.record_backups()
         fn = self.hooks.get(hp.hook)
         if fn is not None and not self.stopped_by:
+            self.started(f"[restore-drill] {hp.hook}", HOOK_PHASE[hp.hook])
             self.call_hook(fn, f"[restore-drill] {hp.hook}", f"(restore-drill {hp.hook} hook at {hp})",
                            HOOK_PHASE[hp.hook], kind="hook")
         if hp.hook == "seed":
@@ -379,6 +385,8 @@ class _Run:
         )
         if rule is not None and rule.note:
             rec.findings.append(rule.note)
+        if ps.phase != "never" and not self.stopped_by:
+            self.started(rec.name, ps.phase)
         try:
             self._dispatch(ps, rec, rule)
         finally:
