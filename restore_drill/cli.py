@@ -67,7 +67,7 @@ def _config(kw: dict[str, Any]) -> DrillConfig:
     return cfg
 
 
-def _finish(report: Any, run_dir: Path | None, quiet: bool = False) -> None:
+def _finish(report: Any, run_dir: Path | None) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -93,12 +93,6 @@ def _finish(report: Any, run_dir: Path | None, quiet: bool = False) -> None:
     console.print(f"verdict: [bold {colour}]{status.upper()}[/bold {colour}]")
     if run_dir is not None:
         console.print(f"report: {run_dir}/report.html  (report.json, report.md, compliance.md)")
-
-
-def _run_and_exit(fn: Callable[[], tuple[Any, Path | None]], quiet: bool) -> None:
-    report, run_dir = fn()
-    _finish(report, run_dir, quiet)
-    sys.exit(EXIT[report.status])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -156,7 +150,7 @@ def run(names: Sequence[str], system: str | None, procedure: str | None, quiet: 
             specs = [replace(s, procedure=procedure) for s in specs]
         return session.run(specs, cfg, argv, system=sysdef, progress=False if quiet else None)
 
-    _guarded(go, kw.get("report_dir"), argv, quiet)
+    _guarded(go, kw.get("report_dir"), argv)
 
 
 @cli.command("runbook")
@@ -194,7 +188,7 @@ def runbook_cmd(path: Path, system: str | None, binding: Path | None, quiet: boo
                            binding_path=binding.resolve() if binding else sysdef.binding,
                            progress=False if quiet else None)
 
-    _guarded(go, kw.get("report_dir"), argv, quiet)
+    _guarded(go, kw.get("report_dir"), argv)
 
 
 def _guess_system(path: Path) -> str:
@@ -217,12 +211,12 @@ def error_exit(e: DrillError, argv: list[str], report_dir: Path | None) -> NoRet
     sys.exit(e.exit_code)
 
 
-def _guarded(go: Callable[[], tuple[Any, Path | None]], report_dir: Path | None, argv: list[str], quiet: bool) -> None:
+def _guarded(go: Callable[[], tuple[Any, Path | None]], report_dir: Path | None, argv: list[str]) -> None:
     try:
         report, run_dir = go()
     except DrillError as e:
         error_exit(e, argv, report_dir)
-    _finish(report, run_dir, quiet)
+    _finish(report, run_dir)
     sys.exit(EXIT[report.status])
 
 

@@ -74,7 +74,7 @@ def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: s
                                         events=EventBus(ProgressSink(False if quiet else None)))
     except DrillError as e:
         error_exit(e, argv, base)
-    _finish(report, run_dir, quiet)
+    _finish(report, run_dir)
     verdict = (run_dir / VERDICT_FILE).read_text(encoding="utf-8").strip()
     click.echo(verdict)
     sys.exit(report.exit_code)

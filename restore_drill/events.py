@@ -65,6 +65,9 @@ def interactive() -> bool:
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
 
 
+_MARK = {"passed": "green", "failed": "red", "errored": "red"}  # anything else (skipped, not_run…) is yellow
+
+
 class ProgressSink:
     """Human progress on stderr: one line per phase/step/check, spinner while a phase runs."""
 
@@ -105,11 +108,11 @@ class ProgressSink:
             self._status.start()
         elif e.kind == "step":
             self._stop_spinner()
-            mark = {"passed": "green", "failed": "red", "errored": "red"}.get(e.status, "yellow")
+            mark = _MARK.get(e.status, "yellow")
             took = e.detail.get("duration_s")
             c.print(f"    step [{mark}]{e.status:<8}[/{mark}] {name}" + (f" ({took:.2f}s)" if took else ""))
         elif e.kind == "check":
-            mark = {"passed": "green", "failed": "red", "errored": "red"}.get(e.status, "yellow")
+            mark = _MARK.get(e.status, "yellow")
             c.print(f"    check [{mark}]{e.status:<8}[/{mark}] {name}: {escape(str(e.detail.get('message', '')))}")
         elif e.kind == "note":
             c.print(f"    {name}")

@@ -413,8 +413,8 @@ def verify_backup(
         archive = inspect_archive(dump, tools, timeout_s=timeout_s)
         status = "passed"
     finally:  # the spinner stops on a bad file too, before its one-line error
-        events.emit("phase_end", DRILL_NAME, "read", status, duration_s=time.monotonic() - t0)
-    read_s = time.monotonic() - t0
+        read_s = time.monotonic() - t0
+        events.emit("phase_end", DRILL_NAME, "read", status, duration_s=read_s)
     man: Manifest | None = None
     if manifest is not None:
         try:

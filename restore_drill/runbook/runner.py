@@ -324,7 +324,6 @@ class _Run:
             self.record_backups()
         fn = self.hooks.get(hp.hook)
         if fn is not None and not self.stopped_by:
-            self.started(f"[restore-drill] {hp.hook}", HOOK_PHASE[hp.hook])
             self.call_hook(fn, f"[restore-drill] {hp.hook}", f"(restore-drill {hp.hook} hook at {hp})",
                            HOOK_PHASE[hp.hook], kind="hook")
         if hp.hook == "seed":
@@ -343,6 +342,8 @@ class _Run:
                   base: RunbookStepRecord | None = None) -> HookOutcome | None:
         """Run a drill callable and record it (``base``: the caller records it); BadInput propagates,
         other errors stop the run."""
+        if base is None:  # a planned step (base) was announced by run_planned
+            self.started(name, phase)
         rec = base or RunbookStepRecord(name=name, phase=phase, command=command, status="passed", kind=kind)
         rec.started_at = utcnow()
         t = time.monotonic()
