@@ -300,6 +300,12 @@ class Sentinel:
     def databases(self) -> set[str]:
         return {r[0] for r in self.pg.admin.execute("SELECT datname FROM pg_database").fetchall()}
 
+    def __enter__(self) -> Sentinel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def buckets(self) -> set[str]:
         return {b["Name"] for b in self.client().list_buckets()["Buckets"]}
 

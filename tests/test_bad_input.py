@@ -25,11 +25,8 @@ BINDING = ROOT / "drills/bindings/arqonbus-corrected.toml"
 
 @pytest.fixture(scope="module")
 def sentinel() -> Iterator[Sentinel]:
-    sen = start_sentinel("bad-input-pw")
-    try:
+    with start_sentinel("bad-input-pw") as sen:
         yield sen
-    finally:
-        sen.stop()
 
 
 @pytest.fixture(scope="module")

@@ -186,11 +186,8 @@ def test_full_disk_for_the_run_folder(tmp_path: Path, small_disk: Path) -> None:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[Sentinel]:
-    sen = start_sentinel("faults-pw")
-    try:
+    with start_sentinel("faults-pw") as sen:
         yield sen
-    finally:
-        sen.stop()
 
 
 def test_ctrl_c_mid_restore(tmp_path: Path, endpoint: Sentinel) -> None:

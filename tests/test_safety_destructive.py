@@ -38,11 +38,8 @@ KEYS = {"RESTORE_DRILL_S3_ACCESS_KEY": "drill-endpoint-key", "RESTORE_DRILL_S3_S
 
 @pytest.fixture(scope="module")
 def sentinel() -> Iterator[Sentinel]:
-    sen = start_sentinel("sentinel-pw-destructive")
-    try:
+    with start_sentinel("sentinel-pw-destructive") as sen:
         yield sen
-    finally:
-        sen.stop()
 
 
 @pytest.fixture

@@ -38,11 +38,8 @@ NEEDLES = [PG_PASSWORD, *SECRETS.values()]
 
 @pytest.fixture(scope="module")
 def sentinel() -> Iterator[Sentinel]:
-    sen = start_sentinel(PG_PASSWORD)
-    try:
+    with start_sentinel(PG_PASSWORD) as sen:
         yield sen
-    finally:
-        sen.stop()
 
 
 def _leaks(root: Path, *, wrote: bool = True) -> list[str]:
