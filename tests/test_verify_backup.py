@@ -3,6 +3,7 @@ target's own pg_restore into disposable databases, with faults injected into the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from datetime import UTC, datetime
@@ -43,11 +44,16 @@ def dump(db, path: Path, major: int | None = None, *args: str) -> Path:
     return path
 
 
-def make_source(infra, major: int, sql: str = SCHEMA):
+@contextlib.contextmanager
+def source(infra, major: int, sql: str = SCHEMA):
+    """A scratch database of ``major`` loaded with ``sql``, dropped on leaving the block."""
     db = infra.database(major)
-    with db.connect(autocommit=True) as c:
-        c.execute(sql)
-    return db
+    try:
+        with db.connect(autocommit=True) as c:
+            c.execute(sql)
+        yield db
+    finally:
+        infra.drop(db)
 
 
 def verify(path: Path, tmp_path: Path, infra, versions, **kw):
@@ -67,11 +73,8 @@ def archives(drill_infra, tmp_path_factory) -> dict[int, Path]:
     out_dir = tmp_path_factory.mktemp("archives")
     out: dict[int, Path] = {}
     for major in MAJORS:
-        db = make_source(drill_infra, major)
-        try:
+        with source(drill_infra, major) as db:
             out[major] = dump(db, out_dir / f"books_pg{major}.dump")
-        finally:
-            drill_infra.drop(db)
     return out
 
 
@@ -108,11 +111,8 @@ def test_directory_and_tar_archives_verify_and_stay_unchanged(drill_infra, tmp_p
     from restore_drill.verify_archive import _tree_sha256
 
     major = MAJORS[-1]
-    db = make_source(drill_infra, major)
-    try:
+    with source(drill_infra, major) as db:
         path = dump(db, tmp_path / f"books.{fmt}", major, f"--format={fmt}")
-    finally:
-        drill_infra.drop(db)
     before = _tree_sha256(path)
     report, _ = verify(path, tmp_path, drill_infra, [major])
     assert report.status == "passed", report.drills[0].status_reason
@@ -154,13 +154,10 @@ def test_newer_archive_on_older_tools_is_a_clear_failure(archives, drill_infra, 
 def test_extension_missing_on_a_target_makes_that_upgrade_unsafe(drill_infra, tmp_path):
     """citext ships with the system's 15 (postgresql-contrib) but not with the wheel: the matrix shows
     the archive restores into 15 and not into the others, and says why."""
-    db = make_source(drill_infra, 15, "CREATE EXTENSION citext; CREATE TABLE users (id int PRIMARY KEY, "
-                                      "email citext NOT NULL); INSERT INTO users SELECT g, 'u' || g FROM "
-                                      "generate_series(1, 10) g;")
-    try:
+    sql = ("CREATE EXTENSION citext; CREATE TABLE users (id int PRIMARY KEY, email citext NOT NULL); "
+           "INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 10) g;")
+    with source(drill_infra, 15, sql) as db:
         path = dump(db, tmp_path / "citext.dump")
-    finally:
-        drill_infra.drop(db)
     report, run_dir = verify(path, tmp_path, drill_infra, MAJORS)
     assert report.status == "failed"
     assert report.drills[0].status == "passed"
@@ -188,14 +185,11 @@ INSERT INTO kids SELECT g, 1 + g % 10 FROM generate_series(1, 50) g;
 def test_foreign_key_orphans_in_the_dump_fail_referential_integrity(drill_infra, tmp_path):
     """Orphans loaded past the FK (replica role skips FK triggers): the restore cannot re-create the
     FK, and the join-based check still finds and names the orphan rows."""
-    db = make_source(drill_infra, 16, ORPHANS.format(not_valid=""))
-    try:
+    with source(drill_infra, 16, ORPHANS.format(not_valid="")) as db:
         with db.connect(autocommit=True) as c:
             c.execute("SET session_replication_role = replica")
             c.execute("INSERT INTO kids VALUES (900, 77), (901, 78)")
         path = dump(db, tmp_path / "orphans.dump")
-    finally:
-        drill_infra.drop(db)
     report, _ = verify(path, tmp_path, drill_infra, [16])
     c = checks_of(report, 16)
     ri = c["referential_integrity"]
@@ -208,13 +202,10 @@ def test_foreign_key_orphans_in_the_dump_fail_referential_integrity(drill_infra,
 
 def test_not_valid_foreign_key_orphans_restore_cleanly_but_fail_referential_integrity(drill_infra, tmp_path):
     """A NOT VALID FK restores without an error over orphan rows: only the join finds them."""
-    db = make_source(drill_infra, 16, ORPHANS.format(not_valid="").replace(
-        "REFERENCES parents(id) ", "") + "INSERT INTO kids VALUES (900, 77);"
-        "ALTER TABLE kids ADD CONSTRAINT kids_parent_fk FOREIGN KEY (parent_id) REFERENCES parents(id) NOT VALID;")
-    try:
+    sql = (ORPHANS.format(not_valid="").replace("REFERENCES parents(id) ", "") + "INSERT INTO kids VALUES (900, 77);"
+           "ALTER TABLE kids ADD CONSTRAINT kids_parent_fk FOREIGN KEY (parent_id) REFERENCES parents(id) NOT VALID;")
+    with source(drill_infra, 16, sql) as db:
         path = dump(db, tmp_path / "notvalid.dump")
-    finally:
-        drill_infra.drop(db)
     report, _ = verify(path, tmp_path, drill_infra, [16])
     c = checks_of(report, 16)
     assert c["restore_exit_status"].status is Status.PASSED
@@ -224,11 +215,8 @@ def test_not_valid_foreign_key_orphans_restore_cleanly_but_fail_referential_inte
 
 
 def test_sequence_behind_its_data_fails_sequence_health(drill_infra, tmp_path):
-    db = make_source(drill_infra, 16, SCHEMA + "SELECT setval('\"Book Notes_id_seq\"', 5);")
-    try:
+    with source(drill_infra, 16, SCHEMA + "SELECT setval('\"Book Notes_id_seq\"', 5);") as db:
         path = dump(db, tmp_path / "seq.dump")
-    finally:
-        drill_infra.drop(db)
     report, run_dir = verify(path, tmp_path, drill_infra, [16])
     c = checks_of(report, 16)
     sh = c["sequence_health"]
@@ -278,8 +266,7 @@ def test_restore_side_faults_fail_restored_objects_and_row_counts(archives, dril
 def test_manifest_checks_pass_then_catch_writes_the_dump_missed(drill_infra, tmp_path):
     from restore_drill.seeds.manifest import take_manifest
 
-    db = make_source(drill_infra, 16)
-    try:
+    with source(drill_infra, 16) as db:
         with db.connect() as conn:
             take_manifest(conn, system="books").save(tmp_path / "books.manifest.json")
         good = dump(db, tmp_path / "good.dump")
@@ -288,8 +275,6 @@ def test_manifest_checks_pass_then_catch_writes_the_dump_missed(drill_infra, tmp
             c.execute("DELETE FROM \"Book Notes\" WHERE id = 7")
             c.execute("ALTER TABLE authors ADD COLUMN email text")
         drifted = dump(db, tmp_path / "drifted.dump")
-    finally:
-        drill_infra.drop(db)
     report, _ = verify(good, tmp_path, drill_infra, [16], manifest=tmp_path / "books.manifest.json")
     c = checks_of(report, 16)
     for name in ("row_counts", "table_checksums", "schema_fidelity"):
@@ -337,16 +322,13 @@ def docs_dump(drill_infra, tmp_path):
 
     from restore_drill.seeds.manifest import ObjectSnapshot, take_manifest
 
-    db = make_source(drill_infra, 16, DOCS_SQL)
-    try:
+    with source(drill_infra, 16, DOCS_SQL) as db:
         with db.connect() as conn:
             m = take_manifest(conn, system="docs")
         m.objects = {k: ObjectSnapshot(k, len(v), hashlib.sha256(v).hexdigest(), "text/plain", {"origin": "test"})
                      for k, v in objects().items()}
         m.save(tmp_path / "docs.manifest.json")
         path = dump(db, tmp_path / "docs.dump")
-    finally:
-        drill_infra.drop(db)
     return path
 
 
