@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .disasters.registry import NAMES as DISASTERS  # the disasters package owns the names
 from .errors import BadInput
-
-DISASTERS = (
-    "truncate", "drop-table", "delete-rows", "corrupt-rows", "late-writes", "delete-objects",
-    "overwrite-objects", "delete-prefix", "mismatched-snapshots",
-)
-DB_DISASTERS = frozenset({"truncate", "drop-table", "delete-rows", "corrupt-rows", "late-writes"})
-STORAGE_DISASTERS = frozenset({"delete-objects", "overwrite-objects", "delete-prefix", "mismatched-snapshots"})
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from restore_drill import disasters
+from restore_drill import catalog, disasters
 from restore_drill.disasters import DisasterContext
 from restore_drill.errors import BadInput, DestructiveRefused, HarnessFault
 from restore_drill.fixtures.database import Database
@@ -117,11 +117,10 @@ def test_late_writes_records_each_committed_write(db: Database) -> None:
         disasters.inject("late-writes", DisasterContext(db, TABLES))
 
 
-def test_database_injectors_refuse_databases_the_harness_did_not_create(db: Database) -> None:
+def test_a_database_opt_in_naming_the_database_allows_it(db: Database) -> None:
     theirs = dataclasses.replace(db, created_by_harness=False)
-    for name in ("truncate", "drop-table", "delete-rows", "corrupt-rows"):
-        with pytest.raises(DestructiveRefused, match="restore-drill did not create it"):
-            disasters.inject(name, DisasterContext(theirs, TABLES))
+    with pytest.raises(DestructiveRefused, match="restore-drill did not create it"):
+        disasters.inject("truncate", DisasterContext(theirs, TABLES))
     assert len(_rows(db, "parents")) == 10
     rec = disasters.inject("truncate", DisasterContext(theirs, TABLES, allow_destructive=db.name))
     assert rec.details["rows_after"]["public.parents"] == 0
@@ -221,12 +220,46 @@ def test_mismatched_snapshots_writes_another_days_prefix(pg_database: Database, 
     assert out.variables == {"RESTORE_PREFIX": "pegasus-2026-03-04"} and out.records[0].name == "mismatched-snapshots"
 
 
-def test_storage_injectors_refuse_buckets_the_harness_did_not_create(pg_database: Database,
-                                                                     bucket: Bucket) -> None:
-    theirs = dataclasses.replace(bucket, created_by_harness=False)
-    for name in ("delete-objects", "overwrite-objects", "delete-prefix", "mismatched-snapshots"):
-        with pytest.raises(DestructiveRefused, match="pass --allow-destructive"):
-            disasters.inject(name, _sctx(pg_database, theirs))
-    assert _listing(bucket) == {**OBJECTS, **OTHERS}
+def test_a_storage_injector_needs_a_bucket(pg_database: Database) -> None:
     with pytest.raises(BadInput, match="the drill has no bucket"):
         disasters.inject("delete-prefix", DisasterContext(pg_database, TABLES))
+
+
+# -- the registry: every registered disaster, not a hand-kept list ------------------------------------
+
+def _untouchable_writer(conn: Any) -> None:
+    raise AssertionError("late-writes wrote before its safety guard ran")
+
+
+@pytest.mark.parametrize("disaster", disasters.DISASTERS, ids=lambda d: d.name)
+def test_every_registered_disaster_refuses_targets_the_harness_did_not_create(
+        db: Database, bucket: Bucket, disaster: disasters.Disaster) -> None:
+    """A database and a bucket the harness did not create, no --allow-destructive: refused, nothing changed."""
+    their_db = dataclasses.replace(db, created_by_harness=False)
+    their_bucket = dataclasses.replace(bucket, created_by_harness=False)
+    ctx = DisasterContext(their_db, TABLES, bucket=their_bucket, prefix="pegasus", backup_bucket=their_bucket,
+                          snapshot_prefix="pegasus-2026-01-01", backup_date="2026-01-02", seed=4,
+                          write_row=_untouchable_writer)
+    rows = {t: _rows(db, t) for t in ("parents", "children")}
+    with pytest.raises(DestructiveRefused) as info:
+        disaster.inject(ctx)
+    target = repr(db.name) if disaster.kind.guards_database else repr(bucket.name)
+    assert target in str(info.value) and "--allow-destructive" in str(info.value), str(info.value)
+    assert {t: _rows(db, t) for t in rows} == rows and _listing(bucket) == {**OBJECTS, **OTHERS}
+
+
+def test_every_disaster_module_is_registered_under_its_own_name() -> None:
+    """A module that declares a DISASTER but is missing from the registry (or named otherwise) fails here."""
+    import importlib
+    import pkgutil
+
+    declared = {}
+    for mod in pkgutil.iter_modules(disasters.__path__):
+        m = importlib.import_module(f"{disasters.__name__}.{mod.name}")
+        if hasattr(m, "DISASTER"):
+            declared[mod.name] = m.DISASTER
+    assert declared, "no disaster modules found"
+    assert sorted(d.name for d in declared.values()) == sorted(disasters.NAMES)
+    assert all(d.name.replace("-", "_") == mod for mod, d in declared.items())
+    assert all(isinstance(d.kind, disasters.Kind) and d.summary for d in disasters.DISASTERS)
+    assert catalog.DISASTERS == disasters.NAMES  # the CLI's --disaster choices come from catalog.DISASTERS

@@ -83,7 +83,7 @@ def test_backup_disaster_restore_in_phase_order_with_records(pg_database: Databa
 
     def disaster(ctx: HookContext) -> HookOutcome:
         calls.append(f"disaster backups={[p.name for p in ctx.backup_paths]} date={ctx.backup_date}")
-        rec = disasters.truncate(disasters.DisasterContext(pg_database, ["items"]))
+        rec = disasters.inject("truncate", disasters.DisasterContext(pg_database, ["items"]))
         return HookOutcome(summary=rec.details["summary"], records=[rec])
 
     def after_backup(ctx: HookContext) -> None:

@@ -31,8 +31,8 @@ from tests.safety_support import (
     start_sentinel,
 )
 
-DB_DISASTERS = ("truncate", "drop-table", "delete-rows", "corrupt-rows", "late-writes")
-STORAGE_DISASTERS = ("delete-objects", "overwrite-objects", "delete-prefix", "mismatched-snapshots")
+# Every registered disaster, read from the registry: a new one without a guard fails here rather than escaping.
+STORAGE_DISASTERS = [d for d in disasters.DISASTERS if d.kind.guards_storage and not d.kind.guards_database]
 KEYS = {"RESTORE_DRILL_S3_ACCESS_KEY": "drill-endpoint-key", "RESTORE_DRILL_S3_SECRET_KEY": "drill-endpoint-secret"}
 
 
@@ -68,12 +68,12 @@ def _ctx(sentinel: Sentinel, allow: str | None, **kw: Any) -> DisasterContext:
 
 
 @pytest.mark.parametrize("allow", [None, "production", "pegasus-prod-typo", "SENTINEL"])
-@pytest.mark.parametrize("name", DB_DISASTERS + STORAGE_DISASTERS)
+@pytest.mark.parametrize("disaster", disasters.DISASTERS, ids=lambda d: d.name)
 def test_every_disaster_refuses_targets_it_did_not_create(sentinel: Sentinel, unchanged: dict[str, Any],
-                                                          name: str, allow: str | None) -> None:
-    target = sentinel.db if name in DB_DISASTERS else sentinel.bucket
+                                                          disaster: disasters.Disaster, allow: str | None) -> None:
+    target = sentinel.db if disaster.kind.guards_database else sentinel.bucket
     with pytest.raises(DestructiveRefused) as info:
-        disasters.inject(name, _ctx(sentinel, allow))
+        disaster.inject(_ctx(sentinel, allow))
     msg = str(info.value)
     assert repr(target) in msg, msg
     assert (f"pass --allow-destructive={target}" in msg) if allow is None else (f"names {allow!r}" in msg), msg
@@ -82,9 +82,10 @@ def test_every_disaster_refuses_targets_it_did_not_create(sentinel: Sentinel, un
 
 def test_a_database_opt_in_does_not_open_the_bucket(sentinel: Sentinel, unchanged: dict[str, Any]) -> None:
     # Naming the database allows damage to that database only; the bucket still refuses.
-    for name in STORAGE_DISASTERS:
+    assert STORAGE_DISASTERS, "the registry has storage disasters"
+    for disaster in STORAGE_DISASTERS:
         with pytest.raises(DestructiveRefused, match=repr(sentinel.bucket)):
-            disasters.inject(name, _ctx(sentinel, sentinel.db))
+            disaster.inject(_ctx(sentinel, sentinel.db))
 
 
 def test_the_opt_in_naming_the_target_is_what_allows_it(sentinel: Sentinel) -> None:

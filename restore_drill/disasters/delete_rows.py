@@ -1,0 +1,37 @@
+"""delete-rows: DELETE a fraction of one table's rows, chosen by primary key."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from restore_drill.errors import HarnessFault
+
+from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
+from .tables import counts, fill_victims, ident, pick_table, primary_key, recorded_ids, sample_count
+
+
+def delete_rows(ctx: DisasterContext) -> DisasterRecord:
+    """DELETE a fraction of one table's rows, chosen by primary key; counts every table before and after."""
+    guard_database(ctx, "delete rows")
+    with ctx.db.connect() as conn:
+        table = pick_table(ctx, conn, need_pk=True, prefer_leaf=True)
+        pk = primary_key(conn, table)
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in pk)
+        all_ids = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY {}").format(cols, ident(table), cols)).fetchall()
+        chosen = sorted(ctx.rng().sample(all_ids, sample_count(len(all_ids), ctx.fraction)))
+        before = counts(conn, ctx.scope)
+        fill_victims(conn, table, cols, chosen)
+        deleted = conn.execute(sql.SQL("DELETE FROM {} t USING _rd_victims v WHERE {}").format(
+            ident(table),
+            sql.SQL(" AND ").join(sql.SQL("t.{c} = v.{c}").format(c=sql.Identifier(c)) for c in pk))).rowcount
+        after = counts(conn, ctx.scope)
+        conn.commit()
+    if deleted != len(chosen):
+        raise HarnessFault(f"delete-rows: meant to delete {len(chosen)} rows of {table}, deleted {deleted}")
+    return database_record("delete-rows", ctx, f"deleted {deleted} of {len(all_ids)} rows of {table}", {
+        "table": table, "primary_key": pk, "deleted": deleted, "rows_before_in_table": len(all_ids),
+        "ids": recorded_ids(chosen), "rows_before": before, "rows_after": after,
+    })
+
+
+DISASTER = Disaster("delete-rows", Kind.DATABASE, delete_rows, "a fraction of one table's rows deleted")
