@@ -118,7 +118,10 @@ def test_backup_disaster_restore_in_phase_order_with_records(pg_database: Databa
     assert restore.substitutions == {"<backup-file>": stem}
     assert restore.command.endswith(f"backups/{stem}.dump") and "<backup-file>" in restore.original
     assert restore.effects["tables"]["public.items"] == {"changed": True, "rows_before": 0, "rows_after": 20}
-    assert restore.findings == []
+    # <backup-file> is the operator's choice at incident time: bound to this drill's backup, and said so.
+    assert restore.findings == [restore.operator_inputs[0]["note"]]
+    assert restore.operator_inputs[0]["name"] == "<backup-file>" and restore.operator_inputs[0]["value"] == stem
+    assert restore.deviations == []
 
     # the backup record is what is on disk
     data = Path(backup.path).read_bytes()

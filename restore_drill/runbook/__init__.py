@@ -1,6 +1,7 @@
 """Operators' Markdown runbooks: parse them, bind them to disposable infrastructure, run them as written."""
 
-from .binding import Binding, builtin_binding, builtin_names, load_binding, parse_binding, plan
+from .binding import Binding, Names, builtin_binding, builtin_names, load_binding, parse_binding, plan
+from .names import drill_database
 from .parser import Runbook, Section, Step, parse_runbook
 from .runner import (
     HookContext,
@@ -13,7 +14,7 @@ from .runner import (
 )
 
 __all__ = [
-    "Binding", "HookContext", "HookOutcome", "RunHooks", "Runbook", "RunbookResult", "RunbookStepRecord",
+    "Binding", "HookContext", "Names", "drill_database", "HookOutcome", "RunHooks", "Runbook", "RunbookResult", "RunbookStepRecord",
     "Section", "Step", "archive_listing", "builtin_binding", "builtin_names", "load_binding", "parse_binding",
     "parse_runbook", "plan", "run_runbook",
 ]

@@ -33,6 +33,12 @@ Format (every key optional except ``[phases]``)::
     action = "not_run"                       # run | not_run | replace
     reason = "..."
     on_failure = "continue"                  # continue | stop
+    phase = "backup"                         # this block's phase, when one heading holds backup and restore
+    [names]                                  # literal names the runbook uses: declared, never rewritten
+    database = "mataroa"                     # the drill's database carries this name (PGDATABASE)
+    user = "mataroa"                         # the role the runbook connects as (PGUSER), created
+    roles = ["app_reader"]                   # other roles it names (--role, --owner, GRANT ... TO), created
+    containers = ["immich_postgres"]         # docker/compose/kubectl exec targets that are the drill's database
 """
 
 from __future__ import annotations
@@ -84,6 +90,28 @@ class FileSpec:
 
 
 @dataclass(frozen=True)
+class Names:
+    """Literal names a runbook uses for the drill's infrastructure (``[names]``).
+
+    ``database``: the drill's database is created under this name (empty: a scratch ``drill_*`` name).
+    ``user``: the role the runbook connects as; created (LOGIN, SUPERUSER, the drill's password) on a
+    disposable server. ``roles``: further roles the runbook names, created LOGIN with the same password
+    ("postgres" as SUPERUSER, as initdb makes it). ``containers``: container, compose-service and pod
+    names that ``docker exec``/``docker compose exec``/``kubectl exec`` may enter: each means the drill's
+    database (see ``wrappers``).
+    """
+
+    database: str = ""
+    user: str = ""
+    roles: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()
+
+    @property
+    def all_roles(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r for r in (self.user, *self.roles) if r))
+
+
+@dataclass(frozen=True)
 class StepRule:
     section: str
     contains: str | None = None
@@ -95,6 +123,7 @@ class StepRule:
     hook: str | None = None  # name of a replacement callable (action = replace)
     on_failure: str = "continue"
     note: str = ""
+    phase: str = ""  # the block's own phase, overriding its section's (one heading, backup and restore blocks)
 
 
 @dataclass(frozen=True)
@@ -139,6 +168,7 @@ class Binding:
     tables: tuple[str, ...] = ()
     snapshot: SnapshotSpec | None = None
     standin: StandinSpec | None = None
+    names: Names = field(default_factory=Names)
 
     @property
     def label(self) -> str:
@@ -200,7 +230,7 @@ def parse_binding(data: dict[str, Any], *, name: str, path: Path | None = None) 
     """Validate a binding's TOML data; every mistake is a BadInput naming the key."""
     where = str(path) if path is not None else name
     known = {"name", "system", "description", "phases", "hooks", "placeholders", "variables", "files", "dirs",
-             "steps", "backup_globs", "tables", "snapshot", "standin_api"}
+             "steps", "backup_globs", "tables", "snapshot", "standin_api", "names"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise _err(where, f"unknown key(s) {unknown}; known keys: {sorted(known)}")
@@ -275,9 +305,11 @@ def parse_binding(data: dict[str, Any], *, name: str, path: Path | None = None) 
             raise _err(where, f"step rule for {r['section']!r}: replace needs run = \"command\" or hook = \"name\"")
         if r.get("on_failure", "continue") not in ("continue", "stop"):
             raise _err(where, f"step rule for {r['section']!r}: on_failure must be continue or stop")
+        if r.get("phase", "") not in ("", *PHASES):
+            raise _err(where, f"step rule for {r['section']!r}: phase {r['phase']!r} is not one of {', '.join(PHASES)}")
         rules.append(StepRule(
             r["section"], r.get("contains"), r.get("index"), r.get("line"), action, r.get("reason", ""),
-            r.get("run"), r.get("hook"), r.get("on_failure", "continue"), r.get("note", ""),
+            r.get("run"), r.get("hook"), r.get("on_failure", "continue"), r.get("note", ""), r.get("phase", ""),
         ))
 
     snapshot = None
@@ -294,13 +326,36 @@ def parse_binding(data: dict[str, Any], *, name: str, path: Path | None = None) 
             raise _err(where, "[standin_api] needs lecture_sql = \"SELECT ... WHERE id = %(id)s\" and key_sql = [...]")
         standin = StandinSpec(s["lecture_sql"], _str_list(where, "standin_api.key_sql", s.get("key_sql", [])))
 
+    names = _names(where, data.get("names", {}))
+
     return Binding(
-        name=str(data.get("name", name)), path=path, system=str(data.get("system", "")),
+        name=str(data.get("name", name)), path=path, names=names, system=str(data.get("system", "")),
         description=str(data.get("description", "")), phases=phases, hooks=hooks, placeholders=placeholders,
         variables=dict(variables), files=tuple(files), dirs=_str_list(where, "dirs", data.get("dirs", [])),
         steps=tuple(rules), backup_globs=_str_list(where, "backup_globs", data.get("backup_globs", [])),
         tables=_str_list(where, "tables", data.get("tables", [])), snapshot=snapshot, standin=standin,
     )
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$")  # what the runbook may spell unquoted on a command line
+
+
+def _names(where: str, raw: Any) -> Names:
+    if not isinstance(raw, dict):
+        raise _err(where, "[names] must be a table (database, user, roles, containers)")
+    unknown = sorted(set(raw) - {"database", "user", "roles", "containers"})
+    if unknown:
+        raise _err(where, f"[names] has unknown key(s) {unknown}; known: containers, database, roles, user")
+    for key in ("database", "user"):
+        v = raw.get(key, "")
+        if not isinstance(v, str) or (v and not _NAME.match(v)):
+            raise _err(where, f"names.{key} = {v!r}: give the name as the runbook spells it (letters, digits, _ . $ -)")
+    roles = _str_list(where, "names.roles", raw.get("roles", []))
+    for r in roles:
+        if not _NAME.match(r):
+            raise _err(where, f"names.roles holds {r!r}: give each role as the runbook spells it")
+    containers = _str_list(where, "names.containers", raw.get("containers", []))
+    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers)
 
 
 def load_binding(path: str | Path) -> Binding:
@@ -361,12 +416,6 @@ def plan(binding: Binding, book: Runbook) -> Plan:
     for phase, names in binding.phases.items():
         for n in names:
             phase_of[id(_find(book, n, where))] = phase
-    missing = [s for s in book.sections if s.shell_steps and id(s) not in phase_of]
-    if missing:
-        s = missing[0]
-        raise _err(where, f"section {s.heading or '(before the first heading)'!r} (line {s.line}) of {book.source} "
-                          f"has {len(s.shell_steps)} shell step(s) but no phase; add it under [phases]")
-
     rule_for: dict[int, StepRule] = {}
     for rule in binding.steps:
         sec = _find(book, rule.section, where)
@@ -376,11 +425,26 @@ def plan(binding: Binding, book: Runbook) -> Plan:
                               f"matches {len(hits)} steps; it must match exactly one")
         rule_for[id(hits[0])] = rule
 
+    missing = [s for s in book.sections if s.shell_steps and id(s) not in phase_of
+               and not all(st.phase or getattr(rule_for.get(id(st)), 'phase', '') for st in s.shell_steps)]
+    if missing:
+        s = missing[0]
+        raise _err(where, f"section {s.heading or '(before the first heading)'!r} (line {s.line}) of {book.source} "
+                          f"has {len(s.shell_steps)} shell step(s) but no phase; add it under [phases]")
+
+    def phase_of_step(sec: Section, st: Step) -> str:
+        rule = rule_for.get(id(st))
+        if rule is not None and rule.phase:
+            return rule.phase
+        if st.phase:
+            return st.phase  # the runbook's own marker on the block (```bash restore-drill:backup)
+        return phase_of.get(id(sec), "never")  # sections the binding does not name are not run
+
     ordered: list[PlannedStep] = []
     for phase in PHASES:
         for sec in book.sections:
-            if phase_of.get(id(sec), "never") == phase:  # sections the binding does not name are not run
-                ordered += [PlannedStep(sec, st, phase, rule_for.get(id(st))) for st in sec.steps]
+            ordered += [PlannedStep(sec, st, phase, rule_for.get(id(st))) for st in sec.steps
+                        if phase_of_step(sec, st) == phase]
 
     # Unbound placeholders in commands that will run are a binding error, found before anything runs.
     for ps in ordered:

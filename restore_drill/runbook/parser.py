@@ -5,6 +5,10 @@ ATX and setext headings, fenced code blocks (``` or ~~~, any indentation, longer
 shorter ones), numbered and task-list checklist lines. Each fenced block is one step; shell
 blocks run, other languages are recorded; numbered/task checklist lines without a block are
 manual steps (recorded, never run).
+
+A block may carry its own phase, so backup and restore blocks under one heading are phased right:
+in its info string (```` ```bash restore-drill:backup ````) or in an HTML comment on the line(s)
+right before it (``<!-- restore-drill:restore -->``). Phases: setup, backup, restore, verify, never.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ _ATX = re.compile(r"^ {0,3}(?P<hashes>#{1,6})(?:[ \t]+(?P<text>.*?))?(?:[ \t]+#+
 _SETEXT = re.compile(r"^ {0,3}(?P<ch>=+|-+)[ \t]*$")
 _NUMBERED = re.compile(r"^(?P<indent>[ \t]*)(?P<num>\d{1,9})[.)][ \t]+(?P<text>\S.*)$")
 _TASK = re.compile(r"^(?P<indent>[ \t]*)[-*+][ \t]+\[[ xX]\][ \t]+(?P<text>\S.*)$")
+_PHASE_MARK = re.compile(r"\brestore-drill:(?P<phase>setup|backup|restore|verify|never)\b")
+_COMMENT_MARK = re.compile(r"^\s*<!--.*?\brestore-drill:(?P<phase>[a-z]+)\b.*?-->\s*$")
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
 
 
@@ -34,6 +40,7 @@ class Step:
     line: int  # 1-based line of the fence opening or checklist item
     language: str = ""  # info-string language of a fenced block ("" for manual steps / untagged)
     index: int = 0  # 1-based position among the section's steps
+    phase: str = ""  # the block's own phase marker ("" when it has none)
 
     @property
     def runnable(self) -> bool:
@@ -87,6 +94,23 @@ def _language(info: str) -> str:
     return re.split(r"[^a-z0-9_+-]", word, maxsplit=1)[0]
 
 
+def _block_phase(lines: list[str], fence_at: int, info: str, source: str) -> str:
+    """The phase a block's own marker gives: in its info string, or an HTML comment just above it."""
+    m = _PHASE_MARK.search(info)
+    if m is None:
+        k = fence_at - 1
+        while k >= 0 and not lines[k].strip():
+            k -= 1
+        c = _COMMENT_MARK.match(lines[k]) if k >= 0 else None
+        if c is not None:
+            if c["phase"] not in ("setup", "backup", "restore", "verify", "never"):
+                raise BadInput(f"{source}:{k + 1}: restore-drill:{c['phase']} is not a phase; use one of "
+                               "setup, backup, restore, verify, never")
+            return c["phase"]
+        return ""
+    return m["phase"]
+
+
 def _dedent(lines: list[str], indent: int) -> str:
     out = []
     for ln in lines:
@@ -105,7 +129,7 @@ def parse_runbook(text: str, source: str) -> Runbook:
 
     def add(step: Step) -> None:
         sec = sections[-1]
-        sec.steps.append(Step(step.kind, step.text, step.line, step.language, len(sec.steps) + 1))
+        sec.steps.append(Step(step.kind, step.text, step.line, step.language, len(sec.steps) + 1, step.phase))
 
     def open_section(heading: str, level: int, line: int) -> None:
         while stack and stack[-1][0] >= level:
@@ -128,7 +152,7 @@ def parse_runbook(text: str, source: str) -> Runbook:
                 )
             lang = _language(m["info"])
             kind: StepKind = "shell" if lang in SHELL_LANGUAGES else "other"
-            add(Step(kind, _dedent(lines[i + 1:j], indent), i + 1, lang))
+            add(Step(kind, _dedent(lines[i + 1:j], indent), i + 1, lang, phase=_block_phase(lines, i, m["info"], source)))
             i, prev_paragraph = j + 1, None
             continue
         atx = _ATX.match(line)

@@ -9,9 +9,12 @@ same step stream, labelled as restore-drill's, never as the runbook's.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,8 +34,9 @@ from restore_drill.redact import Redactor
 from restore_drill.seeds.manifest import list_tables, object_snapshots, table_digest, utcnow
 from restore_drill.standin_api import STANDIN_LABEL, StandinApi
 
-from .binding import Binding, HookPoint, PlannedStep, StepRule, plan
+from .binding import PLACEHOLDER_TOKEN, Binding, HookPoint, PlannedStep, StepRule, plan
 from .parser import Runbook, Section, Step
+from .wrappers import ROLES_VAR, TARGETS_VAR, write_shims
 
 # Where each hook's time is booked in the phase timings.
 HOOK_PHASE = {"seed": "seed", "disaster": "disaster", "after_backup": "backup", "after_restore": "restore"}
@@ -100,6 +104,15 @@ class RunbookStepRecord(StepRecord):
     replaced_by: str = ""
     findings: list[str] = field(default_factory=list)
     effects: dict[str, Any] = field(default_factory=dict)  # what a restore step changed (tables, objects)
+    # A failed block: the first line that failed (runbook file line), its text and first error line.
+    failed_line: int = 0
+    failed_command: str = ""
+    first_error: str = ""
+    # Text the runner changed before running (old [placeholders] of source "value"): each a deviation.
+    deviations: list[str] = field(default_factory=list)
+    # Values the runbook leaves to the operator at incident time (<backup-file>, YYYY-MM-DD, RESTORE_PREFIX)
+    # that the drill chose like an operator would: {"name", "value", "origin", "note"}.
+    operator_inputs: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -120,6 +133,8 @@ class RunbookResult:
     prepared: list[str] = field(default_factory=list)  # project files put where the runbook expects them
     findings: list[str] = field(default_factory=list)
     error: str = ""
+    deviations: list[str] = field(default_factory=list)  # "<step>: rewritten ..." for every text rewrite
+    operator_inputs: list[dict[str, str]] = field(default_factory=list)  # each with its "step"
 
     @property
     def backup_paths(self) -> list[Path]:
@@ -158,6 +173,7 @@ class _Run:
         self.observe = observe
         self.redact: Redactor = env.redactor()
         self.base_env = env.as_env()
+        self.base_env.update(wrapper_env(binding, self.base_env))
         self.given = dict(placeholders)
         self.hook_placeholders: dict[str, str] = {}
         self.sql_values: dict[str, str] = {}
@@ -259,6 +275,10 @@ class _Run:
         rec.findings = [self.redact(f) for f in rec.findings]
         rec.substitutions = {k: self.redact(v) for k, v in rec.substitutions.items()}
         rec.replaced_by = self.redact(rec.replaced_by)
+        rec.failed_command = self.redact(rec.failed_command)
+        rec.first_error = self.redact(rec.first_error)
+        rec.deviations = [self.redact(d) for d in rec.deviations]
+        rec.operator_inputs = [{k: self.redact(v) for k, v in oi.items()} for oi in rec.operator_inputs]
         self.res.steps.append(rec)
         if self.hooks.on_step is not None:
             self.hooks.on_step(rec)
@@ -308,6 +328,8 @@ class _Run:
                     self.res.variables[name] = {"value": "", "origin": "unset"}
             self.res.placeholders = {k: self.redact(v) for k, v in self._used_placeholders().items()}
             self.res.findings += [f"{s.name}: {f}" for s in self.res.steps for f in s.findings]
+            self.res.deviations += [f"{s.name}: {d}" for s in self.res.steps for d in s.deviations]
+            self.res.operator_inputs += [{"step": s.name, **oi} for s in self.res.steps for oi in s.operator_inputs]
             self.res.finished_at = utcnow()
             self.res.duration_s = round(time.monotonic() - t0, 4)
         return self.res
@@ -467,20 +489,38 @@ class _Run:
                 return
             text = text.replace(token, value)
             rec.substitutions[token] = value
+            spec = self.binding.placeholders.get(token)
+            if is_operator_input(token):
+                src = spec.source if spec is not None else "given"
+                rec.operator_inputs.append(operator_input(token, value, src, ps.step.text))
+                rec.findings.append(rec.operator_inputs[-1]["note"])
+            else:
+                rec.deviations.append(f"rewritten: the runbook's text {token!r} was replaced by {value!r} before "
+                                      "running (declare the name under [names] instead)")
         rec.command = text
-        env, _ = self.variables()
+        env, origin = self.variables()
         assigned = {a or b for a, b in _ASSIGNED.findall(text)}
+        seen_vars: set[str] = set()
         for m in _VAR_REF.finditer(text):
             var = m["b"] or m["n"]
             if var not in env and var not in assigned:
                 note = f"${var} is not set: bash expands it to an empty string"
                 if note not in rec.findings:
                     rec.findings.append(note)
+            elif (var not in assigned and var not in seen_vars and var in env
+                  and (var in OPERATOR_VARIABLES or origin.get(var, "").startswith(("binding", "restore-drill")))
+                  and var not in self.env.variables):
+                seen_vars.add(var)
+                oi = operator_input(f"${var}", env[var], origin.get(var, ""), ps.step.text)
+                rec.operator_inputs.append(oi)
+                rec.findings.append(oi["note"])
         watch = ps.phase == "backup" and bool(self.binding.backup_globs)
         before = self._backup_candidates() if watch else {}
         observe = ps.phase == "restore" and self.observe
         state_before = self._state() if observe else None
-        self._exec(text, env, rec)
+        self._exec(text, env, rec, locate=True)
+        if rec.status == "failed" and rec.failed_line:
+            rec.failed_line += ps.step.line  # block line -> runbook file line (the fence is step.line)
         if state_before is not None:
             self._effects(rec, state_before, self._state())
         if watch:
@@ -497,8 +537,16 @@ class _Run:
             rec.findings.append("curl runs without --fail: it exits 0 on HTTP error statuses, so this step's exit "
                                 "status does not say whether the probe succeeded (read its output)")
 
-    def _exec(self, script: str, env: dict[str, str], rec: RunbookStepRecord) -> None:
+    def _exec(self, script: str, env: dict[str, str], rec: RunbookStepRecord, *, locate: bool = False) -> None:
+        """Run ``script`` with bash. ``locate``: an ERR trap (one line put before the script, which stays as
+        written) notes each failing command's line, so a failed block names its first failing line."""
         t = time.monotonic()
+        errlog = None
+        if locate:
+            fd, errlog = tempfile.mkstemp(prefix="rd-err-")
+            os.close(fd)
+            env = {**env, "RESTORE_DRILL_ERRLOG": errlog}
+            script = _ERR_TRAP + script
         try:
             done = procs.run([script], shell=True, env=env, cwd=self.workdir, timeout_s=self.timeout,
                              redactor=self.redact)
@@ -510,12 +558,23 @@ class _Run:
         except OSError as e:
             rec.status, rec.reason = "errored", f"could not start bash: {e}"
             return
+        finally:
+            failures = _read_errlog(errlog)
         rec.exit_code, rec.duration_s = done.exit_code, round(done.duration_s, 4)
         rec.stdout_tail, rec.stderr_tail = procs.tail(done.stdout), procs.tail(done.stderr)
         rec.status = "passed" if done.exit_code == 0 else "failed"
         if done.exit_code != 0:
             last = (done.stderr.strip().splitlines() or [""])[-1]
             rec.reason = f"exited {done.exit_code}: {last[:300]}"
+            rec.first_error = first_error_line(done.stderr)
+            lines = script.splitlines()[1:] if locate else []
+            if failures and lines:
+                n, status = failures[0]
+                text = lines[n - 1].strip() if 0 < n <= len(lines) else ""
+                rec.failed_line, rec.failed_command = n, text[:300]
+                more = f"; later failing lines: {', '.join(str(f[0]) for f in failures[1:4])}" if failures[1:] else ""
+                rec.reason = (f"exited {done.exit_code}: line {n} of the block `{text[:200]}` failed first "
+                              f"(exit {status}): {rec.first_error[:300]}{more}")
 
     # -- what restore steps really change -------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -636,6 +695,71 @@ class _Run:
             tool_version=version, archive_header=header, data_tables=data_tables,
             intended_tables=list(self.binding.tables),
         )
+
+
+# Notes each failing command's line (LINENO counts this line too, hence -1) and status; the runbook's own
+# `trap ... ERR`, if any, replaces it, which only costs the line number.
+_ERR_TRAP = ('trap \'rd_s=$?; printf "%s %s\\n" "$((LINENO-1))" "$rd_s" >> "$RESTORE_DRILL_ERRLOG" 2>/dev/null\' ERR\n')
+# What a line of a tool's error output looks like (pg_*, psql, aws, s3cmd, bash), to skip progress/verbose lines.
+_ERROR_LINE = re.compile(r"error|fatal|failed|denied|not found|no such|cannot|could not|invalid|refused|"
+                         r"does not exist|not run:", re.I)
+# Runbook variables that select what to restore: the operator's choice at incident time.
+OPERATOR_VARIABLES = ("RESTORE_PREFIX", "BACKUP_FILE", "BACKUP_DATE", "SNAPSHOT", "RESTORE_DATE")
+_DATE_TOKEN = re.compile(r"^(?:YYYY[-_/]?MM[-_/]?DD|YYYYMMDD|DD[-_/]MM[-_/]YYYY)(?:[-_T]?HH(?:[-:]?MM(?:[-:]?SS)?)?)?$")
+_BULK_COPY = re.compile(r"\b(?:aws\s+s3\s+(?:sync|cp\b[^\n]*--recursive)|s3cmd\s+(?:sync|get\b[^\n]*--recursive)|"
+                        r"rclone\s+(?:sync|copy)|mc\s+(?:mirror|cp\b[^\n]*--recursive))")
+
+
+def is_operator_input(token: str) -> bool:
+    """A fill-in the runbook leaves to the operator (``<backup-file>``, ``YYYY-MM-DD``), not a name to rewrite."""
+    return bool(PLACEHOLDER_TOKEN.fullmatch(token) or _DATE_TOKEN.match(token))
+
+
+def operator_input(name: str, value: str, origin: str, text: str) -> dict[str, str]:
+    """The record of one operator input the drill bound, with the finding's wording."""
+    note = (f"{name} is left to the operator at incident time; the drill bound it to {value!r} "
+            f"(its own backup, {origin or 'bound'}) as an operator would")
+    bare = name.lstrip("$")
+    if _BULK_COPY.search(text) and re.search(rf"s3://[^\s\"']*\$\{{?{re.escape(bare)}\b", text):
+        note += "; if empty this command copies the whole backup bucket"
+    return {"name": name, "value": value, "origin": origin, "note": note}
+
+
+def first_error_line(stderr: str) -> str:
+    """The first line of ``stderr`` that reads as an error (else its first non-empty line)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    return next((ln for ln in lines if _ERROR_LINE.search(ln)), lines[0] if lines else "")[:500]
+
+
+def _read_errlog(path: str | None) -> list[tuple[int, int]]:
+    """(block line, exit status) of each command the ERR trap saw fail, in order; removes the file."""
+    if path is None:
+        return []
+    out = []
+    with contextlib.suppress(OSError):
+        for ln in Path(path).read_text().splitlines():
+            a, _, b = ln.partition(" ")
+            if a.lstrip("-").isdigit() and b.isdigit():
+                out.append((int(a), int(b)))
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    return out
+
+
+def wrapper_env(binding: Binding, env: dict[str, str]) -> dict[str, str]:
+    """Shims for sudo/docker/podman/docker-compose/kubectl first on PATH, and what they may enter.
+
+    The shims (``wrappers.write_shims``) live in the runbook's private HOME; ``[names] containers``
+    become RESTORE_DRILL_DB_TARGETS and the roles the drill created RESTORE_DRILL_ROLES, so
+    ``docker exec -i <declared container> psql …`` runs ``psql …`` against the drill's server and every
+    other container-engine, cluster or sudo use is refused or unwrapped, never sent to the host's.
+    """
+    shims = write_shims(Path(env["HOME"]) / ".restore-drill-bin")
+    return {
+        "PATH": os.pathsep.join([str(shims), env.get("PATH", "")]),
+        TARGETS_VAR: ",".join(binding.names.containers),
+        ROLES_VAR: ",".join(binding.names.all_roles),
+    }
 
 
 def archive_listing(env: RunbookEnvironment, path: Path, child_env: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
