@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from restore_drill.foundation import sha256_file
 from restore_drill.procs import run
 from restore_drill.records import BackupRecord
 
@@ -18,14 +18,6 @@ from .result import CheckResult
 # "; Archive created at 2026-03-01 12:00:00 UTC" has no colon after its key; every other header line does.
 _HEADER = re.compile(r"^;\s+(?:(?P<k1>Archive created at)\s+|(?P<k2>[A-Za-z][A-Za-z_ ]*?):\s*)(?P<v>.*)$")
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    return h.hexdigest()
 
 
 @dataclass
@@ -133,6 +125,7 @@ def backup_artifact(
     *,
     full_read: bool = True,
     timeout_s: float = 600.0,
+    partitioned: Sequence[str] = (),
 ) -> CheckResult:
     """The dump exists, is non-empty, matches its recorded sha256, reads end to end, holds data for
     exactly the intended tables, and was written by a pg_dump no newer than ``pg_restore``.
@@ -141,6 +134,10 @@ def backup_artifact(
     (a whole-database dump: there is no list to compare against). ``full_read`` also decodes every
     data block (``pg_restore -f /dev/null``), which is what catches a truncated or bit-flipped archive
     whose table of contents is still intact.
+
+    ``partitioned`` names partitioned parents: pg_dump writes their rows under the partitions (a
+    partitioned table has no storage of its own, PostgreSQL docs "Table Partitioning"), so no data
+    entry is expected for them; their partitions are still demanded.
     """
     name = "backup_artifact"
     path = Path(record.path)
@@ -195,8 +192,9 @@ def backup_artifact(
 
     intended = list(intended_tables) if intended_tables is not None else list(record.intended_tables)
     if intended:
-        want = {qualified(t) for t in intended}
+        want = {qualified(t) for t in intended} - {qualified(t) for t in partitioned}
         have = set(toc.data_tables)
+        ev["partitioned_parents"] = sorted(qualified(t) for t in partitioned)
         missing, extra = sorted(want - have), sorted(have - want)
         ev["missing_tables"] = capped(missing)
         ev["unexpected_tables"] = capped(extra)

@@ -8,18 +8,26 @@ from typing import Any
 
 import psycopg
 
+from restore_drill.seeds.catalog_objects import NAMED_KINDS, PRIVILEGE_KINDS, TABLE_KINDS
 from restore_drill.seeds.manifest import Manifest, catalog_snapshot
 
 from ._util import capped, qualified, read_session, sample, timed
 from .result import CheckResult
 
 # Parts bound to a table (key: table + name) and parts keyed by their own name.
-TABLE_PARTS = ("columns", "constraints", "indexes", "triggers")
-NAMED_PARTS = ("sequences", "functions", "types")
+# The newer kinds (seeds/catalog_objects.py) mix both: their rows with ``tbl`` None belong to no table.
+TABLE_PARTS = ("columns", "constraints", "indexes", "triggers", *TABLE_KINDS)
+NAMED_PARTS = ("sequences", "functions", "types", *NAMED_KINDS)
 # Fields that change with use, not with the schema: the sequence position is sequence_health's job.
 VOLATILE = {"sequences": frozenset({"last_value"})}
 _LABEL = {"columns": "column", "constraints": "constraint", "indexes": "index", "triggers": "trigger",
-          "sequences": "sequence", "functions": "function", "types": "type"}
+          "sequences": "sequence", "functions": "function", "types": "type",
+          "row_security": "row security", "policies": "policy", "privileges": "privilege", "owners": "owner",
+          "comments": "comment", "partitions": "partition", "large_object_refs": "large object references",
+          "default_privileges": "default privileges", "views": "view", "matviews": "materialized view",
+          "large_objects": "large object", "extensions": "extension", "collations": "collation",
+          "publications": "publication", "event_triggers": "event trigger",
+          "database_settings": "database setting"}
 _KIND = {"p": "primary key", "u": "unique", "f": "foreign key", "c": "check", "x": "exclusion"}
 
 
@@ -38,14 +46,16 @@ class Change:
 
 def _key(part: str, row: Mapping[str, Any]) -> tuple[str, str]:
     if part in TABLE_PARTS:
-        return (str(row["tbl"]), str(row["name"]))
+        return (str(row["tbl"] or ""), str(row["name"]))
     return ("", str(row["name"]))
 
 
 def _obj(part: str, key: tuple[str, str]) -> str:
     tbl, name = key
-    if part == "columns":
+    if part in ("columns", "large_object_refs"):
         return f"{tbl}.{name}"
+    if part in ("row_security", "owners"):
+        return f"{name} {tbl}" if part == "owners" else tbl
     return f"{name} on {tbl}" if tbl else name
 
 
@@ -70,7 +80,8 @@ def scope_catalog(catalog: Mapping[str, Sequence[Mapping[str, Any]]], tables: Co
                   *, exclude: bool = False) -> dict[str, list[Mapping[str, Any]]]:
     """The catalog limited to ``tables`` (or, with ``exclude``, to everything else).
 
-    Sequences follow the table that owns them; functions and types are not table-bound and stay.
+    Sequences follow the table that owns them; functions and types are not table-bound and stay, and
+    so do rows of the newer table kinds whose ``tbl`` is None (a function's grant, a schema's comment).
     """
     scope = {qualified(t) for t in tables} if tables is not None else None
     out: dict[str, list[Mapping[str, Any]]] = {}
@@ -79,7 +90,8 @@ def scope_catalog(catalog: Mapping[str, Sequence[Mapping[str, Any]]], tables: Co
             out[part] = list(rows)
             continue
         field = "owned_by_table" if part == "sequences" else "tbl"
-        out[part] = [r for r in rows if (r.get(field) is not None and qualified(str(r[field])) in scope) != exclude]
+        out[part] = [r for r in rows if (part in TABLE_KINDS and r.get(field) is None)
+                     or (r.get(field) is not None and qualified(str(r[field])) in scope) != exclude]
     return out
 
 
@@ -89,10 +101,13 @@ def diff_catalog(
     *,
     volatile: Mapping[str, Collection[str]] = VOLATILE,
 ) -> list[Change]:
-    """Every difference between two catalog snapshots, part by part, keyed by table and name."""
+    """Every difference between two catalog snapshots, part by part, keyed by table and name.
+
+    A part the expected snapshot does not hold (a manifest from before that kind was recorded) is not
+    compared: the manifest has no evidence either way."""
     changes: list[Change] = []
     for part in (*TABLE_PARTS, *NAMED_PARTS):
-        if part not in expected and part not in observed:
+        if part not in expected:
             continue
         skip = set(volatile.get(part, ()))
         exp = {_key(part, r): r for r in expected.get(part, [])}
@@ -130,27 +145,43 @@ def schema_fidelity(
     manifest: Manifest,
     tables: Sequence[str] | None = None,
     *,
-    schemas: tuple[str, ...] = ("public",),
+    schemas: tuple[str, ...] | None = None,
+    privileges: bool = True,
 ) -> CheckResult:
     """Columns, types, nullability, defaults, constraints, indexes, triggers, sequences, identity
-    columns, functions and types of the restore equal the manifest's catalog snapshot.
+    columns, functions and types of the restore equal the manifest's catalog snapshot, and so do row
+    security, policies, privileges, owners, default privileges, views, materialized views (populated,
+    rows, digest), large objects (content digests) and the references to them, comments, extensions
+    and versions, partitions and bounds, domains/enums/collations, publications, event triggers and
+    database settings.
 
-    ``tables`` limits table-bound parts to a restore's scope.
+    ``tables`` limits table-bound parts to a restore's scope (a table-scoped restore is judged on the
+    per-table objects of its tables). ``schemas`` defaults to the ones the manifest was taken in.
+    ``privileges=False`` is a system's declared choice (``[checks] privileges = false``, for runbooks
+    that restore with ``--no-owner``/``--no-privileges``): grants, owners and default privileges are
+    then not compared, and the result says so.
     """
     name = "schema_fidelity"
     if not manifest.catalog:
         return CheckResult.skipped(name, "the manifest has no catalog snapshot to compare against")
+    schemas = tuple(schemas if schemas is not None else (getattr(manifest, "schemas", None) or ("public",)))
     with read_session(conn):
         observed = catalog_snapshot(conn, schemas, list(tables) if tables is not None else None)
     expected = scope_catalog(manifest.catalog, tables)
+    if not privileges:
+        expected = {k: v for k, v in expected.items() if k not in PRIVILEGE_KINDS}
     changes = diff_catalog(expected, observed)
     ev = summarize(changes)
+    ev["schemas"] = list(schemas)
+    out_of_scope = "" if privileges else " (privileges and owners not compared: declared out of scope)"
+    ev["privileges_compared"] = privileges
     if changes:
         tables_hit = ev["tables"]["items"]
         where = f" in {sample(tables_hit)}" if tables_hit else ""
         return CheckResult.failed(
-            name, f"{len(changes)} schema difference(s){where}: " + "; ".join(c.line() for c in changes[:3]),
-            expected="catalog equal to the manifest", observed=ev["by_kind"], evidence=ev)
-    counts = {p: len(observed.get(p, [])) for p in (*TABLE_PARTS, *NAMED_PARTS)}
-    return CheckResult.passed(name, "catalog equals the manifest: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
-                              expected=counts, observed=counts, evidence={"counts": counts})
+            name, f"{len(changes)} schema difference(s){where}: " + "; ".join(c.line() for c in changes[:3])
+            + out_of_scope, expected="catalog equal to the manifest", observed=ev["by_kind"], evidence=ev)
+    counts = {p: len(observed.get(p, [])) for p in (*TABLE_PARTS, *NAMED_PARTS) if p in expected}
+    shown = ", ".join(f"{v} {k}" for k, v in counts.items() if v or k in ("columns", "constraints", "indexes"))
+    return CheckResult.passed(name, f"catalog equals the manifest in {', '.join(schemas)}: {shown}{out_of_scope}",
+                              expected=counts, observed=counts, evidence={**ev, "counts": counts})

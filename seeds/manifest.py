@@ -9,18 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
+
+from restore_drill.foundation import qualified, table_digest, utcnow
+
+from .catalog_objects import TABLE_KINDS, catalog_objects
 
 SCHEMA_VERSION = 1
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -50,6 +48,7 @@ class Manifest:
     bucket: str | None = None
     prefix: str | None = None
     objects: dict[str, ObjectSnapshot] = field(default_factory=dict)  # key relative to prefix
+    schemas: list[str] = field(default_factory=lambda: ["public"])  # the schemas the catalog covers
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,33 +70,6 @@ class Manifest:
 
 
 # -- database -------------------------------------------------------------------------------------
-
-def qualified(table: str) -> str:
-    return table if "." in table else f"public.{table}"
-
-
-def _ident(table: str) -> sql.Composable:
-    schema, name = qualified(table).split(".", 1)
-    return sql.Identifier(schema, name)
-
-
-def table_digest(conn: psycopg.Connection, table: str) -> tuple[int, str]:
-    """(row count, order-independent digest) computed on the server in one scan.
-
-    Row text depends on session settings (a timestamptz prints in the session TimeZone, floats by
-    extra_float_digits), so they are pinned for the scan: source and restore, on any server, agree."""
-    q = sql.SQL("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} AS t").format(
-        _ident(table)
-    )
-    with conn.transaction():
-        conn.execute("SET LOCAL TIME ZONE 'UTC'")
-        conn.execute("SET LOCAL extra_float_digits = 3")
-        conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
-        conn.execute("SET LOCAL IntervalStyle = 'postgres'")
-        row = conn.execute(q).fetchone()
-    assert row is not None
-    return int(row[0]), str(row[1])
-
 
 def list_tables(conn: psycopg.Connection, schemas: tuple[str, ...] = ("public",)) -> list[str]:
     rows = conn.execute(
@@ -121,7 +93,10 @@ _CATALOG_QUERIES: dict[str, str] = {
         SELECT c.table_schema || '.' || c.table_name AS tbl, c.column_name AS name,
                format_type(a.atttypid, a.atttypmod) AS type, c.is_nullable = 'NO' AS not_null,
                c.column_default AS "default", c.is_identity = 'YES' AS identity, c.identity_generation,
-               c.is_generated AS generated, c.ordinal_position AS position
+               c.is_generated AS generated,
+               -- the rank among live columns, not attnum: a dropped column leaves a gap that a restore closes
+               (SELECT count(*) FROM pg_attribute a2 WHERE a2.attrelid = a.attrelid AND a2.attnum > 0
+                AND NOT a2.attisdropped AND a2.attnum <= a.attnum) AS position
         FROM information_schema.columns c
         JOIN pg_attribute a ON a.attrelid = (quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass
              AND a.attname = c.column_name
@@ -160,9 +135,21 @@ _CATALOG_QUERIES: dict[str, str] = {
     "types": """
         SELECT n.nspname || '.' || t.typname AS name, t.typtype::text AS kind,
                coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e
-                         WHERE e.enumtypid = t.oid), '') AS labels
+                         WHERE e.enumtypid = t.oid), '') AS labels,
+               CASE t.typtype
+                 WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod)
+                   || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
+                   || coalesce(' DEFAULT ' || t.typdefault, '')
+                   || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(k.oid), ' ' ORDER BY k.conname)
+                                       FROM pg_constraint k WHERE k.contypid = t.oid), '')
+                 WHEN 'c' THEN (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+                                                  ORDER BY a.attnum)
+                                FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
+                                  AND NOT a.attisdropped)
+                 WHEN 'r' THEN (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid)
+                 ELSE '' END AS definition
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE n.nspname = ANY(%(schemas)s) AND t.typtype IN ('e','d','c')
+        WHERE n.nspname = ANY(%(schemas)s) AND t.typtype IN ('e','d','c','r')
           AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid AND c.relkind <> 'c')
         ORDER BY 1""",
 }
@@ -171,9 +158,13 @@ _CATALOG_QUERIES: dict[str, str] = {
 def catalog_snapshot(
     conn: psycopg.Connection, schemas: tuple[str, ...] = ("public",), tables: list[str] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Columns, constraints, indexes, triggers, sequences, functions and types, as plain JSON data.
+    """Columns, constraints, indexes, triggers, sequences, functions and types, plus every kind in
+    ``catalog_objects`` (row security, policies, privileges, owners, views, materialized views, large
+    objects, comments, extensions, partitions, collations, publications, event triggers, database
+    settings), as plain JSON data.
 
-    With ``tables``, table-bound entries are limited to those tables (sequences to the ones they own).
+    With ``tables``, table-bound entries are limited to those tables (sequences to the ones they own);
+    rows of the newer kinds with ``tbl`` None belong to no table and stay.
     """
     snap: dict[str, list[dict[str, Any]]] = {}
     scope = {qualified(t) for t in tables} if tables is not None else None
@@ -186,6 +177,10 @@ def catalog_snapshot(
                 elif part == "sequences":
                     rows = [r for r in rows if r["owned_by_table"] and qualified(r["owned_by_table"]) in scope]
             snap[part] = rows
+    for part, rows in catalog_objects(conn, tuple(schemas)).items():
+        if scope is not None and part in TABLE_KINDS:
+            rows = [r for r in rows if r["tbl"] is None or r["tbl"] in scope]
+        snap[part] = rows
     return snap
 
 
@@ -225,7 +220,8 @@ def take_manifest(
     schemas: tuple[str, ...] = ("public",),
 ) -> Manifest:
     """Snapshot tables (all in ``schemas`` by default), the catalog, and optionally a bucket prefix."""
-    m = Manifest(system=system, taken_at=utcnow(), seed=seed, scale=scale, bucket=bucket, prefix=prefix)
+    m = Manifest(system=system, taken_at=utcnow(), seed=seed, scale=scale, bucket=bucket, prefix=prefix,
+                 schemas=list(schemas))
     all_tables = tables if tables is not None else list_tables(conn, schemas)
     m.tables = table_snapshots(conn, all_tables)
     m.catalog = catalog_snapshot(conn, schemas)
