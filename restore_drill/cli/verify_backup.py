@@ -1,4 +1,5 @@
-"""The ``restore-drill verify-backup`` command (the library is ``restore_drill.verify_backup``)."""
+"""``restore-drill verify-backup``: a real pg_dump archive restored and checked on each target version (the
+library is ``restore_drill.verify``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .errors import DrillError
+from ..errors import DrillError
+from ._common import error_exit, finish
 
 EXAMPLES = """
 \b
@@ -51,7 +53,7 @@ than every pg_restore) or the harness could not decide.
 @click.option("--step-timeout", "timeout_s", type=float, default=3600.0, show_default=True, metavar="SECONDS",
               help="Seconds before reading or restoring the archive is stopped, e.g. --step-timeout 7200.")
 @click.option("--quiet", is_flag=True, help="No progress display (it is off anyway in CI or without a terminal).")
-def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: str | None, manifest: Path | None,
+def command(dump: Path, versions: tuple[int, ...], storage_snapshot: str | None, manifest: Path | None,
                       system: str | None, report_dir: Path | None, s3_endpoint: str | None, timeout_s: float,
                       quiet: bool) -> None:
     """Check a real backup before an upgrade: restore DUMP (a pg_dump custom, directory or tar archive)
@@ -60,10 +62,9 @@ def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: s
 
     Nothing is written anywhere but disposable databases and the run folder; the snapshot is only read.
     """
-    from .cli import _finish, error_exit
-    from .config import DEFAULT_REPORT_DIR
-    from .events import EventBus, ProgressSink
-    from .verify_backup import VERDICT_FILE, verify_backup
+    from ..config import DEFAULT_REPORT_DIR
+    from ..events import EventBus, ProgressSink
+    from ..verify_backup import VERDICT_FILE, verify_backup
 
     argv = ["restore-drill", "verify-backup", *sys.argv[2:]]
     base = report_dir if report_dir is not None else DEFAULT_REPORT_DIR
@@ -74,7 +75,7 @@ def verify_backup_cmd(dump: Path, versions: tuple[int, ...], storage_snapshot: s
                                         events=EventBus(ProgressSink(False if quiet else None)))
     except DrillError as e:
         error_exit(e, argv, base)
-    _finish(report, run_dir)
+    finish(report, run_dir)
     verdict = (run_dir / VERDICT_FILE).read_text(encoding="utf-8").strip()
     click.echo(verdict)
     sys.exit(report.exit_code)

@@ -1,0 +1,57 @@
+"""``restore-drill run``: the built-in drills, or the drills of one system, on disposable infrastructure."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import catalog
+from ._common import SYSTEM_ALIASES, common_options, drill_config, guarded
+
+
+@click.command("run")
+@click.argument("names", nargs=-1)
+@click.option("--system", help="A built-in system (arqonbus, pegasus) or a path to a system definition .toml.")
+@click.option("--procedure", type=click.Choice(["corrected", "runbook"]),
+              help="Run the project's corrected procedure (default) or the operators' runbook as written.")
+@click.option("--disaster", type=click.Choice(catalog.DISASTERS), help="Override the drill's disaster, e.g. --disaster delete-rows.")
+@common_options
+def command(names: Sequence[str], system: str | None, procedure: str | None, quiet: bool, **kw: Any) -> None:
+    """Run restore drills (default: the default drills for both systems).
+
+    \b
+    Examples:
+      restore-drill run
+      restore-drill run arqonbus-table-restore --disaster corrupt-rows --seed 7
+      restore-drill run --system ./drills/myapp.toml --procedure runbook
+    """
+    from .. import session
+    from ..systems import resolve_system
+
+    argv = ["restore-drill", "run", *sys.argv[2:]]
+
+    def go() -> tuple[Any, Path | None]:
+        cfg = drill_config({**kw, "disaster": None})
+        sysdef = None
+        if names:
+            specs = [catalog.get(n) for n in names]
+        elif system is not None:
+            sysdef = resolve_system(SYSTEM_ALIASES.get(system, system))
+            builtin = [d for d in catalog.DRILLS if d.system == sysdef.name and d.default]
+            # A user's system has its own runbook as its procedure (there is no project-corrected variant).
+            specs = builtin or [catalog.DrillSpec(f"{sysdef.name}-restore", str(sysdef.path), "truncate",
+                                                  f"{sysdef.name}: tables truncated, restored from the backup",
+                                                  procedure="corrected" if sysdef.corrected else "runbook")]
+        else:
+            specs = catalog.defaults()
+        specs = [s.with_disaster(kw.get("disaster")) for s in specs]
+        if procedure is not None:
+            specs = [replace(s, procedure=procedure) for s in specs]
+        return session.run(specs, cfg, argv, system=sysdef, progress=False if quiet else None)
+
+    guarded(go, kw.get("report_dir"), argv)

@@ -1,0 +1,62 @@
+"""``restore-drill runbook``: an operator's Markdown runbook executed as written, bound to disposable
+infrastructure."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import catalog
+from ..errors import BadInput
+from ._common import SYSTEM_ALIASES, common_options, drill_config, guarded
+
+
+@click.command("runbook")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--system", help="Which system the runbook drills: arqonbus (alias continuum), pegasus, or a definition .toml.")
+@click.option("--binding", type=click.Path(path_type=Path), help="A binding file (default: the system's built-in binding).")
+@click.option("--disaster", type=click.Choice(catalog.DISASTERS), help="Disaster injected between backup and restore.")
+@common_options
+def command(path: Path, system: str | None, binding: Path | None, quiet: bool, **kw: Any) -> None:
+    """Execute an operator's Markdown runbook as written, bound to disposable infrastructure.
+
+    \b
+    Examples:
+      restore-drill runbook ../shared/runbooks/000_bfde4953689c82a4.txt --system continuum
+      restore-drill runbook my-edited-copy.md --system pegasus --disaster delete-prefix
+    """
+    from .. import session
+    from ..systems import resolve_system
+
+    argv = ["restore-drill", "runbook", *sys.argv[2:]]
+
+    def go() -> tuple[Any, Path | None]:
+        cfg = drill_config({**kw, "disaster": None})
+        if not path.is_file():
+            raise BadInput(f"runbook {path} does not exist or is not a file")
+        if binding is not None and not binding.is_file():
+            raise BadInput(f"--binding {binding} does not exist or is not a file")
+        name = system or guess_system(path)
+        sysdef = resolve_system(SYSTEM_ALIASES.get(name, name))
+        default = next((d for d in catalog.DRILLS if d.system == sysdef.name and d.default), None)
+        disaster = kw.get("disaster") or (default.disaster if default else "truncate")
+        spec = catalog.DrillSpec(f"{sysdef.name}-runbook", sysdef.name if default else str(sysdef.path), disaster,
+                                 f"{path.name} as written", procedure="runbook")
+        return session.run([spec], cfg, argv, system=sysdef, runbook_path=path.resolve(),
+                           binding_path=binding.resolve() if binding else sysdef.binding,
+                           progress=False if quiet else None)
+
+    guarded(go, kw.get("report_dir"), argv)
+
+
+def guess_system(path: Path) -> str:
+    """The built-in system a runbook mentions by name; raises ``BadInput`` (pass --system) if neither does."""
+    text = path.read_text(errors="replace")
+    if "arqonbus" in text.lower():
+        return "arqonbus"
+    if "pegasus" in text.lower():
+        return "pegasus"
+    raise BadInput(f"cannot tell which system {path} drills; pass --system arqonbus|pegasus|PATH.toml")
