@@ -20,8 +20,7 @@ from restore_drill.checks._util import libpq_env
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.infra import Infra
 from restore_drill.procs import run
-from restore_drill.verify_archive import inspect_archive
-from restore_drill.verify_backup import RESTORE_FLAGS, verify_backup
+from restore_drill.verify import RESTORE_FLAGS, inspect_archive, verify_backup
 
 SCHEMA = """
 CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL);

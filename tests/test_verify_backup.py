@@ -16,8 +16,7 @@ from restore_drill.checks.result import Status
 from restore_drill.errors import BadInput
 from restore_drill.fixtures import binaries
 from restore_drill.procs import run
-from restore_drill.verify_archive import inspect_archive
-from restore_drill.verify_backup import VERDICT_FILE, archive_row_counts, restored_objects, verify_backup
+from restore_drill.verify import VERDICT_FILE, archive_row_counts, inspect_archive, restored_objects, verify_backup
 
 MAJORS = sorted(b.major for b in binaries.servers())
 # A small schema with every kind the archive-vs-restore comparison covers: FK, sequences, trigger,
@@ -108,7 +107,7 @@ def test_archive_verifies_into_same_and_newer_versions(archives, drill_infra, tm
 
 @pytest.mark.parametrize("fmt", ["directory", "tar"])
 def test_directory_and_tar_archives_verify_and_stay_unchanged(drill_infra, tmp_path, fmt):
-    from restore_drill.verify_archive import _tree_sha256
+    from restore_drill.verify.archive import _tree_sha256
 
     major = MAJORS[-1]
     with source(drill_infra, major) as db:

@@ -13,7 +13,7 @@ from restore_drill.fixtures import binaries
 from restore_drill.procs import run
 from restore_drill.seeds import pegasus
 from restore_drill.seeds.manifest import take_manifest
-from restore_drill.verify_backup import VERDICT_FILE, verify_backup
+from restore_drill.verify import VERDICT_FILE, verify_backup
 
 MAJORS = sorted(b.major for b in binaries.servers())
 

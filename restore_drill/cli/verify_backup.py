@@ -64,7 +64,7 @@ def command(dump: Path, versions: tuple[int, ...], storage_snapshot: str | None,
     """
     from ..config import DEFAULT_REPORT_DIR
     from ..events import EventBus, ProgressSink
-    from ..verify_backup import VERDICT_FILE, verify_backup
+    from ..verify import VERDICT_FILE, verify_backup
 
     argv = ["restore-drill", "verify-backup", *sys.argv[2:]]
     base = report_dir if report_dir is not None else DEFAULT_REPORT_DIR

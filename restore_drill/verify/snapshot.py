@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 from restore_drill.checks.retention import date_in
 from restore_drill.fixtures.s3 import S3Endpoint
 
-from .errors import BadInput
-from .redact import redact_url
+from ..errors import BadInput
+from ..redact import redact_url
 
 PAGE = 1000
 

@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from restore_drill.checks.backup import parse_header_line, read_custom_header, sha256_file
+from restore_drill.checks.backup import parse_header_line, read_custom_header
 from restore_drill.checks.references import Relation, relations_from_catalog
 from restore_drill.fixtures.binaries import PgBinaries
+from restore_drill.foundation import sha256_file
 
-from .errors import BadInput, StepTimeout
-from .procs import kill_group, run
+from ..errors import BadInput, StepTimeout
+from ..procs import kill_group, run
 
 # TOC descriptions that name restorable objects, longest first so "FK CONSTRAINT" wins over "CONSTRAINT".
 _DESCS = sorted((

@@ -1,0 +1,163 @@
+"""``restore-drill verify-backup``: does this dump restore, completely, into each Postgres we run or
+move to, and does it agree with its object-storage snapshot?
+
+Flow: read the archive once (header, table of contents, every data block; see ``archive``), then per
+target version (``version``) restore it with that version's own ``pg_restore`` into a fresh disposable
+database, run every check that needs no source, plus the manifest and storage checks when given
+(``checks``). One ``DrillReport`` per version (``verify-backup[pg16]``) and a version x check matrix; a
+version is a safe upgrade target when its drill passed (``verdict``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from restore_drill.checks.result import CheckResult
+from restore_drill.checks.storage import object_integrity
+from restore_drill.fixtures import binaries
+from restore_drill.fixtures.binaries import PgBinaries
+from restore_drill.fixtures.infra import Infra
+from restore_drill.foundation import utcnow
+from restore_drill.reports.environment import capture_environment, probe_tool_versions
+from restore_drill.reports.history import append_history
+from restore_drill.reports.model import ErrorInfo, PostgresInfo, RunReport, S3Info
+from restore_drill.reports.writers import new_run_dir, write_run
+from restore_drill.seeds.manifest import Manifest
+
+from ..errors import BadInput
+from ..events import EventBus
+from ..redact import Redactor
+from .archive import inspect_archive
+from .inputs import Inputs, choose_system, choose_targets, newer_than, snapshot_manifest
+from .snapshot import Snapshot, open_snapshot
+from .verdict import build_matrix, verdict_text
+from .version import DRILL_NAME, verify_version
+
+VERDICT_FILE = "verdict.txt"
+HISTORY_NAME = "history.jsonl"
+
+
+def verify_backup(
+    dump: Path,
+    *,
+    versions: list[int] | None,
+    storage_snapshot: str | None,
+    manifest: Path | None,
+    system: str | None,
+    report_dir: Path,
+    argv: list[str],
+    s3_endpoint: str | None = None,
+    infra: Infra | None = None,
+    timeout_s: float = 3600.0,
+    events: EventBus | None = None,
+) -> tuple[RunReport, Path]:
+    """Verify ``dump`` into every target version and write the run folder; returns (report, run folder).
+
+    Raises ``BadInput`` (nothing written) when the file is unusable or an option is wrong: missing,
+    empty, truncated, corrupted, plain SQL, not an archive, newer than every ``pg_restore`` (or every
+    requested version's), unreadable manifest or snapshot. ``infra`` lets a caller share servers
+    (tests); otherwise servers are started here, one per version, and stopped before returning.
+    ``events`` receives phases and check results as they happen (the CLI's progress display).
+    """
+    events = events if events is not None else EventBus()
+    dump = Path(dump)
+    if timeout_s <= 0:
+        raise BadInput(f"--step-timeout must be > 0 seconds, got {timeout_s:g}")
+    if manifest is not None and not Path(manifest).is_file():
+        raise BadInput(f"--manifest {manifest} does not exist: pass the <drill>.manifest.json a drill wrote "
+                       "at backup time, or one you made with take_manifest")
+    for v in versions or ():
+        binaries.select(v)  # BadInput naming the versions found
+    tools = list(binaries.discover())
+    t0 = time.monotonic()
+    events.emit("phase_start", DRILL_NAME, "read")
+    status = "errored"
+    try:
+        archive = inspect_archive(dump, tools, timeout_s=timeout_s)
+        status = "passed"
+    finally:  # the spinner stops on a bad file too, before its one-line error
+        read_s = time.monotonic() - t0
+        events.emit("phase_end", DRILL_NAME, "read", status, duration_s=read_s)
+    man: Manifest | None = None
+    if manifest is not None:
+        try:
+            man = Manifest.load(Path(manifest))
+        except (ValueError, TypeError, KeyError) as e:
+            raise BadInput(f"--manifest {manifest} is not a restore-drill manifest ({type(e).__name__}: "
+                           f"{str(e)[:120]}): pass the <drill>.manifest.json a drill wrote") from None
+    sysdef, how = choose_system(system, man, archive)
+    targets, notes = choose_targets(versions, archive)
+    if not targets:
+        raise BadInput(f"no PostgreSQL version found to verify {dump} into (archive from pg_dump "
+                       f"{archive.dumped_by or '?'}): install it or pass --pg-version")
+    t1 = time.monotonic()
+    unreadable = {b.major: newer_than(archive, b, timeout_s) for b in targets}
+    if all(unreadable.values()):
+        newest = max(targets, key=lambda b: b.major)
+        raise BadInput(f"{dump} was written by pg_dump {archive.dumped_by}, newer than every requested "
+                       f"version's pg_restore (newest requested: {newest.version}): verify it with "
+                       f"--pg-version {archive.dumped_by_major} or later")
+    check_s = round(read_s + (time.monotonic() - t1) / len(targets), 3)
+    snap: Snapshot | None = None
+    if storage_snapshot is not None:
+        snap = open_snapshot(storage_snapshot, s3_endpoint=s3_endpoint,
+                             access_key=os.environ.get("RESTORE_DRILL_S3_ACCESS_KEY"),
+                             secret_key=os.environ.get("RESTORE_DRILL_S3_SECRET_KEY"),
+                             region=os.environ.get("RESTORE_DRILL_S3_REGION", "us-east-1"))
+    redact = Redactor([os.environ.get("RESTORE_DRILL_S3_SECRET_KEY", ""),
+                       os.environ.get("RESTORE_DRILL_S3_ACCESS_KEY", "")])
+    objects: CheckResult | None = None
+    if snap is not None:
+        if man is None:
+            objects = CheckResult.skipped("object_integrity", "no --manifest given: the snapshot's objects have "
+                                          "nothing to be compared with (pass the manifest written at backup time)")
+        elif not man.objects:
+            objects = CheckResult.skipped("object_integrity", "the manifest lists no objects")
+        else:
+            objects = object_integrity(snap.client, snap.bucket, snap.prefix, snapshot_manifest(man, snap))
+            if not snap.keeps_metadata:
+                objects = dataclasses.replace(objects, message=objects.message.replace(
+                    "(sha256, size, content type, metadata)", "(sha256 and size; a folder keeps no content type "
+                    "or metadata)"))
+    inp = Inputs(archive, man, sysdef, how, snap, objects, timeout_s, redact, events)
+
+    run_dir = new_run_dir(report_dir)
+    report = RunReport(run_id=run_dir.name, command=[redact(x) for x in argv], environment=capture_environment(),
+                       started_at=utcnow())
+    own = infra is None
+    infra = infra if infra is not None else Infra()
+    try:
+        for b in targets:
+            report.drills.append(verify_version(infra, b, inp, unreadable[b.major], check_s))
+    except KeyboardInterrupt:
+        report.error = ErrorInfo("KeyboardInterrupt", "interrupted (Ctrl-C); infrastructure was torn down")
+        raise
+    finally:
+        if own:
+            infra.close()
+        report.matrix = build_matrix(report.drills)
+        report.environment = _environment(targets, snap, s3_endpoint)
+        report.finish()
+        text = verdict_text(report, notes, archive, sysdef, how)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / VERDICT_FILE).write_text(text + "\n", encoding="utf-8")
+        write_run(report, run_dir)
+        with contextlib.suppress(OSError):
+            append_history(report, report_dir / HISTORY_NAME, run_dir)
+    return report, run_dir
+
+
+def _environment(targets: Sequence[PgBinaries], snap: Snapshot | None, endpoint: str | None) -> Any:
+    tools = probe_tool_versions({f"pg_restore {b.major}": b.tool("pg_restore") for b in targets})
+    newest = max(targets, key=lambda b: b.major)
+    pg = PostgresInfo("embedded", ", ".join(b.version for b in targets), newest.version,
+                      ", ".join(sorted({b.source for b in targets})))
+    # A folder snapshot is recorded in each drill's target and snapshots, not as an S3 backend.
+    s3 = S3Info("endpoint", endpoint or "") if snap is not None and snap.kind == "s3" else None
+    return capture_environment(pg, s3, tools)

@@ -1,0 +1,95 @@
+"""One target version of ``verify-backup``: a fresh disposable database of that version, the archive
+restored into it with that version's own ``pg_restore``, then the checks; one ``DrillReport``
+(``verify-backup[pg16]``) per version."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+from restore_drill.checks._util import libpq_env
+from restore_drill.checks.backup import restore_exit_status
+from restore_drill.fixtures.binaries import PgBinaries
+from restore_drill.fixtures.database import Database
+from restore_drill.fixtures.infra import Infra
+from restore_drill.foundation import utcnow
+from restore_drill.reports.model import DrillReport, ErrorInfo, RestoreTarget, Targets
+
+from ..errors import DrillError, HarnessFault
+from ..events import EventBus, phase
+from ..procs import run
+from ..records import BackupRecord, SnapshotRecord, StepRecord
+from .checks import backup_artifact, db_checks
+from .inputs import Inputs
+
+DRILL_NAME = "verify-backup"
+RESTORE_FLAGS = ("--no-owner", "--no-privileges")  # a fresh cluster has none of the source's roles
+
+
+def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str | None,
+                   check_s: float) -> DrillReport:
+    """Restore ``inp.archive`` into a fresh database of ``tool``'s version on ``infra`` and check it.
+    ``unreadable`` (from ``newer_than``) short-cuts to a failed ``backup_artifact``; ``check_s`` is that
+    check's share of the reading time. Harness faults become an errored report, never a verdict; the
+    database is always dropped."""
+    a = inp.archive
+    rep = DrillReport(name=DRILL_NAME, id=f"{DRILL_NAME}[pg{tool.major}]",
+                      system=inp.system.name if inp.system else (a.header.get("dbname") or "unknown"),
+                      procedure="corrected", runbook=None, disaster=None, started_at=utcnow())
+    rep.backups.append(BackupRecord(
+        path=str(a.path), size_bytes=a.size_bytes, sha256=a.sha256, started_at=a.created_at or a.mtime,
+        finished_at=a.mtime, tool_version=f"pg_dump (PostgreSQL) {a.dumped_by}" if a.dumped_by else "",
+        archive_header=dict(a.header), data_tables=a.data_tables, intended_tables=[]))
+    if inp.snapshot is not None:
+        rep.snapshots.append(SnapshotRecord(inp.snapshot.bucket, inp.snapshot.prefix or "", utcnow(), {}))
+    if inp.system is not None:
+        rep.targets = Targets(inp.system.rto_s, inp.system.rpo_s)
+    rep.metrics.update({"backup_bytes": a.size_bytes, "archive_rows": sum(a.row_counts.values()),
+                        "target_version": tool.version})
+    inp.events.emit("drill_start", rep.id)
+    rep.checks.append(backup_artifact(a, tool, unreadable, check_s))
+    if unreadable is not None:
+        return finish_version(rep, inp.events)
+    db: Database | None = None
+    try:
+        with phase(inp.events, rep, "infra"):
+            db = infra.postgres(tool.major).create_database(name=f"verify_{uuid.uuid4().hex[:10]}")
+        rep.target = RestoreTarget(database=f"{db.name} (PostgreSQL {db.server_version}, disposable)",
+                                   bucket=inp.snapshot.bucket if inp.snapshot else "",
+                                   prefix=(inp.snapshot.prefix or "") if inp.snapshot else "")
+        with phase(inp.events, rep, "restore"):
+            restore_tool = tool.tool("pg_restore")
+            argv = [str(restore_tool), *RESTORE_FLAGS, "--dbname", db.name, str(a.path)]
+            started = utcnow()
+            done = run(argv, env=libpq_env(db), timeout_s=inp.timeout_s, redactor=inp.redact)
+            rep.steps.append(StepRecord(
+                name=f"pg_restore into PostgreSQL {db.server_version}", phase="restore",
+                command=inp.redact(" ".join(argv)), status="passed" if done.exit_code == 0 else "failed",
+                exit_code=done.exit_code, duration_s=round(done.duration_s, 3), started_at=started,
+                stderr_tail=inp.redact(done.stderr[-4000:]),
+                reason="" if done.exit_code == 0 else "pg_restore reported errors (see restore_exit_status)"))
+            rep.metrics["restore_s"] = round(done.duration_s, 3)
+            rep.metrics["rows"] = sum(a.row_counts.values())
+            allow = inp.system.restore_allowlist if inp.system else ()
+            rep.checks.append(restore_exit_status(done.exit_code, inp.redact(done.stderr), allow))
+        with phase(inp.events, rep, "checks"):
+            rep.checks.extend(db_checks(db, inp))
+    except DrillError as e:
+        rep.error = ErrorInfo.from_exception(e, inp.redact)
+    except Exception as e:  # noqa: BLE001 - a harness bug must show as errored, never as a verdict
+        rep.error = ErrorInfo.from_exception(HarnessFault(f"{type(e).__name__}: {e}"), inp.redact)
+    finally:
+        if db is not None:
+            with contextlib.suppress(Exception):
+                infra.drop(db)
+    rep.metrics["verify_s"] = round(sum(p.duration_s for p in rep.phases) + check_s, 3)
+    return finish_version(rep, inp.events)
+
+
+def finish_version(rep: DrillReport, events: EventBus) -> DrillReport:
+    """Close ``rep`` and announce its checks and end on ``events`` (the progress display)."""
+    rep.finish()
+    for c in rep.checks:
+        events.emit("check", rep.id, c.name, c.status.value, message=c.message)
+    events.emit("drill_end", rep.id, status=rep.status)
+    return rep
