@@ -53,6 +53,8 @@ class SystemDef:
     invariants: tuple[Invariant, ...] = ()
     skip_checks: tuple[str, ...] = ()
     restore_allowlist: tuple[str, ...] = ()
+    # [checks] privileges = false: grants/owners/default privileges declared out of scope (--no-owner runbooks)
+    privileges: bool = True
     retention_days: int = 7
     smoke_sql: str | None = None  # user systems: a write using column defaults, run then rolled back
     late_write_sql: str | None = None  # user systems: one valid write, for the late-writes disaster
@@ -163,7 +165,7 @@ def load_system(path: Path) -> SystemDef:
         inv.append(Invariant(ir.get("name", str, required=True), ir.get("sql", str, required=True),
                              ir.get("message", str, required=True), ir.get("check", str, "domain_invariants")))
     c = r.table("checks")
-    c.unknown({"skip", "restore_allowlist"})
+    c.unknown({"skip", "restore_allowlist", "privileges"})
     sm = r.table("smoke")
     sm.unknown({"sql"})
     ret = r.table("retention")
@@ -181,7 +183,8 @@ def load_system(path: Path) -> SystemDef:
         rto_s=_positive(t, "rto_s", None), rpo_s=_positive(t, "rpo_s", None),
         snapshot_tolerance_s=_positive(t, "snapshot_tolerance_s", 3600.0) or 3600.0,
         invariants=tuple(inv), skip_checks=tuple(c.get("skip", list, [])),
-        restore_allowlist=tuple(c.get("restore_allowlist", list, [])), retention_days=days,
+        restore_allowlist=tuple(c.get("restore_allowlist", list, [])), privileges=c.get("privileges", bool, True),
+        retention_days=days,
         smoke_sql=sm.get("sql", str), late_write_sql=d.get("late_write_sql", str), migration=db.path_("migration"),
         raw=data,
     )
