@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: drill test bench lint clean
+.PHONY: drill test bench lint clean tools
 
 # Re-install when the pinned dependency set or the project metadata changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -13,7 +13,15 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@$(MAKE) --no-print-directory tools
 	@touch $(STAMP)
+
+# rclone (Debian package) for runbooks that copy with rclone; s3cmd comes from PyPI with the venv. Never fatal:
+# without it, a runbook step that uses rclone is reported not_run (pre-flight), naming the tool.
+tools:
+	@command -v rclone >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q rclone >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q rclone >/dev/null 2>&1)); } \
+	  || echo "rclone not installed (apt-get install rclone): runbook steps that use it are reported not_run"
 
 drill: $(STAMP)
 	$(BIN)/restore-drill run $(DRILL_ARGS)
