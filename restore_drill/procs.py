@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,11 +62,16 @@ def run(
     user: int | None = None,
     group: int | None = None,
     shell: bool = False,
+    preexec_fn: Callable[[], None] | None = None,
+    pass_fds: Sequence[int] = (),
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> Completed:
     """Run a command to completion; on timeout kill its whole process group and raise StepTimeout.
 
     ``shell=True`` is only for running an operator's runbook line as written (argv is then
-    ``[script]``, executed with bash).
+    ``[script]``, executed with bash). ``preexec_fn``/``pass_fds`` go to Popen (the sandbox confines
+    a step there); ``on_start(proc)`` runs right after the child started, before its output is read
+    (an exception from it kills the child's group and propagates).
     """
     args = [str(a) for a in argv]
     if shell:
@@ -84,8 +89,12 @@ def run(
         start_new_session=True,
         user=user,
         group=group,
+        preexec_fn=preexec_fn,
+        pass_fds=tuple(pass_fds),
     )
     try:
+        if on_start is not None:
+            on_start(proc)
         out, err = proc.communicate(stdin_text, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         kill_group(proc)

@@ -25,6 +25,7 @@ class StepRecord:
     reason: str = ""  # why not run / replaced / failed
     section: str = ""  # runbook heading the step came from
     findings: list[str] = field(default_factory=list)  # what the runner noticed (unset variable, copied nothing)
+    blocked: list[str] = field(default_factory=list)  # reaches the sandbox refused ("blocked: reached for ...")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,121 @@
+"""Runbook steps in a sandbox: a step can reach only what its drill created.
+
+Public API (see the README's Safety section for what it covers and what it cannot):
+
+- ``prepare(workdir, allowed_endpoints, wrapper_map) -> StepSandbox``: a confinement for one drill's
+  steps; ``StepSandbox.env(base)`` is the environment (shims first on PATH, private TMPDIR) and
+  ``StepSandbox.run(script, env=, timeout_s=)`` runs one step, returning (Completed, StepOutcome).
+- ``run_step(script, env=, cwd=, timeout_s=, redactor=, record=, runbook_env=)``: what the runbook
+  runner calls for each shell step; records blocks on the step record.
+- ``allow_unconfined(True)`` / RESTORE_DRILL_UNCONFINED=1: the user's explicit opt-in (``--unconfined``)
+  where the machine cannot confine steps; ``unavailable_reason()`` says why it cannot.
+- ``dry_run`` (plan.py): the commands a drill would run, their bindings and what they may reach.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from restore_drill import procs
+from restore_drill.errors import StepTimeout
+from restore_drill.redact import Redactor
+
+from .confine import UNCONFINED_ENV, Block, StepOutcome, StepSandbox, python_paths, unavailable_reason
+from .endpoints import Endpoint, Endpoints, from_variables
+from .shims import HOST_TOOLS
+
+__all__ = ["HOST_TOOLS", "Block", "Endpoint", "Endpoints", "StepOutcome", "StepSandbox", "allow_unconfined",
+           "endpoints_for", "prepare", "run_step", "unavailable_reason", "unconfined"]
+
+ERRLOG_VARIABLE = "RESTORE_DRILL_ERRLOG"
+_sandboxes: dict[tuple[Any, ...], StepSandbox] = {}
+
+
+def allow_unconfined(yes: bool = True) -> None:
+    """Record the user's --unconfined opt-in for this process and the processes it starts."""
+    if yes:
+        os.environ[UNCONFINED_ENV] = "1"
+    else:
+        os.environ.pop(UNCONFINED_ENV, None)
+
+
+def unconfined() -> bool:
+    """Whether the user opted in to unconfined steps (--unconfined or RESTORE_DRILL_UNCONFINED=1)."""
+    return os.environ.get(UNCONFINED_ENV, "") not in ("", "0")
+
+
+def _run_as() -> tuple[int, int] | None:
+    from restore_drill.fixtures.runtime_user import server_user
+
+    u = server_user()
+    return None if u.uid is None else (u.uid, u.gid if u.gid is not None else u.uid)
+
+
+def prepare(workdir: Path, allowed_endpoints: Endpoints, wrapper_map: Mapping[str, str] | None = None,
+            read_paths: tuple[str, ...] = ()) -> StepSandbox:
+    """A StepSandbox for one drill's working folder (cached: same arguments, same object).
+
+    ``allowed_endpoints``: ``Endpoints.of([Endpoint(...)])`` or ``endpoints_for(...)``.
+    ``wrapper_map``: host tool -> bash body run in its place ("$@" = the tool's arguments), e.g.
+    ``{"docker": 'shift 3; exec "$@"'}``; tools not mapped are refused with a finding.
+    ``read_paths``: folders to read besides the system ones, the venv's Python and the PostgreSQL bindir.
+    """
+    key = (str(Path(workdir).resolve()), allowed_endpoints, tuple(sorted((wrapper_map or {}).items())), read_paths)
+    sb = _sandboxes.get(key)
+    if sb is None:
+        if len(_sandboxes) > 64:
+            _sandboxes.clear()
+        sb = StepSandbox(Path(workdir), allowed_endpoints, wrapper_map, _run_as(),
+                         (*python_paths(), *read_paths))
+        _sandboxes[key] = sb
+    return sb
+
+
+def endpoints_for(runbook_env: Any, step_env: Mapping[str, str]) -> Endpoints:
+    """What a step may reach: the drill's database URLs, its S3 endpoint and the API URL in the step's
+    environment (the stand-in's, or one the user bound). ``runbook_env``: fixtures.environment.RunbookEnvironment."""
+    s3 = getattr(runbook_env, "s3", None)
+    variables = {**step_env, **getattr(runbook_env, "variables", {})}
+    return from_variables(variables, s3.url if s3 is not None else None)
+
+
+def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float, redactor: Redactor | None,
+             record: Any, runbook_env: Any, wrapper_map: Mapping[str, str] | None = None) -> procs.Completed:
+    """Run one runbook shell step confined (drop-in for ``procs.run([script], shell=True, ...)``).
+
+    Blocked reaches go to ``record.blocked`` (list of str) and ``record.findings``; tools the wrapper_map
+    ran go to the findings. Raises StepTimeout as procs.run does (blocks still recorded) and
+    InfraUnavailable when the machine cannot confine steps and the user did not pass --unconfined.
+    """
+    bins = getattr(runbook_env, "client_bins", None)
+    reads = (str(Path(bins.bindir).parent),) if bins is not None else ()
+    sb = prepare(Path(cwd), endpoints_for(runbook_env, env), wrapper_map, reads)
+    # The runner's ERR trap appends failing line numbers to this file (runbook/runner.py, _ERR_TRAP).
+    writable = tuple(v for v in (env.get(ERRLOG_VARIABLE),) if v)
+    try:
+        done, outcome = sb.run(script, env=env, timeout_s=timeout_s, redactor=redactor, confined=not unconfined(),
+                               writable=writable)
+    except StepTimeout as e:
+        _note(record, getattr(e, "outcome", None), redactor)
+        raise
+    _note(record, outcome, redactor)
+    return done
+
+
+def _note(record: Any, outcome: StepOutcome | None, redactor: Redactor | None) -> None:
+    if outcome is None or record is None:
+        return
+    red = redactor or Redactor()
+    msgs = [red(b.message) for b in outcome.blocks]
+    blocked = getattr(record, "blocked", None)
+    if isinstance(blocked, list):
+        blocked.extend(msgs)
+    findings = getattr(record, "findings", None)
+    if isinstance(findings, list):
+        findings.extend(msgs)
+        findings.extend(red(f"mapped by the binding: `{m}` ran on the drill's infrastructure") for m in outcome.mapped)
+        if not outcome.confined:
+            findings.append("ran unconfined (--unconfined): this step had the host's network, sockets and tools")
