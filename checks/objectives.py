@@ -1,44 +1,79 @@
-"""rto and rpo: measured recovery time and data-loss window against the system's targets."""
+"""rto and rpo: recovery time and data-loss window judged from outcomes, against the system's targets.
+
+RTO is *achieved* only by a restore that really restored: every data-fidelity check of the drill passed
+(``checks/registry.py`` marks them). RPO is the data-loss window measured from restored data (the write
+ledger, ``seeds/ledger.py``): the newest write committed before the disaster minus the newest write
+present after the restore. Nothing to measure gives "not measured" (errored), never 0 s.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from ._util import human_duration, parse_time, timed
-from .result import CheckResult
+from .result import CheckResult, Status
 
 
 @timed("rto")
-def rto(measured_s: float, target_s: float | None) -> CheckResult:
-    """The restore took no longer than the recovery-time objective."""
+def rto(measured_s: float, target_s: float | None, *, fidelity: Sequence[CheckResult] | None = None) -> CheckResult:
+    """The restore restored and took no longer than the recovery-time objective.
+
+    ``measured_s``: seconds the restore phase took. ``fidelity``: the drill's data-fidelity check results;
+    when given, any that failed or errored (or none that passed) makes the objective "not achieved",
+    whatever the time, with the reason. ``target_s`` None: skipped (no target declared).
+    """
     name = "rto"
-    ev = {"rto_s": round(measured_s, 3), "target_s": target_s}
+    ev: dict[str, object] = {"rto_s": round(measured_s, 3), "target_s": target_s, "achieved": False}
+    if fidelity is not None:
+        bad = [r for r in fidelity if r.status in (Status.FAILED, Status.ERRORED)]
+        passed = [r for r in fidelity if r.status is Status.PASSED]
+        ev["fidelity_checks"] = {r.name: r.status.value for r in fidelity}
+        if bad or not passed:
+            why = ("; ".join(f"{r.name} {r.status.value}" for r in bad) if bad
+                   else "no data-fidelity check passed")
+            return CheckResult.failed(name, f"not achieved: the restore took {measured_s:.1f} s but did not restore "
+                                      f"the data ({why})", expected=target_s, observed=None, evidence=ev)
     if target_s is None:
         return CheckResult.skipped(name, f"restore took {human_duration(measured_s)}; no RTO target configured",
                                    observed=measured_s, evidence=ev)
     if measured_s > target_s:
         return CheckResult.failed(name, f"restore took {measured_s:.1f} s, over the RTO target of {target_s:g} s",
                                   expected=target_s, observed=measured_s, evidence=ev)
+    ev["achieved"] = True
     return CheckResult.passed(name, f"restore took {measured_s:.1f} s, within the RTO target of {target_s:g} s",
                               expected=target_s, observed=measured_s, evidence=ev)
 
 
 @timed("rpo")
-def rpo(backup_started_at: str | datetime, last_write_at: str | datetime | None, target_s: float | None) -> CheckResult:
-    """The data-loss window (last write before the disaster minus the backup's start: what the backup
-    cannot contain) is within the recovery-point objective. No write after the backup: window 0."""
+def rpo(newest_before: str | datetime | None, newest_restored: str | datetime | None, target_s: float | None,
+        *, note: str = "") -> CheckResult:
+    """The data-loss window is within the recovery-point objective.
+
+    ``newest_before``: commit time of the newest write made before the disaster (write ledger or the
+    late writes); ``newest_restored``: commit time of the newest write present in the restored data.
+    Window = newest_before - newest_restored, in seconds (never negative). Either missing: errored
+    "not measured" (``note`` says why), never a 0 s window.
+    """
     name = "rpo"
-    start = parse_time(backup_started_at)
-    last = parse_time(last_write_at) if last_write_at is not None else None
-    window = max(0.0, (last - start).total_seconds()) if last is not None else 0.0
-    ev = {"rpo_s": round(window, 3), "target_s": target_s, "backup_started_at": start.isoformat(),
-          "last_write_at": last.isoformat() if last else None}
+    if newest_before is None or newest_restored is None:
+        missing = ("no write was recorded before the disaster" if newest_before is None
+                   else "the restored data holds no write to measure from")
+        return CheckResult.errored(name, f"not measured: {missing}" + (f" ({note})" if note else ""),
+                                   evidence={"rpo_s": None, "target_s": target_s, "note": note,
+                                             "newest_write_before_disaster": str(newest_before) if newest_before else None,
+                                             "newest_write_restored": str(newest_restored) if newest_restored else None})
+    before, restored = parse_time(newest_before), parse_time(newest_restored)
+    window = max(0.0, (before - restored).total_seconds())
+    ev = {"rpo_s": round(window, 3), "target_s": target_s, "newest_write_before_disaster": before.isoformat(),
+          "newest_write_restored": restored.isoformat(), "note": note}
     if target_s is None:
         return CheckResult.skipped(name, f"data-loss window {human_duration(window)}; no RPO target configured",
                                    observed=window, evidence=ev)
     if window > target_s:
-        return CheckResult.failed(name, f"data-loss window {window:.1f} s (backup started {start.isoformat()}, "
-                                  f"last write {last.isoformat() if last else '-'}) is over the RPO target of "
-                                  f"{target_s:g} s", expected=target_s, observed=window, evidence=ev)
-    return CheckResult.passed(name, f"data-loss window {window:.1f} s, within the RPO target of {target_s:g} s",
-                              expected=target_s, observed=window, evidence=ev)
+        return CheckResult.failed(name, f"data-loss window {window:.1f} s (newest write before the disaster "
+                                  f"{before.isoformat()}, newest write restored {restored.isoformat()}) is over the "
+                                  f"RPO target of {target_s:g} s", expected=target_s, observed=window, evidence=ev)
+    return CheckResult.passed(name, f"data-loss window {window:.1f} s (newest write restored {restored.isoformat()}), "
+                              f"within the RPO target of {target_s:g} s", expected=target_s, observed=window,
+                              evidence=ev)

@@ -155,15 +155,33 @@ def artifact_paths_exist(
     bucket: str,
     prefix: str | None,
     reference_columns: Mapping[str, str] | Sequence[str],
+    *,
+    manifest: Manifest | None = None,
 ) -> CheckResult:
     """Every object key held in ``reference_columns`` (``"schema.table.column"``, keys relative to
-    ``prefix``) exists in the restored bucket, decided by listing, not by HEAD per key."""
+    ``prefix``) exists in the restored bucket, decided by listing, not by HEAD per key.
+
+    No vacuous pass: zero referenced keys while ``manifest`` recorded rows in the tables holding the
+    reference columns and objects under the prefix fails (the keys did not come back); zero with nothing
+    in the manifest either (or no manifest) is skipped, "nothing to check"."""
     name = "artifact_paths_exist"
     if not reference_columns:
         return CheckResult.skipped(name, "no reference columns declared for this system")
     with read_session(conn), _RequestCounter(s3_client) as counter:
         d = reference_diff(conn, s3_client, bucket, prefix, reference_columns)
     where = f"s3://{bucket}/{base_prefix(prefix)}"
+    if d.referenced == 0 and not d.lost_columns:
+        tables = {_column_parts(r)[0] for r in reference_columns}
+        rows = sum(t.row_count for n, t in manifest.tables.items() if qualified(n) in tables) if manifest else 0
+        ev0 = {"bucket": bucket, "prefix": base_prefix(prefix), "referenced_keys": 0, "listed_keys": d.present,
+               "manifest_rows_in_reference_tables": rows, "manifest_objects": len(manifest.objects) if manifest else 0}
+        if manifest is not None and rows and manifest.objects:
+            return CheckResult.failed(name, f"0 referenced keys found in the restore, but the manifest holds {rows} "
+                                      f"row(s) in {sample(sorted(tables))} and {len(manifest.objects)} object(s): "
+                                      "the rows that reference storage did not come back",
+                                      expected=rows, observed=0, evidence=ev0)
+        return CheckResult.skipped(name, "nothing to check: no row references an object, and the manifest "
+                                   "expected none", evidence=ev0)
     ev = {"bucket": bucket, "prefix": base_prefix(prefix), "referenced_keys": d.referenced,
           "listed_keys": d.present, "list_requests": counter.count,
           "missing": {"count": d.missing_count, "items": d.missing, "truncated": d.missing_count > len(d.missing)},
@@ -207,6 +225,10 @@ def object_integrity(
     name = "object_integrity"
     expected: Mapping[str, ObjectSnapshot] = manifest.objects if isinstance(manifest, Manifest) else manifest
     listed = dict(iter_listing(s3_client, bucket, prefix))
+    if not expected and not listed:  # no vacuous pass over 0 objects
+        return CheckResult.skipped(name, f"nothing to check: the manifest holds no object under "
+                                   f"s3://{bucket}/{base_prefix(prefix)} and none is there",
+                                   expected=0, observed=0, evidence={"bucket": bucket, "prefix": base_prefix(prefix)})
     missing = sorted(set(expected) - set(listed))
     extra = sorted(set(listed) - set(expected))
     common = sorted(set(expected) & set(listed))

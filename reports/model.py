@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from restore_drill import __version__
 from restore_drill.checks.result import CheckResult, Status
 from restore_drill.errors import DrillError
+from restore_drill.foundation import utcnow
 from restore_drill.records import BackupRecord, DisasterRecord, SnapshotRecord, StepRecord
 
 SCHEMA_VERSION = 1
@@ -29,11 +30,6 @@ PhaseStatus = Literal["passed", "failed", "errored", "skipped", "not_run"]
 FAILED_STEP_STATUSES = frozenset({"failed", "errored"})
 
 T = TypeVar("T")
-
-
-def utcnow() -> str:
-    """ISO-8601 UTC with milliseconds and a Z, the one timestamp format every report field uses."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_ts(ts: str | None) -> datetime | None:
@@ -169,6 +165,48 @@ class RestoreTarget:
 
 
 @dataclass
+class ReportStep(StepRecord):
+    """A step as read back from report.json: the StepRecord fields plus every other key the runbook
+    runner wrote (``original`` text, ``substitutions`` placeholder -> value, ``replaced_by``, ...), kept
+    as they were so a re-rendered page lists the same deviations and report.json round-trips."""
+
+    more: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def substitutions(self) -> dict[str, str]:
+        return dict(self.more.get("substitutions") or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in super().to_dict().items() if k != "more"}
+        return {**d, **self.more}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReportStep:
+        names = {f.name for f in fields(StepRecord)}
+        return cls(**{k: v for k, v in d.items() if k in names},
+                   more={k: v for k, v in d.items() if k not in names})
+
+
+# Step statuses that mean "this step did not run as the runbook wrote it".
+NOT_AS_WRITTEN_STATUSES = frozenset({"failed", "errored", "not_run", "manual", "replaced"})
+
+
+def step_deviation(s: StepRecord) -> str | None:
+    """Why step ``s`` did not run as written (one line), or None when it did: failed, errored, not run,
+    left to a person (manual), replaced by the harness, or rewritten (placeholders substituted)."""
+    if s.status in NOT_AS_WRITTEN_STATUSES:
+        tail = (s.stderr_tail.strip().splitlines() or [""])
+        first_err = next((ln for ln in tail if ln.strip()), "")
+        why = s.reason or first_err
+        label = {"not_run": "not run", "manual": "not run (left to a person)"}.get(s.status, s.status)
+        return f"{label}: {why}" if why else label
+    subs = getattr(s, "substitutions", None) or {}
+    if subs:
+        return "rewritten before it ran: " + ", ".join(f"{k} -> {v}" for k, v in sorted(subs.items()))
+    return None
+
+
+@dataclass
 class Deviation:
     """Something that kept the drill from being clean evidence, and what is to be done about it."""
 
@@ -188,6 +226,9 @@ _DEFAULT_FOLLOW_UP = {
     "errored": "The drill could not judge this: fix the harness or infrastructure and re-run.",
     "skipped": "Not evidenced by this run: enable the check or record why it does not apply.",
     "replaced": "The runbook step was replaced by a corrected one: update the runbook.",
+    "not_run": "The runbook step did not run in this drill: make it runnable or record why it is out of scope.",
+    "manual": "The step needs a person: script it, or evidence it separately.",
+    "rewritten": "The runbook leaves this value to the operator: write it into the runbook or confirm it at restore.",
 }
 
 
@@ -267,9 +308,10 @@ class DrillReport:
             out.append(Deviation("drill", self.name, self.error.status, f"{self.error.type}: {self.error.message}",
                                  follow(self.name, self.error.status)))
         for s in self.steps:
-            if s.status in FAILED_STEP_STATUSES or s.status == "replaced":
-                msg = s.reason or (s.stderr_tail.strip().splitlines() or [""])[-1]
-                out.append(Deviation("step", s.name, s.status, msg, follow(s.name, s.status)))
+            why = step_deviation(s)
+            if why is not None:
+                status = s.status if s.status in NOT_AS_WRITTEN_STATUSES else "rewritten"
+                out.append(Deviation("step", s.name, status, why, follow(s.name, status)))
         for c in self.checks:
             if c.status is not Status.PASSED:
                 out.append(Deviation("check", c.name, c.status.value, c.message, follow(c.name, c.status.value)))
@@ -282,6 +324,26 @@ class DrillReport:
                                      f"{metric.upper()} {got:.1f}s exceeds target {target:.1f}s",
                                      follow(metric, "failed")))
         return out
+
+    @property
+    def executed_as_written(self) -> bool:
+        """True only when the drill ran at least one step and every step ran as the runbook wrote it
+        (none failed, errored, not run, manual, replaced or rewritten). Compliance says "executed end to
+        end" only then."""
+        return bool(self.steps) and self.error is None and all(step_deviation(s) is None for s in self.steps)
+
+    def check(self, name: str) -> CheckResult | None:
+        """The result of check ``name`` in this drill, or None when it did not run."""
+        return next((c for c in self.checks if c.name == name), None)
+
+    def objective(self, name: Literal["rto", "rpo"]) -> str:
+        """The objective's verdict for people, derived from the check of that name only: "met" when it
+        passed, "not achieved" when it failed, "not measured" when it errored or did not run, "no target"
+        when it was skipped."""
+        c = self.check(name)
+        if c is None or c.status is Status.ERRORED:
+            return "not measured"
+        return {Status.PASSED: "met", Status.FAILED: "not achieved", Status.SKIPPED: "no target"}[c.status]
 
     def finish(self) -> None:
         """Stamp the end of the drill (call once, after the report phase's data is in)."""
@@ -338,7 +400,7 @@ class DrillReport:
             started_at=d.get("started_at", ""), finished_at=d.get("finished_at", ""),
             duration_s=d.get("duration_s", 0.0), error=ErrorInfo.from_dict(d.get("error")),
             phases=[_known(PhaseRecord, p) for p in d.get("phases", [])],
-            steps=[_known(StepRecord, s) for s in d.get("steps", [])],
+            steps=[ReportStep.from_dict(s) for s in d.get("steps", [])],
             checks=[_check_from_dict(c) for c in d.get("checks", [])],
             backups=[_known(BackupRecord, b) for b in d.get("backups", [])],
             snapshots=[_known(SnapshotRecord, s) for s in d.get("snapshots", [])],

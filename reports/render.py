@@ -42,8 +42,7 @@ CONTROLS = (
             "and its content verified against a pre-backup manifest."),
     Control("SOC 2 (Trust Services Criteria)", "A1.3",
             "The entity tests recovery plan procedures supporting system recovery to meet its objectives.",
-            "The documented restore procedure was executed end to end; RTO/RPO achieved are compared with the "
-            "targets below."),
+            "{procedure}; RTO/RPO are judged from the checks below (met only where the rto/rpo check passed)."),
     Control("NIST SP 800-53 Rev. 5", "CP-4 Contingency Plan Testing",
             "Test the contingency plan to determine its effectiveness and readiness; review results and "
             "initiate corrective actions.",
@@ -98,12 +97,34 @@ def snapshot_bytes(snapshot: Any) -> int:
     return sum(int(o.get("size") or 0) for o in snapshot.objects.values())
 
 
-def objective(achieved: float | None, target: float | None) -> str:
-    if achieved is None:
-        return "not measured"
-    if target is None:
-        return "no target"
-    return "met" if achieved <= target else "MISSED"
+def objective(drill: DrillReport, name: str) -> str:
+    """The objective's verdict, taken from the drill's rto/rpo check only (``DrillReport.objective``):
+    a page can never say "met" where report.json's check did not pass."""
+    return drill.objective(name)  # type: ignore[arg-type]
+
+
+OBJECTIVE_CLASS = {"met": "passed", "not achieved": "failed", "not measured": "errored", "no target": "skipped"}
+
+
+def procedure_statement(run: RunReport) -> str:
+    """"executed end to end" only when every drill ran every runbook step as written; otherwise how many
+    steps deviated (each is listed under "Deviations and follow-up")."""
+    if not run.drills:
+        return "No restore procedure was executed"
+    off = [(d, sum(1 for dev in d.deviations() if dev.kind == "step")) for d in run.drills
+           if not d.executed_as_written]
+    if not off:
+        return "The documented restore procedure was executed end to end, every step as written"
+    n = sum(k for _, k in off)
+    return (f"The documented restore procedure was NOT executed end to end as written: {n} step(s) in "
+            f"{len(off)} drill(s) were not run, replaced, rewritten or failed (listed under deviations)")
+
+
+def controls_for(run: RunReport) -> tuple[Control, ...]:
+    """CONTROLS with the evidence sentences filled in from this run's report (never a fixed claim)."""
+    stmt = procedure_statement(run)
+    return tuple(Control(c.framework, c.control, c.requirement, c.evidence.replace("{procedure}", stmt))
+                 for c in CONTROLS)
 
 
 @lru_cache(maxsize=1)
@@ -119,7 +140,7 @@ def jinja_env() -> Environment:
     env.filters.update(dur=dur, nbytes=nbytes, md=md, short=short)
     env.globals.update(
         VERDICT_ICON=VERDICT_ICON, CHECK_ICON=CHECK_ICON, STEP_ICON=STEP_ICON, STATUS_COLOURS=STATUS_COLOURS,
-        PHASE_COLOURS=PHASE_COLOURS, PHASE_NAMES=PHASE_NAMES, objective=objective,
+        PHASE_COLOURS=PHASE_COLOURS, PHASE_NAMES=PHASE_NAMES, objective=objective, OBJECTIVE_CLASS=OBJECTIVE_CLASS,
         snapshot_bytes=snapshot_bytes,
     )
     return env
@@ -156,4 +177,5 @@ def render_html(run: RunReport) -> str:
 def render_compliance(run: RunReport, evidence: list[tuple[str, int, str]], fmt: str) -> str:
     """``evidence`` is (relative path, size, sha256) of every file the compliance report vouches for."""
     name = {"md": "compliance.md.j2", "html": "compliance.html.j2"}[fmt]
-    return jinja_env().get_template(name).render(_context(run, evidence=evidence, controls=CONTROLS))
+    return jinja_env().get_template(name).render(_context(run, evidence=evidence, controls=controls_for(run),
+                                                                procedure=procedure_statement(run)))

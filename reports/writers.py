@@ -1,5 +1,5 @@
-"""Write a run folder: report.json (validated), report.md, report.html, compliance.md/.html and
-evidence.sha256. This is the public entry point of restore_drill.reports; the CLI and the drill engine
+"""Write a run folder: report.json (validated), report.md, report.html, junit.xml, compliance.md/.html
+and evidence.sha256. This is the public entry point of restore_drill.reports; the CLI and the drill engine
 call these functions and nothing below them.
 
 Order matters: report.json and the pages first, then the compliance report (which lists the sha256 of
@@ -21,6 +21,7 @@ from restore_drill.errors import BadInput, HarnessFault
 
 from .evidence import EVIDENCE_FILE, evidence_files, read_evidence, sha256_file, verify_evidence, write_evidence
 from .history import HISTORY_FILE, append_history, read_history, render_history
+from .junit import JUNIT_FILE, write_junit
 from .model import SCHEMA_VERSION, RunReport
 from .render import render_compliance, render_html, render_markdown
 from .validation import validate
@@ -31,7 +32,8 @@ __all__ = [
 ]
 
 REPORT_JSON = "report.json"
-REPORT_FILES = ("report.json", "report.md", "report.html", "compliance.md", "compliance.html", EVIDENCE_FILE)
+REPORT_FILES = ("report.json", "report.md", "report.html", JUNIT_FILE, "compliance.md", "compliance.html",
+                EVIDENCE_FILE)
 _COMPLIANCE = frozenset({"compliance.md", "compliance.html"})
 
 
@@ -74,6 +76,7 @@ def _write_pages(report: RunReport, run_dir: Path) -> dict[str, Path]:
     paths = {
         "report.md": _write(run_dir / "report.md", render_markdown(report)),
         "report.html": _write(run_dir / "report.html", render_html(report)),
+        JUNIT_FILE: write_junit(report, run_dir),  # DESIGN: every run folder holds junit.xml
     }
     evidence = evidence_files(run_dir, exclude=_COMPLIANCE)
     paths["compliance.md"] = _write(run_dir / "compliance.md", render_compliance(report, evidence, "md"))

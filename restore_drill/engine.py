@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from restore_drill.checks._util import parse_time
 from restore_drill.checks.result import CheckResult
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.environment import bind
 from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.s3 import Bucket
+from restore_drill.foundation import utcnow
 from restore_drill.reports.model import DrillReport, ErrorInfo, PhaseRecord, RestoreTarget, Targets
-from restore_drill.seeds.manifest import Manifest, take_manifest, utcnow
+from restore_drill.seeds.manifest import Manifest, take_manifest
 
 from . import disasters, runbook
 from .catalog import DrillSpec
@@ -43,6 +45,8 @@ class _State:
     restore_db: Database | None = None
     restore_prefix: str | None = None
     last_write_at: str | None = None
+    ledger_seeded_at: str | None = None  # write ledger: the beat right before the manifest and the backup
+    ledger_before_disaster: str | None = None  # write ledger: the newest beat before the disaster
     lecture_ids: list[Any] = field(default_factory=list)
     disasters: list[Any] = field(default_factory=list)
 
@@ -158,7 +162,7 @@ class Drill:
         with self._phase("infra"):
             srv = self.infra.postgres(backup_major)
             self.servers_used.append(srv)
-            self.db = srv.create_database()
+            self.db = runbook.drill_database(srv, runbook.load_binding(self.binding_path).names)  # [names]
             self.redact.add(self.db.password)
             client = srv.client_bins
             if sysdef.has_storage:
@@ -201,6 +205,7 @@ class Drill:
             assert self.db is not None
             target_db = self.state.restore_db or self.db
             api_url = self._api_for_checks(bnd, target_db, stack)
+            restored_mark, ledger_note = self._ledger_restored(target_db, restored_ok)
             ci = CheckInputs(
                 system=sysdef, db=target_db,
                 client_bins=binaries.client_for(target_db.major) if self.spec.upgrade else client,
@@ -210,6 +215,9 @@ class Drill:
                 s3_client=self.bucket.endpoint.client() if self.bucket else None,
                 bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix,
                 snapshot=self._restored_snapshot(rep), last_write_at=self.state.last_write_at,
+                newest_write_before=self._newest_write_before(),
+                newest_write_restored=restored_mark, ledger_note=ledger_note,
+                ledger_manifest_mark=self.state.ledger_seeded_at,
                 migration_apply=self._migration_apply(target_db), smoke=self._smoke(target_db),
                 rto_s=rep.targets.rto_s, rpo_s=rep.targets.rpo_s,
                 api_base_url=api_url, lecture_ids=self.state.lecture_ids,
@@ -220,6 +228,38 @@ class Drill:
         rep.metrics["rto_s"] = restore_s if restored_ok else None
         rpo = next((c for c in rep.checks if c.name == "rpo"), None)
         rep.metrics["rpo_s"] = rpo.observed if rpo is not None and isinstance(rpo.observed, int | float) else None
+
+    def _newest_write_before(self) -> str | None:
+        """The newest write committed before the disaster: the ledger's last beat or, when the disaster
+        itself wrote later (late-writes), that write. ISO-8601 UTC, or None when nothing was written."""
+        marks = [m for m in (self.state.ledger_before_disaster, self.state.ledger_seeded_at,
+                             self.state.last_write_at) if m]
+        if not marks:
+            return None
+        return max(marks, key=parse_time)
+
+    def _ledger_restored(self, db: Database, restored_ok: bool) -> tuple[str | None, str]:
+        """(newest ledger beat present in the restored database, how it was read). None with the reason
+        when no restore ran or the ledger did not come back (e.g. a table-scoped restore)."""
+        from restore_drill.seeds import ledger
+
+        if not restored_ok:
+            return None, "no restore step ran"
+        try:
+            with self._conn(db) as conn:
+                got = ledger.newest(conn)
+        except Exception as e:  # noqa: BLE001 - an unreadable restore is "not measured", judged by the checks
+            return None, f"the restored database could not be read ({type(e).__name__})"
+        if got is None:
+            return None, (f"the write ledger ({ledger.TABLE}) is not in the restore (a table-scoped restore "
+                          "does not carry it)")
+        before = self.state.ledger_before_disaster
+        if before is not None and parse_time(got) >= parse_time(before):
+            # The disaster did not touch the ledger (e.g. it truncated only the tables under test), so
+            # its newest beat shows what survived, not what the restore brought back.
+            return None, (f"the write ledger ({ledger.TABLE}) was not lost by the disaster, so it cannot show "
+                          "what the restore brought back")
+        return got, f"newest beat of {ledger.TABLE} in the restored database"
 
     def _ensure_infra_alive(self) -> None:
         """A Postgres or moto server that died during the drill (killed, crashed, OOM) makes it errored with
@@ -328,6 +368,9 @@ class Drill:
                                    large_objects=cfg.large_objects)
             self.state.seeded = summary
             self.state.lecture_ids = loaders.sample_ids(sysdef, conn, 3, cfg.seed)
+            from restore_drill.seeds import ledger
+
+            self.state.ledger_seeded_at = ledger.beat(conn, "seeded")  # the system "runs" up to the backup
             # The manifest is taken here, right before the backup runs: writes after it show up as loss.
             self.state.manifest = take_manifest(
                 conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale, schemas=sysdef.schemas,
@@ -345,11 +388,16 @@ class Drill:
         variables: dict[str, str] = {}
         records: list[Any] = []
         summary = []
+        if self.db is not None and self.state.manifest is not None:
+            from restore_drill.seeds import ledger
+
+            with self._conn() as conn:  # the system kept writing until the disaster struck
+                self.state.ledger_before_disaster = ledger.beat(conn, "before-disaster")
         if spec.upgrade:
             _, newest = self._majors()
             srv = self.infra.postgres(newest)
             self.servers_used.append(srv)
-            new_db = srv.create_database()
+            new_db = runbook.drill_database(srv, runbook.load_binding(self.binding_path).names)
             self.redact.add(new_db.password)
             self.state.restore_db = new_db  # empty, as a freshly provisioned server's database is
             env_new = bind(db=new_db, client_bins=srv.client_bins, workdir=self.workdir)
@@ -366,6 +414,7 @@ class Drill:
                 bucket=self.bucket, prefix=self.system.storage_prefix or "", backup_bucket=self.backup_bucket,
                 snapshot_prefix=snap.prefix if snap else None, backup_date=ctx.backup_date,
                 backup_at=backup.finished_at if backup else None, write_row=self._late_writer(),
+                workdir=self.workdir,
             )
             rec = disasters.inject(spec.disaster, dctx)
             self.state.disasters.append(rec)

@@ -64,7 +64,8 @@ def test_missed_objective_and_missing_ci_are_stated(tmp_path: Path, fmt: str) ->
     d.checks = [c for c in d.checks if c.name != "rto"]
     run.environment.ci = None
     doc = write_run(run, tmp_path)[f"compliance.{fmt}"].read_text()
-    assert "MISSED" in doc and "exceeds target 900.0s" in doc
+    # No rto check judged it: the page says so and never "met"; the miss is still a deviation.
+    assert "not measured" in doc and "exceeds target 900.0s" in doc
     assert "not run in CI" in doc
 
 

@@ -67,7 +67,11 @@ def test_not_run_and_replaced_steps_do_not_fail_but_do_not_count_as_evidence() -
     d.steps.append(StepRecord("app tests", "verify", "pytest", "not_run", reason="needs app"))
     d.steps.append(StepRecord("sync back", "restore", "aws s3 sync a b", "replaced", reason="re-copies all"))
     assert d.status == "passed"
-    assert [x.name for x in d.deviations() if x.kind == "step"] == ["sync back"]
+    # Neither ran as written, so both are deviations (issue 13: steps not run are listed too).
+    devs = {x.name: x for x in d.deviations() if x.kind == "step"}
+    assert sorted(devs) == ["app tests", "sync back"]
+    assert devs["app tests"].status == "not_run" and "needs app" in devs["app tests"].message
+    assert not d.executed_as_written
 
 
 def test_drill_error_status_follows_the_exception_type() -> None:
@@ -108,7 +112,8 @@ def test_deviations_list_every_non_passed_item_with_follow_up() -> None:
     d = failed_drill()
     devs = {(x.kind, x.name): x for x in d.deviations()}
     assert set(devs) == {("step", "table-scoped restore"), ("check", "restore_exit_status"),
-                         ("check", "row_counts"), ("check", "projector_consistency")}
+                         ("check", "row_counts"), ("check", "projector_consistency"),
+                         ("step", "application tests")}  # not run: a deviation too
     assert "OPS-412" in devs[("step", "table-scoped restore")].follow_up
     assert all(x.follow_up for x in devs.values())
     assert passed_drill().deviations()[0].name == "physical_integrity"  # the skipped check only

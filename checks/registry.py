@@ -1,0 +1,265 @@
+"""The check registry: every check the drills run, declared once, in the order they run.
+
+Each :class:`CheckSpec` says the check's stable name (reports, JUnit, history and users' alerting key on
+it), when it applies to a drill (a check that does not apply is left out of the plan, as before; a
+check that applies but has nothing to judge returns ``skipped`` with the reason), how it runs over the
+one :class:`~restore_drill.checks.context.CheckContext` (which owns the lazily opened connection), and
+whether it is a *data-fidelity* check (``rto`` is achieved only when every one of those passed).
+
+``CHECK_NAMES`` (``checks/result.py``), the README's check list and the JSON schema are tested against
+:data:`REGISTRY` (``tests/test_check_registry.py``). To add a check: write ``checks/<name>.py`` (a plain
+function returning a frozen CheckResult) and add one ``CheckSpec`` line to ``REGISTRY`` below.
+
+Order matters: read-only checks first, then those that write (migration re-apply, write smoke), then
+the objectives, which read the earlier results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from restore_drill.seeds import ledger
+
+from . import (
+    api,
+    backup,
+    data,
+    invariants,
+    migration,
+    objectives,
+    physical,
+    references,
+    schema,
+    scope,
+    sequences,
+    smoke,
+    storage,
+)
+from .context import CheckContext
+from .result import CheckResult, Status
+from .retention import retention as retention_check
+
+Runner = Callable[[CheckContext], CheckResult]
+
+
+def _always(ctx: CheckContext) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check: ``name`` (stable identifier), ``run`` (context -> CheckResult; may raise, the plan
+    records an exception as errored), ``applies`` (context -> bool; False leaves it out of this drill's
+    plan), ``fidelity`` (True: the restore is not a restore unless it passed; read by ``rto``),
+    ``summary`` (one line for people: the README's list and ``restore-drill list``)."""
+
+    name: str
+    run: Runner
+    summary: str
+    applies: Callable[[CheckContext], bool] = _always
+    fidelity: bool = False
+
+    def instances(self, ctx: CheckContext) -> Iterator[tuple[str, Callable[[], CheckResult]]]:
+        """(result name, thunk) pairs this check contributes to ``ctx``'s plan: one, or none when it does
+        not apply or the definition lists it under ``[checks] skip``."""
+        if self.name not in ctx.system.skip_checks and self.applies(ctx):
+            yield self.name, lambda: self.run(ctx)
+
+
+@dataclass(frozen=True)
+class InvariantSpec(CheckSpec):
+    """A check fed by the definition's ``[[invariants]]`` whose ``check`` names it (one result per
+    distinct name; ``domain_invariants`` also reports groups under names no other spec claims)."""
+
+    def instances(self, ctx: CheckContext) -> Iterator[tuple[str, Callable[[], CheckResult]]]:
+        claimed = {s.name for s in REGISTRY if isinstance(s, InvariantSpec)}
+        groups: dict[str, dict[str, tuple[str, str]]] = {}
+        for inv in ctx.system.invariants:
+            groups.setdefault(inv.check, {})[inv.name] = (inv.sql, inv.message)
+        for name, invs in groups.items():
+            mine = name == self.name or (self.name == "domain_invariants" and name not in claimed)
+            if mine and name not in ctx.system.skip_checks:
+                yield name, _invariant_runner(self.name, name, invs, ctx)
+
+
+def _invariant_runner(kind: str, name: str, invs: dict[str, tuple[str, str]],
+                      ctx: CheckContext) -> Callable[[], CheckResult]:
+    if kind == "projector_consistency":
+        return lambda: invariants.projector_consistency(ctx.conn(), invs)
+    return lambda: invariants.domain_invariants(ctx.conn(), invs, name=name)
+
+
+# -- runners: how each check reads the context ---------------------------------------------------
+
+def _no_manifest(name: str) -> CheckResult:
+    return CheckResult.errored(name, "no manifest was taken at backup time (the seed or backup phase did not complete)")
+
+
+def _backup_artifact(ctx: CheckContext) -> CheckResult:
+    if ctx.backup is None:
+        return CheckResult.failed("backup_artifact", "the backup phase produced no backup file")
+    scope = ctx.scope_tables
+    if scope is not None and ledger.TABLE in (ctx.backup.data_tables or []):
+        scope = [*scope, ledger.TABLE]  # the harness's own write ledger rides along in a whole-database dump
+    return backup.backup_artifact(ctx.backup, ctx.client_bins.tool("pg_restore"), scope,
+                                  partitioned=schema.partitioned_parents(ctx.manifest))
+
+
+def _restore_exit_status(ctx: CheckContext) -> CheckResult:
+    # pg_restore steps, or psql steps loading a plain-format dump (B, issue 14: checks/backup.py)
+    return backup.restore_steps_status(ctx.restore_steps, ctx.system.restore_allowlist)
+
+
+def _with_manifest(name: str, fn: Callable[[CheckContext], CheckResult]) -> Runner:
+    return lambda ctx: fn(ctx) if ctx.manifest is not None else _no_manifest(name)
+
+
+def _artifact_paths_exist(ctx: CheckContext) -> CheckResult:
+    assert ctx.bucket is not None
+    return storage.artifact_paths_exist(ctx.conn(), ctx.s3_client, ctx.bucket, ctx.prefix, ctx.system.references,
+                                        manifest=ctx.manifest)
+
+
+def _pairing(ctx: CheckContext) -> CheckResult:
+    if ctx.backup is None:
+        return CheckResult.errored("snapshot_pairing", "no database backup was recorded, so there is no pair to check")
+    if ctx.snapshot is None:
+        return CheckResult.skipped("snapshot_pairing", "no storage snapshot was recorded: declare [snapshot] bucket/prefix "
+                                   "in the binding so the drill can check the database/storage pair")
+    assert ctx.bucket is not None
+    diff = storage.reference_diff(ctx.conn(), ctx.s3_client, ctx.bucket, ctx.prefix, ctx.system.references)
+    return storage.snapshot_pairing(ctx.backup.started_at, ctx.snapshot.listed_at, ctx.system.snapshot_tolerance_s,
+                                    reference=diff)
+
+
+def _write_smoke(ctx: CheckContext) -> CheckResult:
+    assert ctx.smoke is not None
+    flow, cleanup = ctx.smoke
+    return smoke.write_smoke(flow, cleanup)
+
+
+def fidelity_names() -> frozenset[str]:
+    """Names of the data-fidelity checks: the restore restored only when each that ran passed."""
+    return frozenset(s.name for s in REGISTRY if s.fidelity)
+
+
+def _rto(ctx: CheckContext) -> CheckResult:
+    """A recovery time only counts when the restore recovered something: a failed step, or any
+    data-fidelity check that did not pass, means the objective was not achieved, however fast."""
+    failed = [s for s in ctx.restore_steps if s.status in ("failed", "errored")]
+    if failed:
+        return CheckResult.failed("rto", f"not achieved: the restore did not complete (step {failed[0].name!r} "
+                                  f"{failed[0].status}), so the recovery time objective was not met",
+                                  expected=ctx.rto_s, observed=None,
+                                  evidence={"failed_steps": [s.name for s in failed], "achieved": False})
+    if ctx.restore_s is None:
+        return CheckResult.errored("rto", "not measured: no restore step ran, so no recovery time was measured",
+                                   evidence={"achieved": False})
+    fidelity = [r for r in ctx.results if r.name in fidelity_names()]
+    return objectives.rto(ctx.restore_s, ctx.rto_s, fidelity=fidelity)
+
+
+def _rpo(ctx: CheckContext) -> CheckResult:
+    if ctx.backup is None:
+        return CheckResult.errored("rpo", "not measured: no backup was made, so no data-loss window can be measured")
+    restored, note = ctx.newest_write_restored, ctx.ledger_note
+    if restored is None and ctx.ledger_manifest_mark is not None:
+        # The ledger did not come back (e.g. a table-scoped restore), but when every data-fidelity check
+        # passed the restored tables equal the manifest, which was taken right after this beat.
+        fid = [r for r in ctx.results if r.name in fidelity_names()]
+        if fid and all(r.status in (Status.PASSED, Status.SKIPPED) for r in fid) and any(
+                r.status is Status.PASSED for r in fid):
+            restored = ctx.ledger_manifest_mark
+            note = (f"{note}; the restored tables equal the manifest taken right after the ledger beat of "
+                    f"{restored} ({', '.join(r.name for r in fid if r.status is Status.PASSED)} passed)")
+    return objectives.rpo(ctx.newest_write_before, restored, ctx.rpo_s, note=note)
+
+
+def _retention(ctx: CheckContext) -> CheckResult:
+    declared = "retention" in ctx.system.raw
+    if ctx.retention is None:
+        policy = (f"the {ctx.system.retention_days}-day retention policy the definition declares" if declared
+                  else "a retention policy (none is declared in the system definition: [retention] days_required)")
+        return CheckResult.skipped("retention", f"no backup history given: pass --backup-history DIR or "
+                                   f"s3://bucket/prefix to check {policy}")
+    return retention_check(ctx.retention, ctx.system.retention_days)
+
+
+def _storage(ctx: CheckContext) -> bool:
+    return ctx.system.has_storage and ctx.s3_client is not None and bool(ctx.bucket)
+
+
+REGISTRY: tuple[CheckSpec, ...] = (
+    CheckSpec("backup_artifact", _backup_artifact, "the backup file exists, is complete and readable by pg_restore"),
+    CheckSpec("restore_exit_status", _restore_exit_status, "pg_restore exited 0 (or only with allow-listed errors)"),
+    CheckSpec("migration_applied", lambda c: migration.migration_applied(c.conn(), c.declared_tables, c.manifest),
+              "the schema migration is present in the restore",
+              applies=lambda c: c.migration_apply is not None and bool(c.declared_tables)),
+    CheckSpec("row_counts", _with_manifest("row_counts", lambda c: data.row_counts(c.conn(), c.manifest, c.scope_tables)),  # type: ignore[arg-type]
+              "per table, the restored row count equals the manifest", fidelity=True),
+    CheckSpec("table_checksums",
+              _with_manifest("table_checksums", lambda c: data.table_checksums(c.conn(), c.manifest, c.scope_tables)),  # type: ignore[arg-type]
+              "per table, the restored content digest equals the manifest", fidelity=True),
+    CheckSpec("schema_fidelity",
+              _with_manifest("schema_fidelity", lambda c: schema.schema_fidelity(c.conn(), c.manifest, c.scope_tables,  # type: ignore[arg-type]
+                                                                               privileges=c.system.privileges)),
+              "the restored catalog (columns, indexes, constraints, triggers) equals the manifest", fidelity=True),
+    CheckSpec("sequence_health", lambda c: sequences.sequence_health(c.conn(), c.scope_tables, manifest=c.manifest,
+                                                                     schemas=c.system.schemas),
+              "every sequence-fed column's next value is beyond its data"),
+    CheckSpec("referential_integrity", lambda c: references.referential_integrity(c.conn(), c.manifest,
+                                                                                  tables=c.scope_tables),
+              "no orphan rows across foreign keys"),
+    CheckSpec("blast_radius", _with_manifest("blast_radius", lambda c: scope.blast_radius(c.conn(), c.manifest, c.declared_tables)),  # type: ignore[arg-type]
+              "a table-scoped restore left every other table untouched",
+              applies=lambda c: c.system.table_scoped and bool(c.declared_tables)),
+    InvariantSpec("projector_consistency", lambda c: CheckResult.skipped("projector_consistency", "no invariants"),
+                  "the projector's read models agree with its event log (definition's invariants)"),
+    InvariantSpec("domain_invariants", lambda c: CheckResult.skipped("domain_invariants", "no invariants"),
+                  "the definition's domain invariants hold (SQL returning violating rows)"),
+    CheckSpec("physical_integrity", lambda c: physical.physical_integrity(c.db, c.client_bins),
+              "heap and B-tree indexes are sound (pg_amcheck where available)"),
+    CheckSpec("artifact_paths_exist", _artifact_paths_exist, "every object key referenced by a row exists in storage",
+              applies=_storage, fidelity=True),
+    CheckSpec("object_integrity", _with_manifest("object_integrity", lambda c: storage.object_integrity(
+        c.s3_client, c.bucket, c.prefix, c.manifest)),  # type: ignore[arg-type]
+        "the restored prefix equals the manifest (sha256, size, content type, metadata; no orphans)",
+        applies=_storage, fidelity=True),
+    CheckSpec("snapshot_pairing", _pairing, "the database backup and the storage snapshot restored together match",
+              applies=_storage),
+    CheckSpec("api_probe", lambda c: api.api_probe(c.api_base_url, list(c.lecture_ids)),  # type: ignore[arg-type]
+              "the application's read endpoints answer over the restore", applies=lambda c: c.api_base_url is not None),
+    CheckSpec("migration_idempotent", lambda c: migration.migration_idempotent(c.conn(), c.migration_apply,  # type: ignore[arg-type]
+                                                                               c.scope_tables),
+              "re-applying the migration to the restore is a no-op", applies=lambda c: c.migration_apply is not None),
+    CheckSpec("write_smoke", _write_smoke, "the restored schema accepts the application's writes (rolled back)",
+              applies=lambda c: c.smoke is not None),
+    CheckSpec("rto", _rto, "the restore restored (every data-fidelity check passed) within the RTO target"),
+    CheckSpec("rpo", _rpo, "the data-loss window measured from restored data (write ledger) is within the RPO target"),
+    CheckSpec("retention", _retention, "the backup history keeps the retention the definition declares"),
+)
+
+# Checks verify-backup runs that drills do not (they compare a restore with the archive itself); they
+# live in restore_drill/verify and are named here so every name has one owner.
+VERIFY_ONLY: tuple[tuple[str, str], ...] = (
+    ("restored_objects", "every object the archive's table of contents lists exists after the restore"),
+)
+
+
+def names() -> tuple[str, ...]:
+    """Every registered check name, drill checks in plan order, then verify-backup-only ones."""
+    return tuple(s.name for s in REGISTRY) + tuple(n for n, _ in VERIFY_ONLY)
+
+
+def by_name(name: str) -> CheckSpec:
+    """The spec called ``name``; KeyError when none is registered."""
+    for s in REGISTRY:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+def plan(ctx: CheckContext) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """The (name, thunk) pairs a drill runs over ``ctx``, in registry order."""
+    return [inst for spec in REGISTRY for inst in spec.instances(ctx)]
