@@ -10,7 +10,7 @@ from pathlib import Path
 
 from restore_drill.foundation import sha256_file
 from restore_drill.procs import run
-from restore_drill.records import BackupRecord
+from restore_drill.records import BackupRecord, StepRecord
 
 from ._util import capped, qualified, sample, timed
 from .result import CheckResult
@@ -108,6 +108,50 @@ def read_custom_header(path: Path) -> dict[str, str]:
             "Dumped by pg_dump version": dumped_by}
 
 
+# Plain-format dumps (pg_dump's default, a psql script) open with this comment and, when pg_dump finished,
+# end with the trailer (dumpDatabase/CloseArchive in pg_dump.c / pg_backup_archiver.c). Since 17.6/16.10
+# pg_dump wraps the script in \restrict / \unrestrict lines, so both are looked for near the ends.
+PLAIN_HEADER = "-- PostgreSQL database dump"
+PLAIN_TRAILER = "-- PostgreSQL database dump complete"
+_PLAIN_DATA = re.compile(r"^-- (?:Data for )?Name: (?P<name>.+?); Type: TABLE DATA; Schema: (?P<schema>[^;]+);")
+_PLAIN_VERSION = re.compile(r"^-- (?P<k>Dumped from database version|Dumped by pg_dump version) (?P<v>.+)$")
+
+
+@dataclass
+class PlainDump:
+    """What a plain-format (SQL script) dump says about itself."""
+
+    header: dict[str, str] = field(default_factory=dict)  # "Dumped by pg_dump version" ... and "format": "plain"
+    data_tables: list[str] = field(default_factory=list)  # schema-qualified, from "Type: TABLE DATA" comments
+    complete: bool = False  # the completion trailer is there: pg_dump finished writing
+    entries: int = 0  # "-- Name: ...; Type: ..." object comments
+
+
+def read_plain_dump(path: Path, head_lines: int = 40) -> PlainDump | None:
+    """A plain-format dump's header fields, data tables and completion trailer, streamed line by line;
+    None when ``path`` is not one (a custom/tar archive, or any other file)."""
+    with path.open("rb") as f:
+        start = f.read(8192)
+    if start.startswith(b"PGDMP") or PLAIN_HEADER.encode() not in b"\n".join(start.splitlines()[:head_lines]):
+        return None
+    out = PlainDump(header={"format": "plain"})
+    last: list[str] = []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("-- "):
+                if m := _PLAIN_VERSION.match(line):
+                    out.header.setdefault(m["k"], m["v"].strip())
+                elif "; Type: " in line:
+                    out.entries += 1
+                    if m := _PLAIN_DATA.match(line):
+                        out.data_tables.append(f"{m['schema'].strip()}.{m['name'].strip()}")
+            if line.strip():
+                last = [*last[-9:], line]
+    out.complete = any(ln.strip() == PLAIN_TRAILER for ln in last)
+    return out
+
+
 def _major_minor(version: str) -> tuple[int, int] | None:
     m = _VERSION.search(version or "")
     return (int(m.group(1)), int(m.group(2) or 0)) if m else None
@@ -162,6 +206,9 @@ def backup_artifact(
     elif record.size_bytes and size != record.size_bytes:
         problems.append(f"{path.name} is {size} bytes, recorded {record.size_bytes}")
 
+    plain = read_plain_dump(path)
+    if plain is not None:
+        return _plain_artifact(name, path, plain, problems, ev, record, intended_tables, partitioned, size, digest)
     listed = run([str(pg_restore), "-l", str(path)], env=_child_env(), timeout_s=timeout_s)
     ev["toc_exit_code"] = listed.exit_code
     restore_ver = run([str(pg_restore), "--version"], env=_child_env(), timeout_s=30).stdout.strip()
@@ -217,6 +264,35 @@ def backup_artifact(
     return CheckResult.passed(
         name, f"{path.name}: {size} bytes, sha256 matches, {toc.entries} TOC entries, "
         f"data for {len(toc.data_tables)} tables, dumped by {dumped_by or '?'}",
+        expected=record.sha256, observed=digest, evidence=ev)
+
+
+def _plain_artifact(name: str, path: Path, plain: PlainDump, problems: list[str], ev: dict[str, object],
+                    record: BackupRecord, intended_tables: Sequence[str] | None, partitioned: Sequence[str],
+                    size: int, digest: str) -> CheckResult:
+    """backup_artifact for a plain-format dump: pg_restore cannot read a SQL script, so the script is
+    judged by its own header, its completion trailer (absent: pg_dump did not finish, the file is cut)
+    and its "TABLE DATA" comments."""
+    ev.update({"format": "plain", "archive_header": plain.header, "toc_entries": plain.entries,
+               "data_tables": capped(sorted(plain.data_tables)), "complete": plain.complete})
+    if not plain.complete:
+        problems.append(f"{path.name} has no completion trailer ({PLAIN_TRAILER!r}): pg_dump did not finish "
+                        "writing it, or it was cut")
+    intended = list(intended_tables) if intended_tables is not None else list(record.intended_tables)
+    if intended:
+        want = {qualified(t) for t in intended} - {qualified(t) for t in partitioned}
+        missing = sorted(want - set(plain.data_tables))
+        ev["missing_tables"] = capped(missing)
+        if missing:
+            problems.append(f"script has no data for {sample(missing)}")
+    dumped_by = plain.header.get("Dumped by pg_dump version", "")
+    ev["dumped_by"] = dumped_by
+    if problems:
+        return CheckResult.failed(name, "; ".join(problems), expected=record.sha256 or "recorded sha256",
+                                  observed=digest, evidence=ev)
+    return CheckResult.passed(
+        name, f"{path.name}: plain-format SQL script, {size} bytes, sha256 matches, complete (trailer present), "
+        f"{plain.entries} objects, data for {len(plain.data_tables)} tables, dumped by {dumped_by or '?'}",
         expected=record.sha256, observed=digest, evidence=ev)
 
 
@@ -289,3 +365,44 @@ def restore_exit_status(exit_code: int, stderr: str, allowlist: Sequence[str] = 
         msg += f"; {len(allowed)} allowlisted error(s) only"
     return CheckResult.passed(name, msg, expected="exit 0 or only allowlisted errors", observed=exit_code,
                               evidence=ev)
+
+
+# -- which restore step to judge ------------------------------------------------------------------
+
+# psql loading a script: -f FILE, --file=FILE, or FILE on stdin (psql ... < FILE).
+_PSQL_SCRIPT = re.compile(r"\bpsql\b[^\n|;&]*?(?:\s-f\s*\S|\s--file[=\s]\S|<\s*\S)")
+# ON_ERROR_STOP set on the command line (-v ON_ERROR_STOP=1, --set=ON_ERROR_STOP=on ...); psql's
+# boolean spellings per its docs ("on", "true", "1", "yes", any unambiguous prefix).
+_ON_ERROR_STOP = re.compile(r"ON_ERROR_STOP\s*=\s*['\"]?(?:1|on|t(?:rue?)?|y(?:es?)?)\b", re.IGNORECASE)
+
+
+def restore_steps_status(steps: Sequence[StepRecord], allowlist: Sequence[str] = ()) -> CheckResult:
+    """restore_exit_status over a drill's restore steps: the pg_restore steps, or, when the restore
+    loads a plain-format dump, the psql steps that run a script (``psql -f x.sql``, ``psql < x.sql``).
+
+    psql keeps going after an error and exits 0 unless ON_ERROR_STOP is set (psql docs, "Variables"), so
+    a psql restore is judged by the errors it printed (``psql:x.sql:12: ERROR: ...``), and a restore
+    without ON_ERROR_STOP carries a warning in its message and evidence. The worst step is judged:
+    the first with a non-zero exit or an error line, else the last. Steps not run or manual are ignored.
+    """
+    name = "restore_exit_status"
+    ran = [s for s in steps if s.status not in ("not_run", "manual")]
+    pg = [s for s in ran if "pg_restore" in s.command]
+    psql = [s for s in ran if _PSQL_SCRIPT.search(s.command)] if not pg else []
+    chosen = pg or psql
+    if not chosen:
+        return CheckResult.failed(name, "no pg_restore step (nor psql step running a plain-format dump) ran in the "
+                                  "restore phase")
+    worst = next((s for s in chosen if s.exit_code != 0 or parse_errors(s.stderr_tail)[0]), chosen[-1])
+    r = restore_exit_status(worst.exit_code if worst.exit_code is not None else -1, worst.stderr_tail, allowlist)
+    ev: dict[str, object] = {**r.evidence, "step": worst.name, "command": worst.command,
+                             "tool": "pg_restore" if pg else "psql"}
+    message = r.message
+    if psql:
+        warnings = [f"step {s.name!r} runs psql without ON_ERROR_STOP: psql carries on after an error and "
+                    "exits 0, so only the errors it printed tell" for s in psql if not _ON_ERROR_STOP.search(s.command)]
+        if worst.stderr_tail.startswith("…"):
+            warnings.append("psql's error output was longer than the kept tail: earlier errors may not be visible")
+        ev["warnings"] = warnings
+        message = f"psql {message.removeprefix('restore ')}" + (f" (warning: {warnings[0]})" if warnings else "")
+    return CheckResult(r.name, r.status, message, r.expected, r.observed, ev, r.duration_s)

@@ -185,3 +185,11 @@ def schema_fidelity(
     shown = ", ".join(f"{v} {k}" for k, v in counts.items() if v or k in ("columns", "constraints", "indexes"))
     return CheckResult.passed(name, f"catalog equals the manifest in {', '.join(schemas)}: {shown}{out_of_scope}",
                               expected=counts, observed=counts, evidence={**ev, "counts": counts})
+
+
+def partitioned_parents(manifest: Manifest | None) -> list[str]:
+    """The partitioned tables the manifest's catalog names (each has a "partition key" row): their rows
+    live in their partitions, so backup_artifact expects no data entry of their own."""
+    if manifest is None:
+        return []
+    return sorted({str(r["tbl"]) for r in manifest.catalog.get("partitions", []) if r.get("name") == "partition key"})
