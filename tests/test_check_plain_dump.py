@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from restore_drill.checks.backup import PLAIN_TRAILER, backup_artifact, read_plain_dump, restore_steps_status
 from restore_drill.checks._util import libpq_env
+from restore_drill.checks.backup import PLAIN_TRAILER, backup_artifact, read_plain_dump, restore_steps_status
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
 from restore_drill.foundation import sha256_file, utcnow
