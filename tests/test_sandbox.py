@@ -1,0 +1,242 @@
+"""Runbook steps run confined (issue 16): a step reaches only what its drill created.
+
+shared/cases/byo-docker-exec: an application's restore runbook ran `docker exec -i <db> psql ...`
+against the host's Docker socket. Here a tiny runbook of our own reaches for a sentinel TCP listener
+on 127.0.0.1, a sentinel PostgreSQL on its own unix socket and a fake `docker` on the step's PATH;
+each must see nothing, the step records each block, and the drill is judged on its own evidence.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from restore_drill import procs, sandbox
+from restore_drill.errors import InfraUnavailable
+from restore_drill.fixtures import binaries
+from restore_drill.fixtures.database import Database
+from restore_drill.fixtures.environment import bind
+from restore_drill.fixtures.postgres.embedded import EmbeddedPostgres
+from restore_drill.runbook import HookContext, HookOutcome, RunHooks, parse_binding, parse_runbook, run_runbook
+from restore_drill.sandbox import Endpoint, Endpoints, landlock
+
+pytestmark = pytest.mark.skipif(bool(sandbox.unavailable_reason()), reason="this kernel cannot confine steps")
+
+
+class Listener:
+    """A TCP socket on 127.0.0.1:0 that accepts and counts connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+def _connections_logged(pg: EmbeddedPostgres) -> int:
+    assert pg.tmpdir is not None
+    return (pg.tmpdir / "postgres.log").read_text(errors="replace").count("connection received")
+
+
+RUNBOOK = """\
+# Tiny runbook that also reaches for the host
+## Setup
+```bash
+psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -c "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)"
+```
+## Backup
+```bash
+mkdir -p backups
+pg_dump "$DATABASE_URL" --format=custom --file="backups/tiny_$(date -u +%Y-%m-%d).dump"
+```
+## Restore
+```bash
+curl -sS --max-time 5 "http://127.0.0.1:SENTINEL_PORT/" || true
+psql "postgresql://postgres@/postgres?host=SENTINEL_SOCK&port=SENTINEL_PGPORT" -c 'SELECT 1' || true
+docker exec -i prod_postgres psql -U postgres -c 'SELECT 1' || true
+```
+```bash
+pg_restore --clean --if-exists --no-owner --dbname "$DATABASE_URL" backups/<backup-file>.dump
+```
+## Verify
+```bash
+psql "$DATABASE_URL" -At -c "SELECT count(*) FROM items"
+```
+"""
+
+BINDING = {
+    "phases": {"setup": ["Setup"], "backup": ["Backup"], "restore": ["Restore"], "verify": ["Verify"]},
+    "hooks": {"seed": "after:Setup", "disaster": "before:Restore"},
+    "placeholders": {"<backup-file>": {"source": "backup_stem"}},
+    "backup_globs": ["backups/*.dump"],
+    "tables": ["public.items"],
+}
+
+
+def test_step_reaching_for_the_host_is_blocked_recorded_and_the_drill_judged_on_its_evidence(
+        pg_database: Database, tmp_path: Path) -> None:
+    """The sentinel listener, the sentinel PostgreSQL and the fake docker see nothing; the restore works."""
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    ran = tmp_path / "work" / "fake-docker-ran"  # inside the working folder: a confined step could write it
+    (fake / "docker").write_text(f"#!/bin/sh\ntouch {ran}\n")
+    (fake / "docker").chmod(0o755)
+    listener = Listener()
+    with EmbeddedPostgres(binaries.select(pg_database.major)) as sentinel:
+        sentinel.admin.execute("ALTER SYSTEM SET log_connections = 'on'")
+        sentinel.admin.execute("SELECT pg_reload_conf()")
+        sock = sentinel.admin_db().host
+        text = (RUNBOOK.replace("SENTINEL_PORT", str(listener.port)).replace("SENTINEL_SOCK", sock)
+                .replace("SENTINEL_PGPORT", str(sentinel.tcp_port)))
+
+        def seed(ctx: HookContext) -> HookOutcome:
+            with pg_database.connect() as c:
+                c.execute("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 20) g")
+                c.commit()
+            return HookOutcome(summary="seeded 20 items")
+
+        def disaster(ctx: HookContext) -> HookOutcome:
+            with pg_database.connect() as c:
+                c.execute("TRUNCATE items")
+                c.commit()
+            return HookOutcome(summary="truncated items")
+
+        env = bind(db=pg_database, client_bins=binaries.client_for(pg_database.major), workdir=tmp_path,
+                   extra={"PATH": f"{binaries.client_for(pg_database.major).bindir}:{fake}:/usr/bin:/bin"})
+        before = _connections_logged(sentinel)
+        res = run_runbook(parse_runbook(text, "reach.md"), parse_binding(BINDING, name="reach"), env,
+                          tmp_path / "work", RunHooks(seed=seed, disaster=disaster))
+        blocked_pg = _connections_logged(sentinel) - before
+
+        # Control: the same psql, unconfined, is seen by the sentinel (so zero above means something).
+        procs.run([binaries.client_for(pg_database.major).tool("psql"),
+                   f"postgresql://postgres@/postgres?host={sock}&port={sentinel.tcp_port}", "-c", "SELECT 1"],
+                  env={"PGCONNECT_TIMEOUT": "5", "PGPASSWORD": "wrong"}, timeout_s=30)
+        assert _connections_logged(sentinel) > before
+    socket.create_connection(("127.0.0.1", listener.port), timeout=5).close()  # control for the listener
+    listener_seen = listener.connections
+    listener.close()
+
+    assert blocked_pg == 0
+    assert listener_seen == 1  # only the control
+    assert not ran.exists()
+    reach = next(s for s in res.steps if s.name == "Restore #1")
+    assert reach.status == "passed"  # `|| true`: the runbook's own choice, its exit status is kept
+    assert f"blocked: reached for 127.0.0.1:{listener.port}, which this drill did not create" in reach.blocked
+    assert any(b.startswith(f"blocked: reached for unix socket {sock}/.s.PGSQL.{sentinel.tcp_port}")
+               for b in reach.blocked), reach.blocked
+    assert any(b.startswith("blocked: ran `docker exec -i prod_postgres psql -U postgres -c") for b in reach.blocked)
+    assert set(reach.blocked) <= set(reach.findings)
+    # The drill's own steps worked confined, and the restore is judged on its evidence.
+    assert res.status == "passed", [(s.name, s.reason, s.stderr_tail) for s in res.failed_steps]
+    assert next(s for s in res.steps if s.name == "Verify #1").stdout_tail.strip() == "20"
+    assert all(not s.blocked for s in res.steps if s.name != "Restore #1")
+
+
+def _sandbox(tmp_path: Path, *endpoints: Endpoint, wrapper_map: dict[str, str] | None = None) -> sandbox.StepSandbox:
+    return sandbox.prepare(tmp_path / "w", Endpoints.of(endpoints), wrapper_map)
+
+
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def test_step_runs_unprivileged_in_its_folder_and_reaches_only_allowed_ports(tmp_path: Path) -> None:
+    ok, other = Listener(), Listener()
+    try:
+        sb = _sandbox(tmp_path, Endpoint("the drill's API", host="127.0.0.1", port=ok.port))
+        done, out = sb.run(
+            f"id -u; pwd; echo x > mine.txt; : >/dev/tcp/127.0.0.1/{ok.port} && echo ok-reached;"
+            f": >/dev/tcp/127.0.0.1/{other.port} || echo other-refused;"
+            f"touch {tmp_path}/outside 2>/dev/null || echo write-refused; kill -0 1 2>/dev/null || echo no-signal",
+            env=ENV, timeout_s=30)
+    finally:
+        ok.close()
+        other.close()
+    lines = done.stdout.split()
+    assert lines[0] != "0" or os.geteuid() != 0  # never root
+    assert lines[1] == str(tmp_path / "w")
+    assert {"ok-reached", "other-refused", "write-refused", "no-signal"} <= set(lines), done.stderr
+    assert (tmp_path / "w" / "mine.txt").read_text() == "x\n" and not (tmp_path / "outside").exists()
+    assert ok.connections == 1 and other.connections == 0
+    assert [b.message for b in out.blocks] == [f"blocked: reached for 127.0.0.1:{other.port}, which this drill did not create"]
+
+
+def test_host_tools_are_refused_and_their_sockets_blocked_even_by_absolute_path(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path)
+    done, out = sb.run("systemctl restart postgresql; echo rc=$?; sudo -u postgres true; "
+                       "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"/var/run/docker.sock\")'"
+                       " 2>/dev/null; echo py=$?", env=ENV, timeout_s=30)
+    assert "rc=126" in done.stdout and "py=1" in done.stdout
+    msgs = [b.message for b in out.blocks]
+    assert any(m.startswith("blocked: ran `systemctl restart postgresql`: systemctl would act on") for m in msgs)
+    assert any(m.startswith("blocked: ran `sudo -u postgres true`") for m in msgs)
+    assert "blocked: reached for unix socket /var/run/docker.sock, which this drill did not create" in msgs
+
+
+def test_abstract_unix_sockets_outside_the_step_are_refused(tmp_path: Path) -> None:
+    srv = socket.socket(socket.AF_UNIX)
+    name = f"rd-sentinel-{os.getpid()}"
+    srv.bind("\0" + name)
+    srv.listen(1)
+    srv.settimeout(0.2)
+    try:
+        done, out = _sandbox(tmp_path).run(
+            f"python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"\\0{name}\")' 2>/dev/null; echo $?",
+            env=ENV, timeout_s=30)
+        with pytest.raises(TimeoutError):
+            srv.accept()
+    finally:
+        srv.close()
+    assert done.stdout.strip() == "1"
+    assert [b.what for b in out.blocks] == [f"abstract unix socket @{name}"]
+
+
+def test_mapped_tool_runs_the_bindings_body_and_says_so(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path, wrapper_map={"docker": 'shift 3; exec "$@"'})
+    done, out = sb.run("docker exec -i db echo from-the-drill", env=ENV, timeout_s=30)
+    assert done.stdout.strip() == "from-the-drill" and done.exit_code == 0
+    assert out.blocks == [] and out.mapped == ["docker exec -i db echo from-the-drill"]
+
+
+def test_without_confinement_steps_are_refused_unless_the_user_opts_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(landlock, "abi_version", lambda: 0)
+    monkeypatch.delenv(sandbox.confine.UNCONFINED_ENV, raising=False)
+    rec = type("Rec", (), {"findings": [], "blocked": []})()
+    env = bind(db=Database("d", "u", "p", "/nonexistent", 5432, None, "16.0"),
+               client_bins=binaries.client_for(16), workdir=tmp_path)
+    with pytest.raises(InfraUnavailable) as e:
+        sandbox.run_step("echo hi", env=ENV, cwd=tmp_path / "w", timeout_s=10, redactor=None, record=rec,
+                         runbook_env=env)
+    assert "Landlock is not enabled" in str(e.value) and "--unconfined" in str(e.value)
+    sandbox.allow_unconfined(True)
+    try:
+        done = sandbox.run_step("echo hi", env=ENV, cwd=tmp_path / "w", timeout_s=10, redactor=None, record=rec,
+                                runbook_env=env)
+    finally:
+        sandbox.allow_unconfined(False)
+    assert done.stdout.strip() == "hi"
+    assert rec.findings == ["ran unconfined (--unconfined): this step had the host's network, sockets and tools"]
