@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import BadInput
-from . import init, report, run, runbook, verify_backup
+from . import fleet, init, report, run, runbook, verify_backup
 from . import list as list_
 from ._common import report_dir_arg
 
@@ -41,6 +41,7 @@ def cli() -> None:
 
 for _command in COMMANDS:
     cli.add_command(_command)
+fleet.register(cli)  # plan, --plan/--shard/s3:// --report-dir on run and verify-backup, report merge (issue 18)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
