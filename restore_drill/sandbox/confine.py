@@ -18,7 +18,6 @@ import ctypes
 import os
 import shlex
 import socket
-import stat
 import subprocess
 import sys
 import threading
@@ -73,25 +72,11 @@ class StepOutcome:
     confined: bool = True
 
 
-def _searchable(path: str, uid: int, gids: set[int]) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return True  # not there: nothing to expose
-    if st.st_uid == uid:
-        return bool(st.st_mode & stat.S_IXUSR)
-    if st.st_gid in gids:
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
-
-
 def blocked_ancestor(path: str, uid: int, gids: set[int]) -> str | None:
-    """The topmost folder on the way to ``path`` (inclusive) that ``uid`` cannot search, or None."""
-    p = Path(os.path.abspath(path))
-    for anc in [*reversed(p.parents), *([p] if p.is_dir() else [])]:
-        if not _searchable(str(anc), uid, gids):
-            return str(anc)
-    return None
+    """The topmost folder on the way to ``path`` (inclusive, if a folder) that ``uid`` cannot search, or None."""
+    from restore_drill.fixtures.runtime_user import RunAs
+
+    return RunAs(uid, min(gids) if gids else None, "").blocked_at(path)
 
 
 class StepSandbox:
