@@ -9,6 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from psycopg import sql
+
+from ._util import ident, quote_qualified
 from .result import CheckResult
 
 if TYPE_CHECKING:
@@ -55,6 +58,7 @@ class CheckContext:
     retention: Any = None  # a folder or S3Location holding the backup history, when the user gave one
     results: list[CheckResult] = field(default_factory=list)
     _conn: Any = field(default=None, repr=False)
+    _rows_present: int | None = field(default=None, repr=False)
 
     def conn(self) -> Any:
         """The autocommit connection to the restored database, opened on first use (reopened if closed)."""
@@ -78,6 +82,27 @@ class CheckContext:
     @property
     def declared_tables(self) -> list[str]:
         return list(self.system.tables or ())
+
+    def restored_tables_with_rows(self) -> int:
+        """How many tables under test hold at least one row in the restore (missing tables count as empty);
+        read once per context. Used to refuse a pass over nothing (``CheckSpec.examines_rows``)."""
+        if self._rows_present is None:
+            n = 0
+            conn = self.conn()
+            for t in self.scope_tables or []:
+                reg = conn.execute("SELECT to_regclass(%s)", (quote_qualified(t),)).fetchone()
+                if reg and reg[0] is not None and conn.execute(
+                        sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(ident(t))).fetchone()[0]:
+                    n += 1
+            self._rows_present = n
+        return self._rows_present
+
+    def manifest_rows(self) -> int:
+        """Rows the manifest recorded in the tables under test (0 without a manifest)."""
+        if self.manifest is None:
+            return 0
+        scope = set(self.scope_tables or self.manifest.tables)
+        return sum(t.row_count for n, t in self.manifest.tables.items() if n in scope)
 
     def result(self, name: str) -> CheckResult | None:
         """The result of an earlier check of this plan, or None when it did not run (yet)."""

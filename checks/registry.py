@@ -59,12 +59,32 @@ class CheckSpec:
     summary: str
     applies: Callable[[CheckContext], bool] = _always
     fidelity: bool = False
+    examines_rows: bool = False  # judges restored rows: a pass over zero rows, where the manifest has some, fails
 
     def instances(self, ctx: CheckContext) -> Iterator[tuple[str, Callable[[], CheckResult]]]:
         """(result name, thunk) pairs this check contributes to ``ctx``'s plan: one, or none when it does
         not apply or the definition lists it under ``[checks] skip``."""
         if self.name not in ctx.system.skip_checks and self.applies(ctx):
-            yield self.name, lambda: self.run(ctx)
+            yield self.name, self.guarded(ctx, self.name, lambda: self.run(ctx))
+
+    def guarded(self, ctx: CheckContext, name: str, fn: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
+        """``fn`` with the no-vacuous-pass rule: a check that examines rows and passed although no table
+        under test holds a row, while the manifest recorded some, fails instead."""
+        if not self.examines_rows:
+            return fn
+
+        def run() -> CheckResult:
+            r = fn()
+            if r.status is not Status.PASSED:
+                return r
+            expected = ctx.manifest_rows()
+            if expected and ctx.restored_tables_with_rows() == 0:
+                return CheckResult.failed(name, f"examined 0 rows: no table under test holds a row after the "
+                                          f"restore, while the manifest recorded {expected}; nothing was restored "
+                                          f"to judge (it would have said: {r.message})", expected=expected,
+                                          observed=0, evidence={**r.evidence, "vacuous": True}, duration_s=r.duration_s)
+            return r
+        return run
 
 
 @dataclass(frozen=True)
@@ -80,7 +100,7 @@ class InvariantSpec(CheckSpec):
         for name, invs in groups.items():
             mine = name == self.name or (self.name == "domain_invariants" and name not in claimed)
             if mine and name not in ctx.system.skip_checks:
-                yield name, _invariant_runner(self.name, name, invs, ctx)
+                yield name, self.guarded(ctx, name, _invariant_runner(self.name, name, invs, ctx))
 
 
 def _invariant_runner(kind: str, name: str, invs: dict[str, tuple[str, str]],
@@ -192,7 +212,8 @@ def _storage(ctx: CheckContext) -> bool:
 
 REGISTRY: tuple[CheckSpec, ...] = (
     CheckSpec("backup_artifact", _backup_artifact, "the backup file exists, is complete and readable by pg_restore"),
-    CheckSpec("restore_exit_status", _restore_exit_status, "pg_restore exited 0 (or only with allow-listed errors)"),
+    CheckSpec("restore_exit_status", _restore_exit_status, "pg_restore exited 0 (or only with allow-listed errors)",
+              examines_rows=True),  # exit 0 with nothing restored (a --table matching nothing) is no pass
     CheckSpec("migration_applied", lambda c: migration.migration_applied(c.conn(), c.declared_tables, c.manifest),
               "the schema migration is present in the restore",
               applies=lambda c: c.migration_apply is not None and bool(c.declared_tables)),
@@ -207,17 +228,18 @@ REGISTRY: tuple[CheckSpec, ...] = (
               "the restored catalog (columns, indexes, constraints, triggers) equals the manifest", fidelity=True),
     CheckSpec("sequence_health", lambda c: sequences.sequence_health(c.conn(), c.scope_tables, manifest=c.manifest,
                                                                      schemas=c.system.schemas),
-              "every sequence-fed column's next value is beyond its data"),
+              "every sequence-fed column's next value is beyond its data", examines_rows=True),
     CheckSpec("referential_integrity", lambda c: references.referential_integrity(c.conn(), c.manifest,
                                                                                   tables=c.scope_tables),
-              "no orphan rows across foreign keys"),
+              "no orphan rows across foreign keys", examines_rows=True),
     CheckSpec("blast_radius", _with_manifest("blast_radius", lambda c: scope.blast_radius(c.conn(), c.manifest, c.declared_tables)),  # type: ignore[arg-type]
               "a table-scoped restore left every other table untouched",
               applies=lambda c: c.system.table_scoped and bool(c.declared_tables)),
     InvariantSpec("projector_consistency", lambda c: CheckResult.skipped("projector_consistency", "no invariants"),
-                  "the projector's read models agree with its event log (definition's invariants)"),
+                  "the projector's read models agree with its event log (definition's invariants)",
+                  examines_rows=True),
     InvariantSpec("domain_invariants", lambda c: CheckResult.skipped("domain_invariants", "no invariants"),
-                  "the definition's domain invariants hold (SQL returning violating rows)"),
+                  "the definition's domain invariants hold (SQL returning violating rows)", examines_rows=True),
     CheckSpec("physical_integrity", lambda c: physical.physical_integrity(c.db, c.client_bins),
               "heap and B-tree indexes are sound (pg_amcheck where available)"),
     CheckSpec("artifact_paths_exist", _artifact_paths_exist, "every object key referenced by a row exists in storage",
@@ -244,6 +266,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
 # live in restore_drill/verify and are named here so every name has one owner.
 VERIFY_ONLY: tuple[tuple[str, str], ...] = (
     ("restored_objects", "every object the archive's table of contents lists exists after the restore"),
+    ("archive_coverage", "what the archive left out: tables without data (and why), large objects not held"),
 )
 
 

@@ -182,3 +182,26 @@ def test_storage_newer_than_database_lists_orphans(system):
     res = snapshot_pairing("2026-02-19T02:00:00Z", "2026-02-20T03:00:00Z", tolerance_s=3600, reference=ref)
     assert res.status is Status.FAILED and res.evidence["newer"] == "storage"
     assert "1 orphan object(s), e.g. uploads/unreferenced.bin" in res.message
+
+
+def test_no_vacuous_pass_when_the_rows_holding_the_keys_came_back_empty(system):
+    """Issue 13: artifact_paths_exist said "all 0 referenced key(s) exist" after the table holding the keys
+    came back empty. With a manifest that recorded rows and objects, zero referenced keys fails."""
+    from restore_drill.seeds.manifest import take_manifest
+
+    db, bucket, client = system
+    with db.connect(autocommit=True) as c:
+        m = take_manifest(c, system="t", s3_client=client, bucket=bucket.name, prefix=PREFIX)
+        c.execute("TRUNCATE lectures, artifacts")
+        res = artifact_paths_exist(c, client, bucket.name, PREFIX, REFS, manifest=m)
+        assert res.status is Status.FAILED and "0 referenced keys" in res.message, res.message
+        # Nothing in the manifest either: skipped, "nothing to check", never passed.
+        empty = take_manifest(c, system="t", s3_client=client, bucket=bucket.name, prefix="none-here")
+        res = artifact_paths_exist(c, client, bucket.name, PREFIX, REFS, manifest=empty)
+        assert res.status is Status.SKIPPED and "nothing to check" in res.message
+
+
+def test_object_integrity_over_nothing_is_skipped_not_passed(s3_bucket):
+    client = s3_bucket.endpoint.client()
+    res = object_integrity(client, s3_bucket.name, "empty-prefix", {})
+    assert res.status is Status.SKIPPED and "nothing to check" in res.message

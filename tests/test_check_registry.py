@@ -1,0 +1,156 @@
+"""The check registry (checks/registry.py) is the one list of checks: CHECK_NAMES, the README's list and the
+report schema agree with it; and no check passes on nothing (issue 13: "a check that examined zero items
+while the manifest expected some fails")."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from restore_drill.checks import CHECK_NAMES
+from restore_drill.checks.context import CheckContext
+from restore_drill.checks.registry import REGISTRY, fidelity_names, names
+from restore_drill.checks.result import Status
+from restore_drill.checkplan import run_checks
+from restore_drill.fixtures import binaries
+from restore_drill.records import BackupRecord, StepRecord
+from restore_drill.seeds.manifest import take_manifest
+from restore_drill.systems import Invariant, SystemDef
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_registered_check_is_a_stable_name_and_every_stable_name_is_registered() -> None:
+    got = names()
+    assert len(got) == len(set(got)), "a check is registered twice"
+    assert set(got) == set(CHECK_NAMES)
+    assert all(s.summary and s.name == s.name.strip() for s in REGISTRY)
+
+
+def test_readme_check_list_is_the_registry() -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("Checks (stable names):"):]
+    block = block[: block.index("\n\n")]
+    listed = re.findall(r"`([a-z][a-z0-9_]*)`", block.split("Each is declared")[0])
+    assert set(listed) == set(names()), set(listed) ^ set(names())
+
+
+def test_schema_accepts_every_registered_name() -> None:
+    schema = json.loads((ROOT / "reports" / "schema" / "report.schema.json").read_text())
+    pattern = schema["$defs"]["check_name"]["pattern"]
+    assert all(re.fullmatch(pattern, n) for n in names())
+
+
+def test_the_data_fidelity_checks_are_the_ones_that_prove_content() -> None:
+    assert {"row_counts", "table_checksums", "schema_fidelity", "object_integrity",
+            "artifact_paths_exist"} == fidelity_names()
+
+
+SOURCE = """
+CREATE TABLE lectures (id serial PRIMARY KEY, title text NOT NULL, audio_key text);
+CREATE TABLE jobs (id serial PRIMARY KEY, lecture_id int NOT NULL REFERENCES lectures(id), state text NOT NULL);
+INSERT INTO lectures (title, audio_key) SELECT 'l' || g, 'audio/' || g || '.wav' FROM generate_series(1, 5) g;
+INSERT INTO jobs (lecture_id, state) SELECT 1 + g % 5, 'done' FROM generate_series(1, 8) g;
+"""
+
+
+def _system(prefix: str) -> SystemDef:
+    return SystemDef(
+        name="emptytest", path=ROOT / "emptytest.toml", tables=("public.lectures", "public.jobs"),
+        storage_prefix=prefix, references={"public.lectures.audio_key": "audio"}, rto_s=60, rpo_s=60,
+        invariants=(Invariant("jobs_done", "SELECT id FROM jobs WHERE state <> 'done'", "job not done"),),
+    )
+
+
+def _context(system: SystemDef, restored, manifest, s3_bucket, prefix: str, backup=None,
+             steps=None) -> CheckContext:
+    bins = binaries.client_for(restored.major)
+
+    def smoke_flow():
+        with restored.connect(autocommit=True) as c:
+            c.execute("INSERT INTO lectures (title) VALUES ('smoke') RETURNING id")
+        return {}
+
+    return CheckContext(
+        system=system, db=restored, client_bins=bins, manifest=manifest, backup=backup,
+        restore_steps=steps or [], restore_s=None if steps is None else 0.01,
+        s3_client=s3_bucket.endpoint.client(), bucket=s3_bucket.name, prefix=prefix,
+        newest_write_before="2026-01-01T00:00:10Z", newest_write_restored=None,
+        ledger_note="the write ledger is not in the restore", smoke=(smoke_flow, lambda info: None),
+        rto_s=60, rpo_s=60,
+    )
+
+
+@pytest.fixture
+def source(pg_database, s3_bucket):
+    """A non-empty source: 5 lectures, 8 jobs, 5 objects, and its manifest."""
+    client = s3_bucket.endpoint.client()
+    with pg_database.connect(autocommit=True) as c:
+        c.execute(SOURCE)
+        for i in range(1, 6):
+            client.put_object(Bucket=s3_bucket.name, Key=f"src/audio/{i}.wav", Body=b"x" * i)
+        m = take_manifest(c, system="emptytest", s3_client=client, bucket=s3_bucket.name, prefix="src")
+    assert m.tables and m.objects
+    return m
+
+
+def test_every_check_over_an_empty_restore_of_a_non_empty_manifest_passes_none(source, drill_infra, s3_bucket):
+    """An empty database and an empty prefix (what the ArqonBus runbook as written and a 0-byte dump from
+    shared/cases/byo-sudo-wrapper leave behind): no registered check may pass."""
+    restored = drill_infra.database(None)
+    try:
+        empty = BackupRecord(path="/nonexistent/empty.dump", size_bytes=0, sha256="0" * 64,
+                             started_at="2026-01-01T00:00:00Z", finished_at="2026-01-01T00:00:01Z")
+        ctx = _context(_system("restored"), restored, source, s3_bucket, "restored", backup=empty,
+                       steps=[StepRecord("restore", "restore", "pg_restore -d x empty.dump", "passed", 0, 0.01)])
+        results = run_checks(ctx)
+    finally:
+        drill_infra.drop(restored)
+    ran = {r.name: r for r in results}
+    assert {"row_counts", "table_checksums", "schema_fidelity", "sequence_health", "referential_integrity",
+            "domain_invariants", "artifact_paths_exist", "object_integrity", "rto",
+            "rpo", "write_smoke", "backup_artifact", "restore_exit_status"} <= set(ran)
+    passed = {n: r.message for n, r in ran.items() if r.status is Status.PASSED}
+    assert passed == {}
+    assert ran["rto"].status is Status.FAILED and "not achieved" in ran["rto"].message
+    assert ran["rpo"].status is Status.ERRORED and "not measured" in ran["rpo"].message
+
+
+def test_tables_restored_without_rows_are_not_a_pass_for_checks_that_judge_rows(source, drill_infra, s3_bucket):
+    """The schema came back but no row did (pg_restore --table matching nothing, as the ArqonBus runbook as
+    written does): sequence_health, referential_integrity and the invariants examined zero rows."""
+    restored = drill_infra.database(None)
+    try:
+        with restored.connect(autocommit=True) as c:
+            c.execute(SOURCE.split("INSERT")[0])
+        ctx = _context(_system("restored"), restored, source, s3_bucket, "restored",
+                       steps=[StepRecord("restore", "restore", "pg_restore -d x d.dump", "passed", 0, 0.01)])
+        results = {r.name: r for r in run_checks(ctx)}
+    finally:
+        drill_infra.drop(restored)
+    for name in ("sequence_health", "referential_integrity", "domain_invariants"):
+        assert results[name].status is Status.FAILED, (name, results[name].message)
+        assert "examined 0 rows" in results[name].message
+    assert results["row_counts"].status is Status.FAILED
+    assert results["rto"].status is Status.FAILED
+
+
+def test_a_sound_restore_passes_the_row_judging_checks(source, pg_database, s3_bucket):
+    """The clean run of the same guard: the source itself, judged as its own restore, passes."""
+    client = s3_bucket.endpoint.client()
+    for i in range(1, 6):
+        client.copy_object(Bucket=s3_bucket.name, Key=f"restored/audio/{i}.wav",
+                           CopySource={"Bucket": s3_bucket.name, "Key": f"src/audio/{i}.wav"})
+    made = BackupRecord(path="/nonexistent/d.dump", size_bytes=1, sha256="0" * 64,
+                        started_at="2026-01-01T00:00:00Z", finished_at="2026-01-01T00:00:01Z")
+    ctx = _context(_system("restored"), pg_database, source, s3_bucket, "restored", backup=made,
+                   steps=[StepRecord("restore", "restore", "pg_restore -d x d.dump", "passed", 0, 0.01)])
+    ctx.newest_write_restored = "2026-01-01T00:00:09Z"
+    results = {r.name: r for r in run_checks(ctx)}
+    for name in ("row_counts", "table_checksums", "sequence_health", "referential_integrity",
+                 "domain_invariants", "artifact_paths_exist", "object_integrity", "rto", "rpo"):
+        assert results[name].status is Status.PASSED, (name, results[name].message)
+    assert results["rpo"].observed == 1.0
