@@ -17,6 +17,7 @@ class DrillSpec:
     procedure: str = "corrected"  # corrected | runbook
     upgrade: bool = False  # dump on the oldest server found, restore on the newest
     default: bool = False  # part of `restore-drill run` with no names
+    physical: bool = False  # base backup + WAL archive + point-in-time recovery (restore_drill/pitr)
 
     def with_disaster(self, disaster: str | None) -> DrillSpec:
         if disaster is None:
@@ -42,6 +43,10 @@ DRILLS: tuple[DrillSpec, ...] = (
               "Database and storage restored from different days: snapshot_pairing must catch it"),
     DrillSpec("pegasus-upgrade-restore", "pegasus", "drop-table",
               "Dump on the oldest Postgres found, restore into the newest (the upgrade drill)", upgrade=True),
+    DrillSpec("arqonbus-pitr", "arqonbus", "bad-statement",
+              "Errant DELETE while writes go on; base backup + archived WAL restored to just before it", physical=True),
+    DrillSpec("pegasus-pitr", "pegasus", "bad-statement",
+              "Errant DELETE while writes go on; base backup + archived WAL restored to just before it", physical=True),
 )
 
 

@@ -157,6 +157,10 @@ class Drill:
         return phase(self.bus, self.report, name)
 
     def _run(self, rep: DrillReport) -> None:
+        if self.spec.physical:  # base backup + WAL + point-in-time recovery: its own procedure and checks
+            from .pitr.drill import run_physical
+
+            return run_physical(self, rep)
         sysdef = self.system
         backup_major, restore_major = self._majors()
         with self._phase("infra"):

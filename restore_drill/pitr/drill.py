@@ -1,0 +1,413 @@
+"""A physical (point-in-time recovery) drill, end to end, run by the engine's Drill for specs with ``physical``.
+
+The drill's own server archives WAL with the procedure's archive_command; the procedure takes a base
+backup and ships it to the drill's S3; a write ledger commits small transactions the whole time; the
+``bad-statement`` disaster runs an errant statement at a recorded instant; the procedure restores the
+base backup into a fresh data directory with recovery settings for a target just before it; the drill
+starts that server (as the unprivileged server user) and watches recovery end; then the PITR checks
+judge the result against the ledger, the archive and the server's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.resources
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from restore_drill import runbook
+from restore_drill.checks import base_backup as base_backup_checks
+from restore_drill.checks import recovery as recovery_checks
+from restore_drill.checks import wal_archive as wal_checks
+from restore_drill.checks.result import CheckResult
+from restore_drill.errors import BadInput, HarnessFault
+from restore_drill.fixtures import binaries
+from restore_drill.fixtures.environment import bind
+from restore_drill.records import BackupRecord
+from restore_drill.reports.model import PhaseRecord, RestoreTarget
+from restore_drill.seeds.manifest import take_manifest, utcnow
+
+from . import ledger as ledger_mod
+from . import recovery, wal
+from .recovery import RecoveryOutcome, RecoveryTarget
+from .server import PitrHost
+
+if TYPE_CHECKING:
+    from restore_drill.engine import Drill
+    from restore_drill.reports.model import DrillReport
+
+START_HOOK = "pitr-start-restored"
+
+
+@dataclass
+class PitrOptions:
+    """How a physical drill runs. ``target_kind``: time | xid | lsn | name | immediate.
+    ``target_offset_ms``: a time target is the disaster's instant minus this (an operator picks a time
+    "just before"; 0 = the instant itself; negative = after it). ``target``: a callable choosing the
+    target from the evidence instead (fault tests). ``action``: recovery_target_action.
+    ``statement``: delete | update | drop. ``ledger_before`` / ``ledger_after``: ledger transactions
+    between the base backup and the disaster, and after it. ``before_start``: called with the run just
+    before the restored server starts (fault tests damage the archive there)."""
+
+    target_kind: str = "time"
+    target_offset_ms: float = 100.0
+    target: Callable[[PitrRun], RecoveryTarget] | None = None
+    action: str = "promote"
+    statement: str = "delete"
+    ledger_interval_s: float = 0.005
+    ledger_before: int = 40
+    ledger_after: int = 20
+    recovery_timeout_s: float = 180.0
+    before_start: Callable[[PitrRun], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.target_kind not in recovery.TARGET_KINDS:
+            raise BadInput(f"recovery target kind {self.target_kind!r}; use one of {', '.join(recovery.TARGET_KINDS)}")
+        if self.action not in recovery.ACTIONS:
+            raise BadInput(f"recovery_target_action {self.action!r}; use one of {', '.join(recovery.ACTIONS)}")
+
+
+@dataclass
+class PitrRun:
+    """What one physical drill learned as it ran (the checks' inputs)."""
+
+    host: PitrHost
+    dbname: str
+    wal_bucket: str
+    wal_prefix: str = ""
+    base_prefix: str = ""
+    s3_client: Any = None
+    writer: ledger_mod.LedgerWriter | None = None
+    ledger: list[ledger_mod.LedgerEntry] = field(default_factory=list)
+    disaster: dict[str, Any] = field(default_factory=dict)  # the bad-statement record's details
+    target: RecoveryTarget | None = None
+    boundary: datetime | None = None  # the commit time the target stands for
+    outcome: RecoveryOutcome | None = None
+    backup_manifest: dict[str, Any] | None = None
+
+
+def procedure_files(system_name: str) -> tuple[Path, Path]:
+    """(procedure, binding) of the built-in PITR procedure for ``system_name``; BadInput when none."""
+    root = Path(str(importlib.resources.files("restore_drill.drills")))
+    rb, bd = root / "procedures" / f"{system_name}-pitr.md", root / "bindings" / f"{system_name}-pitr-corrected.toml"
+    if not rb.is_file() or not bd.is_file():
+        raise BadInput(f"system {system_name!r} has no point-in-time recovery procedure ({rb.name} + {bd.name} in "
+                       "drills/procedures and drills/bindings); pass --runbook/--binding")
+    return rb, bd
+
+
+def _target(opts: PitrOptions, run: PitrRun) -> tuple[RecoveryTarget, datetime | None]:
+    """The recovery target for the disaster just recorded, and the commit time it stands for."""
+    d = run.disaster
+    began = datetime.fromisoformat(d["began_at"])
+    if opts.target is not None:
+        t = opts.target(run)
+        return t, (datetime.fromisoformat(t.value) if t.kind == "time" else began)
+    kind = opts.target_kind
+    if kind == "time":
+        at = began - timedelta(milliseconds=opts.target_offset_ms)
+        return RecoveryTarget("time", at.isoformat(), True, opts.action), at
+    # The ledger was held while the boundary was recorded and the statement ran, so for these targets
+    # exactly the ledger transactions committed before ``began`` precede the boundary in the WAL.
+    if kind == "xid":
+        return RecoveryTarget("xid", str(d["xid"]), False, opts.action), began
+    if kind == "lsn":
+        return RecoveryTarget("lsn", d["lsn_before"], False, opts.action), began
+    if kind == "name":
+        return RecoveryTarget("name", d["restore_point"]["name"], True, opts.action), began
+    return RecoveryTarget("immediate", "", True, opts.action), None
+
+
+def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None) -> None:
+    """Run ``drill`` (its spec has ``physical``) as a point-in-time recovery drill, filling ``rep``.
+
+    Raises what the engine's Drill.run turns into an errored report: BadInput (bad procedure or
+    options), InfraUnavailable (a server or the S3 endpoint could not be started), HarnessFault (the
+    ledger or a hook failed). The servers and their folder are removed on every path.
+    """
+    opts = opts or getattr(drill, "pitr_options", None) or PitrOptions()
+    sysdef, cfg = drill.system, drill.config
+    bins = binaries.select(cfg.pg_version)
+    host: PitrHost | None = None
+    try:
+        with drill._phase("infra"):
+            s3 = drill.infra.s3
+            backup_bucket = drill._bucket(f"{sysdef.name}-pitr")
+            drill.backup_bucket = backup_bucket
+            if sysdef.has_storage:
+                drill.bucket = drill._bucket(sysdef.name)
+            drill.redact.add(backup_bucket.endpoint.secret_key, backup_bucket.endpoint.access_key)
+            if drill.workdir.exists():
+                shutil.rmtree(drill.workdir)
+            drill.workdir.mkdir(parents=True)
+            host = PitrHost(bins, s3.endpoint, restore_dir=(drill.workdir / "pgdata-restore").resolve(),
+                            tmp_root=drill.infra.tmp_root)
+            drill.redact.add(host.password)
+            primary = host.start_primary()
+            dbname = sysdef.name.replace("-", "_")
+            with psycopg.connect(primary.database().url, autocommit=True) as c:
+                c.execute(f'CREATE DATABASE "{dbname}"')
+            db = primary.database(dbname)
+            live = drill.bucket or backup_bucket
+            env = bind(db=db, client_bins=bins, workdir=drill.workdir, s3=s3.endpoint, bucket=live.name,
+                       backup_bucket=backup_bucket.name, prefix=sysdef.storage_prefix or "data",
+                       extra={"RESTORE_PGDATA": str(host.restore_dir)})
+            rep.target = RestoreTarget(dbname, live.name, sysdef.storage_prefix or "")
+        run = PitrRun(host, dbname, backup_bucket.name, s3_client=s3.endpoint.client())
+        drill.pitr_run = run  # type: ignore[attr-defined]  # tests and the bench read it
+        _run(drill, rep, opts, run, env)
+    finally:
+        if host is not None:
+            w = drill.pitr_run.writer if hasattr(drill, "pitr_run") else None  # type: ignore[attr-defined]
+            if w is not None:
+                with contextlib.suppress(Exception):
+                    w.stop()
+            host.close()
+
+
+def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: Any) -> None:
+    sysdef, cfg = drill.system, drill.config
+    default = drill.runbook_path in {p for p in (sysdef.corrected, sysdef.runbook) if p is not None}
+    rb, bd = procedure_files(sysdef.name) if default else (drill.runbook_path, drill.binding_path)
+    rep.runbook = str(rb)
+    from restore_drill.engine import load_procedure
+
+    book, bnd = load_procedure(rb, bd)
+    run.wal_prefix = bnd.variables.get("WAL_PREFIX", "")
+    run.base_prefix = bnd.variables.get("BASE_PREFIX", "")
+    if not run.wal_prefix or not run.base_prefix:
+        raise BadInput(f"binding {bd}: a physical drill needs WAL_PREFIX and BASE_PREFIX under [variables]")
+    primary = run.host.primary
+    assert primary is not None
+    db = primary.database(run.dbname)
+
+    def seed(ctx: runbook.HookContext) -> runbook.HookOutcome:
+        from restore_drill.seeds import loaders
+
+        t0 = time.monotonic()
+        client = drill.bucket.endpoint.client() if drill.bucket else None
+        with db.connect(autocommit=True) as conn:
+            loaders.load(sysdef, conn, client, drill.bucket.name if drill.bucket else None, sysdef.storage_prefix,
+                         seed=cfg.seed, scale=cfg.scale)
+            drill.state.manifest = take_manifest(conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale,
+                                                 tables=list(sysdef.tables or ()) or None, schemas=sysdef.schemas)
+        drill.state.manifest.save(drill.run_dir / f"{drill.spec.name}.manifest.json")
+        run.writer = ledger_mod.LedgerWriter(db, opts.ledger_interval_s)
+        run.writer.start()
+        rows = sum(t.row_count for t in drill.state.manifest.tables.values())
+        return runbook.HookOutcome(summary=f"seeded {sysdef.name} (seed {cfg.seed}, scale {cfg.scale}): {rows} rows in "
+                                           f"{time.monotonic() - t0:.2f}s; manifest taken; write ledger started "
+                                           f"({ledger_mod.TABLE}, one transaction every {opts.ledger_interval_s:g}s)")
+
+    def disaster(ctx: runbook.HookContext) -> runbook.HookOutcome:
+        from restore_drill.disasters.bad_statement import run_statement
+        from restore_drill.disasters.interface import DisasterContext
+
+        w = run.writer
+        if w is None:
+            raise HarnessFault("the write ledger was never started (the seed hook did not run)")
+        w.wait_for(opts.ledger_before)
+        tables = list(sysdef.tables or ()) or sorted(drill.state.manifest.tables if drill.state.manifest else ())
+        dctx = DisasterContext(db=db, tables=tables, seed=cfg.seed, allow_destructive=cfg.allow_destructive)
+        with w.pause():  # no ledger commit straddles the recorded instant (see LedgerWriter.pause)
+            rec = run_statement(dctx, opts.statement)
+        w.wait_for(opts.ledger_after)
+        w.stop()
+        with db.connect(autocommit=True) as conn:
+            run.ledger = ledger_mod.read_ledger(conn)
+        run.disaster = dict(rec.details)
+        run.target, run.boundary = _target(opts, run)
+        drill.state.disasters.append(rec)
+        drill.state.last_write_at = run.ledger[-1].committed_at.isoformat() if run.ledger else None
+        return runbook.HookOutcome(
+            summary=f"bad-statement: {rec.details['summary']}; {len(run.ledger)} ledger transactions; restore "
+                    f"target {run.target.describe()}",
+            variables=run.target.variables(), records=[rec])
+
+    def start_restored(ctx: runbook.HookContext) -> runbook.HookOutcome:
+        if opts.before_start is not None:
+            opts.before_start(run)
+        server = run.host.start_restored()
+        run.outcome = recovery.watch(server, opts.recovery_timeout_s)
+        o = run.outcome
+        variables = {"RESTORED_URL": server.database(run.dbname).url}
+        if o.state != "promoted":
+            return runbook.HookOutcome(ok=False, variables=variables,
+                                       summary=f"recovery ended {o.state}: {o.fatal or o.stop_line or 'see the log'}")
+        return runbook.HookOutcome(summary=f"restored server promoted in {o.duration_s:.2f}s: {o.stop_line or 'no stop'}"
+                                           f"; new timeline {o.new_timeline}", variables=variables)
+
+    hooks = runbook.RunHooks(seed=seed, disaster=disaster, replacements={START_HOOK: start_restored},
+                             on_step=lambda s: drill.bus.emit("step", rep.id, s.name, s.status, phase=s.phase,
+                                                              exit_code=s.exit_code, duration_s=s.duration_s),
+                             on_step_start=lambda name, ph: drill.bus.emit("step_start", rep.id, name, phase=ph))
+    result = runbook.run_runbook(book, bnd, env, drill.workdir, hooks, step_timeout_s=cfg.step_timeout_s)
+    rep.steps = list(result.steps)
+    rep.snapshots = list(result.snapshots)
+    for name in ("setup", "seed", "backup", "disaster", "restore", "verify"):
+        ph = result.phases.get(name)
+        if ph is not None:
+            bad = [s for s in rep.steps if s.phase == name and s.status in ("failed", "errored")]
+            rep.phases.append(PhaseRecord(name, ph["started_at"], ph["duration_s"], "failed" if bad else "passed"))
+    rep.disasters = list(drill.state.disasters)
+    if result.error:
+        raise HarnessFault(result.error)
+    base = drill.workdir / "backups" / "base"
+    rep.backups = [_backup_record(base, rep, bins=run.host.binaries)] if (base / "base.tar").exists() else []
+    restore_s = result.phases.get("restore", {}).get("duration_s")
+    with drill._phase("checks"):
+        rep.checks = pitr_checks(run, base, rpo_s=rep.targets.rpo_s, rto_s=rep.targets.rto_s, restore_s=restore_s,
+                                 manifest=drill.state.manifest, emit=drill._emit_check)
+    dlw = next((c for c in rep.checks if c.name == "data_loss_window"), None)
+    rep.metrics.update({f"{k}_s": v.get("duration_s") for k, v in result.phases.items()})
+    rep.metrics.update({
+        "restore_s": restore_s, "rto_s": restore_s,
+        "rpo_s": dlw.observed if dlw is not None and isinstance(dlw.observed, float) else None,
+        "data_loss_window_ms": dlw.evidence.get("window_ms") if dlw else None,
+        "rows_lost": dlw.evidence.get("rows_lost") if dlw else None,
+        "recovery_s": round(run.outcome.duration_s, 3) if run.outcome else None,
+        "ledger_transactions": len(run.ledger), "backup_bytes": sum(b.size_bytes for b in rep.backups),
+        "runbook_steps_failed": len(result.failed_steps), "runbook_steps_not_run": len(result.not_run_steps),
+    })
+    rep.metrics["pitr"] = {"target": run.target.to_dict() if run.target else None,
+                           "boundary": run.boundary.isoformat() if run.boundary else None,
+                           "disaster": {k: run.disaster.get(k) for k in ("statement", "began_at", "lsn_before", "xid",
+                                                                           "committed_at")},
+                           "recovery": run.outcome.to_dict() if run.outcome else None}
+
+
+def _backup_record(base: Path, rep: DrillReport, *, bins: Any) -> BackupRecord:
+    tar = base / "base.tar"
+    h = hashlib.sha256()
+    with open(tar, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    step = next((s for s in rep.steps if "Base Backup" in s.name), None)
+    version = subprocess.run([str(bins.tool("pg_basebackup")), "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+    return BackupRecord(path=str(tar), size_bytes=sum(p.stat().st_size for p in base.iterdir()), sha256=h.hexdigest(),
+                        started_at=getattr(step, "started_at", "") or "", finished_at=utcnow(), tool_version=version,
+                        archive_header={"format": "pg_basebackup tar", "files": sorted(p.name for p in base.iterdir())})
+
+
+def _restored_state(run: PitrRun) -> tuple[bool | None, int | None, set[int] | None]:
+    """(pg_is_in_recovery, timeline, ledger seqs present) of the restored server; Nones when unreachable."""
+    srv = run.host.restored
+    if srv is None or not srv.alive():
+        return None, None, None
+    try:
+        with psycopg.connect(srv.database(run.dbname).url, autocommit=True, connect_timeout=10) as conn:
+            in_rec = bool(conn.execute("SELECT pg_is_in_recovery()").fetchone()[0])  # type: ignore[index]
+            tl = int(conn.execute("SELECT timeline_id FROM pg_control_checkpoint()").fetchone()[0])  # type: ignore[index]
+            present = ledger_mod.present_seqs(conn)
+        return in_rec, tl, present
+    except psycopg.Error:
+        return None, None, None
+
+
+def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float | None, restore_s: float | None,
+                manifest: Any = None, emit: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
+    """Every PITR check over ``run`` (plus row_counts / table_checksums / rto on the restored database),
+    each isolated: one that raises is recorded as errored and the rest still run."""
+    results: list[CheckResult] = []
+    in_rec, tl, present = _restored_state(run)
+    target = run.target or RecoveryTarget("immediate")
+    disaster_at = datetime.fromisoformat(run.disaster["began_at"]) if run.disaster.get("began_at") else None
+    mf = base / "backup_manifest"
+    manifest_json = json.loads(mf.read_text()) if mf.exists() else None
+    run.backup_manifest = manifest_json
+    scan_box: dict[str, Any] = {}
+
+    def scan() -> tuple[dict[str, int], wal.WalScan | None, int, int, int]:
+        if "v" not in scan_box:
+            if manifest_json is None:
+                raise HarnessFault("no backup_manifest beside the base backup: the WAL range is unknown")
+            tli, start, end = wal.backup_wal_range(manifest_json)
+            listing = wal.archive_listing(run.s3_client, run.wal_bucket, run.wal_prefix)
+            scan_box["v"] = (listing, wal.scan(run.host.binaries, run.s3_client, run.wal_bucket, run.wal_prefix,
+                                               start, tli), tli, start, end)
+        return scan_box["v"]  # type: ignore[no-any-return]
+
+    def c_wal() -> CheckResult:
+        listing, sc, tli, start, end = scan()
+        upto = wal.parse_lsn(run.disaster["lsn_before"]) if run.disaster.get("lsn_before") and \
+            target.kind != "immediate" else end
+        return wal_checks.wal_continuity(listing, sc, start, upto, timeline=tli)
+
+    def c_window() -> CheckResult:
+        _, sc, _, _, end = scan()
+        t = datetime.fromisoformat(target.value) if target.kind == "time" else None
+        return wal_checks.recoverable_window(sc, end, target=t)
+
+    def c_rows() -> CheckResult:
+        from restore_drill.checks import data
+
+        if manifest is None or in_rec is None:
+            return CheckResult.failed("row_counts", "the restored server is not reachable; no rows to count")
+        srv = run.host.restored
+        assert srv is not None
+        with psycopg.connect(srv.database(run.dbname).url, autocommit=True) as conn:
+            return data.row_counts(conn, manifest)
+
+    def c_sums() -> CheckResult:
+        from restore_drill.checks import data
+
+        if manifest is None or in_rec is None:
+            return CheckResult.failed("table_checksums", "the restored server is not reachable")
+        srv = run.host.restored
+        assert srv is not None
+        with psycopg.connect(srv.database(run.dbname).url, autocommit=True) as conn:
+            return data.table_checksums(conn, manifest)
+
+    plan: list[tuple[str, Callable[[], CheckResult]]] = [
+        ("recovery_target", lambda: recovery_checks.recovery_target(run.outcome, target, in_recovery=in_rec,
+                                                                    timeline=tl)),
+        ("pitr_exactness", lambda: recovery_checks.pitr_exactness(run.ledger, present, run.boundary,
+                                                                  what=target.describe())),
+        ("data_loss_window", lambda: recovery_checks.data_loss_window(run.ledger, present, run.boundary, disaster_at,
+                                                                      rpo_s) if disaster_at else
+         CheckResult.failed("data_loss_window", "no disaster instant was recorded")),
+        ("wal_continuity", c_wal),
+        ("recoverable_window", c_window),
+        ("backup_manifest", lambda: base_backup_checks.backup_manifest(
+            base, run.host.binaries.major, _verify_tools(run.host.binaries.major))),
+        ("row_counts", c_rows),
+        ("table_checksums", c_sums),
+    ]
+    for name, fn in plan:
+        t0 = time.monotonic()
+        try:
+            r = fn()
+        except Exception as e:  # a check that blows up is errored evidence, never a pass
+            r = CheckResult.errored(name, f"{type(e).__name__}: {str(e).strip()[:300]}")
+        from dataclasses import replace
+
+        r = replace(r, duration_s=round(time.monotonic() - t0, 3))
+        results.append(r)
+        if emit is not None:
+            emit(r)
+    from restore_drill.checks import objectives
+
+    fidelity = [r for r in results if r.name in ("recovery_target", "pitr_exactness", "row_counts", "table_checksums")]
+    rto = objectives.rto(restore_s if restore_s is not None else float("nan"), rto_s, fidelity=fidelity)
+    results.append(rto)
+    if emit is not None:
+        emit(rto)
+    return results
+
+
+def _verify_tools(major: int) -> list[Any]:
+    """pg_verifybackup candidates: the server's own major first, then the others newest first."""
+    allb = binaries.servers()
+    own = [b for b in allb if b.major == major]
+    return own + sorted((b for b in allb if b.major != major), key=lambda b: -b.major)
