@@ -11,7 +11,7 @@ CHECK_NAMES = (
     "table_checksums", "schema_fidelity", "sequence_health", "referential_integrity", "blast_radius",
     "projector_consistency", "physical_integrity", "artifact_paths_exist", "object_integrity",
     "snapshot_pairing", "write_smoke", "api_probe", "rto", "rpo", "retention", "restored_objects",
-    "domain_invariants",
+    "domain_invariants", "archive_coverage",
 )
 
 

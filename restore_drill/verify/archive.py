@@ -29,6 +29,7 @@ from restore_drill.foundation import sha256_file
 
 from ..errors import BadInput, StepTimeout
 from ..procs import kill_group, run
+from .coverage import ArchiveShape, read_shape
 
 # TOC descriptions that name restorable objects, longest first so "FK CONSTRAINT" wins over "CONSTRAINT".
 _DESCS = sorted((
@@ -76,6 +77,7 @@ class ArchiveInfo:
     row_counts: dict[str, int] = field(default_factory=dict)  # "schema.table" -> rows in its COPY block
     foreign_keys: list[Relation] = field(default_factory=list)
     reader: str = ""  # `pg_restore --version` of the tool that read it
+    shape: ArchiveShape | None = None  # tables' kinds, partitions, large objects (from the pre-data script)
     read_s: float = 0.0
     mtime: str = ""
 
@@ -377,6 +379,7 @@ def inspect_archive(path: Path, tools: Sequence[PgBinaries], *, timeout_s: float
         raise BadInput(classify_failure(path, kind, err, size, table))
     info.row_counts = counts
     info.foreign_keys = foreign_keys(reader, path, min(timeout_s, 600.0))
+    info.shape = read_shape(reader, str(path), min(timeout_s, 600.0))
     info.reader = f"pg_restore (PostgreSQL) {reader.version}"
     info.read_s = round(time.monotonic() - t0, 3)
     info.sha256 = _tree_sha256(path)

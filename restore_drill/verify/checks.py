@@ -22,7 +22,8 @@ from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.database import Database
 from restore_drill.seeds.manifest import Manifest
 
-from .archive import ArchiveInfo
+from .archive import ArchiveInfo, dotted
+from .coverage import archive_coverage
 from .inputs import Inputs
 
 # TOC descriptions -> the catalog group that must hold the object after restore.
@@ -133,13 +134,18 @@ def db_checks(db: Database, inp: Inputs) -> list[CheckResult]:
     out: list[CheckResult] = []
     with db.connect() as conn:
         out.append(restored_objects(conn, a))
+        if a.shape is not None:
+            tables = [dotted(e.key) for e in a.entries if e.desc == "TABLE"]
+            out.append(archive_coverage(conn, tables, a.data_tables, a.shape, a.schemas))
         out.append(row_counts(conn, m) if m is not None else archive_row_counts(conn, a))
         out.append(sequence_health(conn, manifest=m, schemas=a.schemas))
         out.append(_referential(conn, a, m))
         if m is not None:
             out.append(table_checksums(conn, m))
             schemas = tuple(sorted({t.split(".", 1)[0] for t in m.tables})) or ("public",)
-            out.append(schema_fidelity(conn, m, sorted(m.tables), schemas=schemas))
+            # verify-backup restores with --no-owner --no-privileges (version.RESTORE_FLAGS): a fresh
+            # cluster has none of the source's roles, so grants and owners cannot be compared.
+            out.append(schema_fidelity(conn, m, sorted(m.tables), schemas=schemas, privileges=False))
         if snap is not None:
             out.extend(_storage_checks(conn, inp))
     out.append(physical_integrity(db, timeout_s=inp.timeout_s))

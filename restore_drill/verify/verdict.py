@@ -13,7 +13,7 @@ from .archive import ArchiveInfo
 
 # Matrix columns, in the order an operator reads them: can it be read, restored, is it complete, sound.
 CHECK_ORDER = (
-    "backup_artifact", "restore_exit_status", "restored_objects", "row_counts", "sequence_health",
+    "backup_artifact", "restore_exit_status", "restored_objects", "archive_coverage", "row_counts", "sequence_health",
     "referential_integrity", "physical_integrity", "table_checksums", "schema_fidelity",
     "artifact_paths_exist", "object_integrity", "snapshot_pairing",
 )

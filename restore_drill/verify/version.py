@@ -20,6 +20,7 @@ from ..events import EventBus, phase
 from ..procs import run
 from ..records import BackupRecord, SnapshotRecord, StepRecord
 from .checks import backup_artifact, db_checks
+from .coverage import HARMLESS_PUBLIC_SCHEMA, excuse_known
 from .inputs import Inputs
 
 DRILL_NAME = "verify-backup"
@@ -71,7 +72,10 @@ def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str 
             rep.metrics["restore_s"] = round(done.duration_s, 3)
             rep.metrics["rows"] = sum(a.row_counts.values())
             allow = inp.system.restore_allowlist if inp.system else ()
-            rep.checks.append(restore_exit_status(done.exit_code, inp.redact(done.stderr), allow))
+            known = [HARMLESS_PUBLIC_SCHEMA] if any(e.desc == "SCHEMA" and e.key == "- public"
+                                                    for e in a.entries) else []
+            rep.checks.append(excuse_known(restore_exit_status(
+                done.exit_code, inp.redact(done.stderr), [*allow, *(p for p, _ in known)]), known))
         with phase(inp.events, rep, "checks"):
             rep.checks.extend(db_checks(db, inp))
     except DrillError as e:
