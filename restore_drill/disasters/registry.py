@@ -10,11 +10,14 @@ from __future__ import annotations
 from restore_drill.errors import BadInput
 
 from . import (
+    bad_statement,
     corrupt_rows,
+    database_lost,
     delete_objects,
     delete_prefix,
     delete_rows,
     drop_table,
+    host_lost,
     late_writes,
     mismatched_snapshots,
     overwrite_objects,
@@ -33,6 +36,9 @@ DISASTERS: tuple[Disaster, ...] = (
     overwrite_objects.DISASTER,
     delete_prefix.DISASTER,
     mismatched_snapshots.DISASTER,
+    bad_statement.DISASTER,
+    database_lost.DISASTER,
+    host_lost.DISASTER,
 )
 
 NAMES: tuple[str, ...] = tuple(d.name for d in DISASTERS)

@@ -39,6 +39,7 @@ Format (every key optional except ``[phases]``)::
     user = "mataroa"                         # the role the runbook connects as (PGUSER), created
     roles = ["app_reader"]                   # other roles it names (--role, --owner, GRANT ... TO), created
     containers = ["immich_postgres"]         # docker/compose/kubectl exec targets that are the drill's database
+    remotes = ["backup"]                     # rclone remotes / mc aliases meaning the drill's S3 endpoint
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class Names:
     user: str = ""
     roles: tuple[str, ...] = ()
     containers: tuple[str, ...] = ()
+    remotes: tuple[str, ...] = ()  # rclone remotes / mc aliases (found in rclone lines too) -> the drill's S3
 
     @property
     def all_roles(self) -> tuple[str, ...]:
@@ -343,9 +345,9 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$")  # what the runbook may 
 def _names(where: str, raw: Any) -> Names:
     if not isinstance(raw, dict):
         raise _err(where, "[names] must be a table (database, user, roles, containers)")
-    unknown = sorted(set(raw) - {"database", "user", "roles", "containers"})
+    unknown = sorted(set(raw) - {"database", "user", "roles", "containers", "remotes"})
     if unknown:
-        raise _err(where, f"[names] has unknown key(s) {unknown}; known: containers, database, roles, user")
+        raise _err(where, f"[names] has unknown key(s) {unknown}; known: containers, database, remotes, roles, user")
     for key in ("database", "user"):
         v = raw.get(key, "")
         if not isinstance(v, str) or (v and not _NAME.match(v)):
@@ -355,7 +357,8 @@ def _names(where: str, raw: Any) -> Names:
         if not _NAME.match(r):
             raise _err(where, f"names.roles holds {r!r}: give each role as the runbook spells it")
     containers = _str_list(where, "names.containers", raw.get("containers", []))
-    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers)
+    remotes = _str_list(where, "names.remotes", raw.get("remotes", []))
+    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers, remotes)
 
 
 def load_binding(path: str | Path) -> Binding:

@@ -80,3 +80,25 @@ def drop_roles(db: Database, names: Names, *, keep: tuple[str, ...] = ()) -> lis
             except psycopg.Error:
                 continue  # owns objects in another database: that server is not ours to clean
     return dropped
+
+
+def ensure_database(url: str) -> str | None:
+    """Create the database ``url`` names when it does not exist (empty, owned by the URL's role).
+
+    After a restore that never recreated a lost database, the checks need something to connect to,
+    to judge "nothing was restored" as failed rather than errored. Returns the name created, or None
+    when it exists (or the server cannot be reached: the checks then say so).
+    """
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    name = str(info.get("dbname") or "")
+    if not name:
+        return None
+    try:
+        with psycopg.connect(psycopg.conninfo.make_conninfo(url, dbname="postgres"), autocommit=True,
+                             connect_timeout=10) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None:
+                return None
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error:
+        return None
+    return name
