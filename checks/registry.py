@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from restore_drill.seeds import ledger
 
@@ -36,6 +37,7 @@ from . import (
     smoke,
     storage,
 )
+from ._util import sample
 from .context import CheckContext
 from .result import CheckResult, Status
 from .retention import retention as retention_check
@@ -60,6 +62,9 @@ class CheckSpec:
     applies: Callable[[CheckContext], bool] = _always
     fidelity: bool = False
     examines_rows: bool = False  # judges restored rows: a pass over zero rows, where the manifest has some, fails
+    # Failing items of a result as {item: badness}: the check can also judge the source at backup time, and
+    # the restore is blamed only for items worse than they already were there (``source_findings``).
+    items: Callable[[CheckResult], dict[str, float]] | None = None
 
     def instances(self, ctx: CheckContext) -> Iterator[tuple[str, Callable[[], CheckResult]]]:
         """(result name, thunk) pairs this check contributes to ``ctx``'s plan: one, or none when it does
@@ -70,12 +75,14 @@ class CheckSpec:
     def guarded(self, ctx: CheckContext, name: str, fn: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
         """``fn`` with the no-vacuous-pass rule: a check that examines rows and passed although no table
         under test holds a row, while the manifest recorded some, fails instead."""
-        if not self.examines_rows:
+        if not self.examines_rows and self.items is None:
             return fn
 
         def run() -> CheckResult:
             r = fn()
-            if r.status is not Status.PASSED:
+            if r.status is Status.FAILED and self.items is not None and ctx.manifest is not None:
+                r = _against_source(r, self.items, (ctx.manifest.source_findings or {}).get(name))
+            if r.status is not Status.PASSED or not self.examines_rows:
                 return r
             expected = ctx.manifest_rows()
             if expected and ctx.restored_tables_with_rows() == 0:
@@ -101,6 +108,77 @@ class InvariantSpec(CheckSpec):
             mine = name == self.name or (self.name == "domain_invariants" and name not in claimed)
             if mine and name not in ctx.system.skip_checks:
                 yield name, self.guarded(ctx, name, _invariant_runner(self.name, name, invs, ctx))
+
+
+def _against_source(r: CheckResult, items: Callable[[CheckResult], dict[str, float]],
+                    source: dict[str, Any] | None) -> CheckResult:
+    """A failed restore result judged against the same check on the source at backup time: items no worse
+    than they already were are findings about the source; the restore fails only for the rest."""
+    if not source:
+        return r
+    before: dict[str, float] = source.get("items") or {}
+    now = items(r)
+    if not now:
+        return r
+    inherited = {k: v for k, v in now.items() if k in before and v <= before[k]}
+    own = sorted(set(now) - set(inherited))
+    finding = f"present in the source at backup time, not caused by the restore: {source.get('message', '')}"
+    ev = {**r.evidence, "source_findings": {"items": sorted(inherited), "message": source.get("message", "")}}
+    if own:
+        return CheckResult(r.name, r.status, f"{r.message} (restore-caused: {sample(own)}; {len(inherited)} "
+                           "item(s) were already so in the source)", r.expected, r.observed, ev, r.duration_s)
+    return CheckResult.passed(r.name, f"the restore reproduced the source faithfully; source finding: {finding}",
+                              expected=r.expected, observed=r.observed, evidence=ev, duration_s=r.duration_s)
+
+
+def _sequence_items(r: CheckResult) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for b in (r.evidence.get("behind") or {}).get("items", []):
+        edge = b.get("column_max", b.get("column_min"))
+        out[str(b["column"])] = abs(float(edge) - float(b["next_value"])) if edge is not None else 0.0
+    for x in (r.evidence.get("without_sequence") or {}).get("items", []):
+        out[str(x["column"])] = float("inf")  # a lost sequence is never inherited
+    return out
+
+
+def _relation_items(r: CheckResult) -> dict[str, float]:
+    return {str(b["relation"]): float(b["orphans"]) if b.get("orphans") is not None else float("inf")
+            for b in (r.evidence.get("broken") or {}).get("items", [])}
+
+
+def _invariant_items(r: CheckResult) -> dict[str, float]:
+    return {str(v["invariant"]): float(v["violations"]) if v.get("violations") is not None else float("inf")
+            for v in (r.evidence.get("violated") or {}).get("items", [])}
+
+
+def source_findings(ctx: CheckContext) -> dict[str, Any]:
+    """Run the checks that can judge the source (those with ``items``) over ``ctx`` (whose ``db`` is the
+    source, right before the backup) and return the failures as ``Manifest.source_findings``:
+    ``{check name: {"message": str, "items": {item: badness}}}``. Checks that raise are left out (the
+    restore is then judged on its own). Closes ``ctx``'s connection."""
+    out: dict[str, Any] = {}
+    try:
+        for spec in REGISTRY:
+            if spec.items is None:
+                continue
+            for name, _ in spec.instances(ctx):
+                try:
+                    r = _raw_runner(spec, name, ctx)()
+                except Exception:  # noqa: BLE001 - no finding is recorded; the restore check stands alone
+                    continue
+                if r.status is Status.FAILED:
+                    out[name] = {"message": r.message, "items": spec.items(r)}
+    finally:
+        ctx.close()
+    return out
+
+
+def _raw_runner(spec: CheckSpec, name: str, ctx: CheckContext) -> Callable[[], CheckResult]:
+    if isinstance(spec, InvariantSpec):
+        groups: dict[str, tuple[str, str]] = {i.name: (i.sql, i.message) for i in ctx.system.invariants
+                                              if i.check == name}
+        return _invariant_runner(spec.name, name, groups, ctx)
+    return lambda: spec.run(ctx)
 
 
 def _invariant_runner(kind: str, name: str, invs: dict[str, tuple[str, str]],
@@ -228,18 +306,19 @@ REGISTRY: tuple[CheckSpec, ...] = (
               "the restored catalog (columns, indexes, constraints, triggers) equals the manifest", fidelity=True),
     CheckSpec("sequence_health", lambda c: sequences.sequence_health(c.conn(), c.scope_tables, manifest=c.manifest,
                                                                      schemas=c.system.schemas),
-              "every sequence-fed column's next value is beyond its data", examines_rows=True),
+              "every sequence-fed column's next value is beyond its data", examines_rows=True, items=_sequence_items),
     CheckSpec("referential_integrity", lambda c: references.referential_integrity(c.conn(), c.manifest,
                                                                                   tables=c.scope_tables),
-              "no orphan rows across foreign keys", examines_rows=True),
+              "no orphan rows across foreign keys", examines_rows=True, items=_relation_items),
     CheckSpec("blast_radius", _with_manifest("blast_radius", lambda c: scope.blast_radius(c.conn(), c.manifest, c.declared_tables)),  # type: ignore[arg-type]
               "a table-scoped restore left every other table untouched",
               applies=lambda c: c.system.table_scoped and bool(c.declared_tables)),
     InvariantSpec("projector_consistency", lambda c: CheckResult.skipped("projector_consistency", "no invariants"),
                   "the projector's read models agree with its event log (definition's invariants)",
-                  examines_rows=True),
+                  examines_rows=True, items=_invariant_items),
     InvariantSpec("domain_invariants", lambda c: CheckResult.skipped("domain_invariants", "no invariants"),
-                  "the definition's domain invariants hold (SQL returning violating rows)", examines_rows=True),
+                  "the definition's domain invariants hold (SQL returning violating rows)", examines_rows=True,
+                  items=_invariant_items),
     CheckSpec("physical_integrity", lambda c: physical.physical_integrity(c.db, c.client_bins),
               "heap and B-tree indexes are sound (pg_amcheck where available)"),
     CheckSpec("artifact_paths_exist", _artifact_paths_exist, "every object key referenced by a row exists in storage",

@@ -332,6 +332,17 @@ class DrillReport:
         end" only then."""
         return bool(self.steps) and self.error is None and all(step_deviation(s) is None for s in self.steps)
 
+    def source_findings(self) -> list[tuple[str, str]]:
+        """(check name, finding) for defects the source already had at backup time, as the checks recorded
+        them in their evidence (``source_findings``): reported about the source, not as restore failures."""
+        out = []
+        for c in self.checks:
+            f = c.evidence.get("source_findings") if isinstance(c.evidence, dict) else None
+            if f:
+                items = ", ".join(map(str, f.get("items") or []))
+                out.append((c.name, f"{items}: {f.get('message', '')}" if items else str(f.get("message", ""))))
+        return out
+
     def check(self, name: str) -> CheckResult | None:
         """The result of check ``name`` in this drill, or None when it did not run."""
         return next((c for c in self.checks if c.name == name), None)

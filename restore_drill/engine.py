@@ -379,6 +379,7 @@ class Drill:
             self.state.manifest = take_manifest(
                 conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale, schemas=sysdef.schemas,
                 s3_client=client, bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix)
+        self.state.manifest.source_findings = self._source_findings(self.state.manifest)
         self.state.manifest.save(self.run_dir / f"{self.spec.name}.manifest.json")
         rows = sum(t.row_count for t in self.state.manifest.tables.values())
         placeholders = {"<lecture-id>": str(self.state.lecture_ids[0])} if self.state.lecture_ids else {}
@@ -386,6 +387,17 @@ class Drill:
             summary=f"seeded {sysdef.name} (seed {cfg.seed}, scale {cfg.scale}): {rows} rows, "
                     f"{len(self.state.manifest.objects)} objects in {time.monotonic() - t0:.2f}s; manifest taken",
             placeholders=placeholders)
+
+    def _source_findings(self, manifest: Manifest) -> dict[str, Any]:
+        """Defects the source already has at backup time (sequence behind its data, invariant violated,
+        orphan rows), recorded in the manifest so the restore is judged against them, not blamed."""
+        from restore_drill.checks.context import CheckContext
+        from restore_drill.checks.registry import source_findings
+
+        assert self.db is not None
+        return source_findings(CheckContext(system=self.system, db=self.db,
+                                            client_bins=self.servers_used[0].client_bins, manifest=manifest,
+                                            backup=None, restore_steps=[], restore_s=None))
 
     def _hook_disaster(self, ctx: runbook.HookContext) -> runbook.HookOutcome:
         spec = self.spec

@@ -49,6 +49,9 @@ class Manifest:
     prefix: str | None = None
     objects: dict[str, ObjectSnapshot] = field(default_factory=dict)  # key relative to prefix
     schemas: list[str] = field(default_factory=lambda: ["public"])  # the schemas the catalog covers
+    # Defects already in the source at backup time: check name -> {"message", "items": {item: badness}}
+    # (written by checks.registry.source_findings; restore checks compare against it, never blame the restore)
+    source_findings: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
