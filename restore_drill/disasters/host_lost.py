@@ -3,7 +3,9 @@
 Between the backup and the restore every file the runbook left in the drill's working folder (the
 local dump, scripts it wrote, copied configs) is deleted, so the restore must fetch the backup from its
 off-site copy, as on a replacement host. restore-drill's own private environment (``.home``: the
-drill's S3 and tool configuration, standing for the new host's provisioning) is kept.
+drill's S3 and tool configuration, standing for the new host's provisioning) is kept. The data on that
+host goes too: the tables in scope are truncated (as ``truncate`` does), so a restore that cannot fetch
+its backup leaves them empty and the data checks say so.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from restore_drill.errors import BadInput, DestructiveRefused
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
+from .truncate import truncate
 
 # Written by the runbook runner into every working folder it prepares: only such a folder is wiped.
 WORKDIR_MARKER = ".restore-drill-workdir"
@@ -48,10 +51,12 @@ def host_lost(ctx: DisasterContext) -> DisasterRecord:
             size += p.lstat().st_size
             removed.append(p.name)
             p.unlink()
+    data = truncate(ctx)
     return database_record("host-lost", ctx, f"the backup host's working folder was wiped: {len(removed)} file(s), "
-                                             f"{size} byte(s), local backups included",
+                                             f"{size} byte(s), local backups included; {data.details['summary']}",
                            {"workdir": str(root), "files_removed": removed[:200], "files_removed_count": len(removed),
-                            "bytes_removed": size})
+                            "bytes_removed": size, "tables": data.details["tables"],
+                            "rows_before": data.details["rows_before"], "rows_after": data.details["rows_after"]})
 
 
 DISASTER = Disaster("host-lost", Kind.DATABASE, host_lost,
