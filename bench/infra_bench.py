@@ -11,7 +11,7 @@ import statistics
 import time
 
 from restore_drill.fixtures import binaries
-from restore_drill.fixtures.embedded import EmbeddedPostgres
+from restore_drill.fixtures.postgres import EmbeddedPostgres
 from restore_drill.fixtures.s3 import MotoS3
 
 

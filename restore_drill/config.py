@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,11 @@ class DrillConfig:
     pg_url: str | None = None
     s3_backend: str = "moto"
     s3_endpoint: str | None = None
+    # Keys for --s3-backend endpoint (and a verify-backup snapshot on s3://), usually from the environment
+    # (RESTORE_DRILL_S3_ACCESS_KEY / _SECRET_KEY): never printed.
+    s3_access_key: str | None = field(default=None, repr=False)
+    s3_secret_key: str | None = field(default=None, repr=False)
+    s3_region: str = "us-east-1"
     seed: int = 1234
     scale: int = 1
     disaster: str | None = None

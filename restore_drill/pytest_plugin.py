@@ -13,14 +13,16 @@ import pytest
 
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.infra import Infra
+from restore_drill.fixtures.postgres import registry as pg_registry
 from restore_drill.fixtures.s3 import Bucket
+from restore_drill.fixtures.s3 import registry as s3_registry
 
 OPTIONS: list[tuple[str, str, str | None, str]] = [
     # (option, ini/env suffix, default, help)
     ("pg-version", "pg_version", None, "Postgres major for drills, e.g. 16 (default: 16 if found, else newest)"),
-    ("pg-backend", "pg_backend", "embedded", "embedded | container | external"),
+    ("pg-backend", "pg_backend", pg_registry.DEFAULT, " | ".join(pg_registry.NAMES)),
     ("pg-url", "pg_url", None, "URL of an external Postgres (with --pg-backend external)"),
-    ("s3-backend", "s3_backend", "moto", "moto | endpoint"),
+    ("s3-backend", "s3_backend", s3_registry.DEFAULT, " | ".join(s3_registry.NAMES)),
     ("s3-endpoint", "s3_endpoint", None, "S3-compatible endpoint URL (with --s3-backend endpoint)"),
     ("drill-seed", "seed", "1234", "data seed for drills"),
     ("drill-scale", "scale", "1", "data scale factor for drills"),
@@ -53,12 +55,7 @@ def option(config: pytest.Config, key: str) -> Any:
 @pytest.fixture(scope="session")
 def drill_infra(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     """Servers shared by the session (one set per xdist worker), all stopped at session end."""
-    infra = Infra(
-        pg_backend=option(pytestconfig, "pg_backend"),
-        s3_backend=option(pytestconfig, "s3_backend"),
-        pg_url=option(pytestconfig, "pg_url"),
-        s3_endpoint=option(pytestconfig, "s3_endpoint"),
-    )
+    infra = Infra.from_config(drill_config(pytestconfig))
     try:
         yield infra
     finally:

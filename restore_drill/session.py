@@ -17,9 +17,12 @@ from typing import Any
 
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.infra import Infra
+from restore_drill.fixtures.postgres import registry as pg_registry
+from restore_drill.fixtures.s3 import registry as s3_registry
+from restore_drill.foundation import utcnow
 from restore_drill.reports.environment import capture_environment, probe_tool_versions
 from restore_drill.reports.history import append_history
-from restore_drill.reports.model import DrillReport, ErrorInfo, PostgresInfo, RunReport, S3Info, utcnow
+from restore_drill.reports.model import DrillReport, ErrorInfo, PostgresInfo, RunReport, S3Info
 from restore_drill.reports.writers import new_run_dir, write_run
 
 from .catalog import DrillSpec
@@ -77,9 +80,9 @@ def preflight(specs: Sequence[DrillSpec], config: DrillConfig, infra: Infra, *, 
         sysdef = system or resolve_system(spec.system)
         storage = storage or sysdef.has_storage
         load_procedure(*procedure_files(spec, sysdef, runbook_path, binding_path))
-    if config.pg_backend == "external":
+    if pg_registry.get(config.pg_backend).user_given:
         infra.postgres(config.pg_version)  # wrong credentials: BadInput; unreachable: InfraUnavailable
-    if config.s3_backend == "endpoint" and storage:
+    if s3_registry.get(config.s3_backend).user_given and storage:
         _ = infra.s3
 
 
@@ -99,10 +102,9 @@ def run(
     Bad input and an unreachable external server or endpoint are raised (BadInput, InfraUnavailable) by
     the pre-flight, before any run folder or infrastructure exists; from then on nothing raises a
     DrillError: it becomes the report's error (Ctrl-C is re-raised after tear-down and the report)."""
-    redact = Redactor([config.pg_url or ""])
+    redact = Redactor([config.pg_url or "", config.s3_secret_key or "", config.s3_access_key or ""])
     own_infra = infra is None
-    infra = infra or Infra(pg_backend=config.pg_backend, s3_backend=config.s3_backend, pg_url=config.pg_url,
-                           s3_endpoint=config.s3_endpoint)
+    infra = infra or Infra.from_config(config)
     try:
         preflight(specs, config, infra, system=system, runbook_path=runbook_path, binding_path=binding_path)
     except BaseException:

@@ -341,7 +341,7 @@ class Sentinel:
 
 def start_sentinel(password: str, major: int | None = None) -> Sentinel:
     from restore_drill.fixtures import binaries
-    from restore_drill.fixtures.embedded import EmbeddedPostgres
+    from restore_drill.fixtures.postgres import EmbeddedPostgres
     from restore_drill.fixtures.s3 import MotoS3
 
     pg = EmbeddedPostgres(binaries.select(major))

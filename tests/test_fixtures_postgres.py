@@ -12,7 +12,7 @@ import pytest
 from restore_drill.errors import BadInput, InfraUnavailable
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.binaries import PgBinaries
-from restore_drill.fixtures.embedded import EmbeddedPostgres
+from restore_drill.fixtures.postgres import EmbeddedPostgres
 from tests.helpers import alive, postgres_pids_under
 
 SERVERS = binaries.servers()

@@ -12,25 +12,44 @@ from typing import Any, NoReturn
 import click
 
 from ..config import DrillConfig, resolve
-from ..errors import BadInput, DrillError
+from ..errors import DrillError
+from ..fixtures.postgres import PgSettings
+from ..fixtures.postgres import registry as pg_registry
+from ..fixtures.s3 import S3Settings
+from ..fixtures.s3 import registry as s3_registry
 
 EXIT = {"passed": 0, "failed": 1, "errored": 2}
 SYSTEM_ALIASES = {"continuum": "arqonbus"}
 
 
-def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a click command with the drill options (Postgres/S3 backend, scale, seed, report folder,
-    objectives ...); the command receives them as keyword arguments for ``drill_config``."""
+def _choices_help(intro: str, kinds: Any) -> str:
+    return intro + "; ".join(f"{k.name}: {k.summary}" for k in kinds.values()) + "."
+
+
+def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a click command with where Postgres and S3 run (``--pg-backend``, ``--pg-url``,
+    ``--s3-backend``, ``--s3-endpoint``); the choices are the backend registries' names."""
     opts = [
-        click.option("--pg-version", type=int,
-                     help="Postgres major to drill on, e.g. --pg-version 18 (default: 16 if found, else newest)."),
-        click.option("--pg-backend", type=click.Choice(["embedded", "container", "external"]),
-                     help="Where Postgres runs: embedded (default, no Docker), container (Docker), external (--pg-url)."),
+        click.option("--pg-backend", type=click.Choice(pg_registry.NAMES),
+                     help=_choices_help("Where Postgres runs: ", pg_registry.BACKENDS)),
         click.option("--pg-url", help="External server URL, e.g. --pg-url postgresql://drill:pw@127.0.0.1:5432/postgres "
                                       "(scratch databases are created there and dropped)."),
-        click.option("--s3-backend", type=click.Choice(["moto", "endpoint"]),
-                     help="Object storage: moto (default, on 127.0.0.1) or endpoint (--s3-endpoint + RESTORE_DRILL_S3_* keys)."),
+        click.option("--s3-backend", type=click.Choice(s3_registry.NAMES),
+                     help=_choices_help("Object storage: ", s3_registry.BACKENDS)),
         click.option("--s3-endpoint", help="S3-compatible URL for --s3-backend endpoint, e.g. http://127.0.0.1:9000."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a click command with the drill options (Postgres version and backends, scale, seed, report
+    folder, objectives ...); the command receives them as keyword arguments for ``drill_config``."""
+    opts: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+        click.option("--pg-version", type=int,
+                     help="Postgres major to drill on, e.g. --pg-version 18 (default: 16 if found, else newest)."),
+        backend_options,
         click.option("--scale", type=int, help="Data scale factor (>= 1), e.g. --scale 10 (default 1: seconds per drill)."),
         click.option("--seed", type=int, help="Data seed; the same seed gives the same data and digests, e.g. --seed 42."),
         click.option("--report-dir", type=click.Path(path_type=Path),
@@ -57,15 +76,15 @@ def drill_config(kw: dict[str, Any]) -> DrillConfig:
     keys = ("pg_version", "pg_backend", "pg_url", "s3_backend", "s3_endpoint", "scale", "seed", "report_dir",
             "allow_destructive", "step_timeout_s", "rto_s", "rpo_s", "disaster", "backup_history", "large_objects")
     cfg = resolve({k: kw.get(k) for k in keys})
-    if cfg.pg_backend == "embedded":
-        from ..fixtures import binaries
-
-        binaries.select(cfg.pg_version)  # unknown version: BadInput listing the versions found
-    if cfg.pg_backend == "external" and not cfg.pg_url:
-        raise BadInput("--pg-backend external needs --pg-url postgresql://user:password@host:port/dbname")
-    if cfg.s3_backend == "endpoint" and not cfg.s3_endpoint:
-        raise BadInput("--s3-backend endpoint needs --s3-endpoint URL")
+    preflight_backends(cfg)
     return cfg
+
+
+def preflight_backends(cfg: DrillConfig) -> None:
+    """What the chosen backends need, checked before anything starts (a version not found, a missing
+    ``--pg-url`` or ``--s3-endpoint``); raises ``BadInput`` naming the fix."""
+    pg_registry.get(cfg.pg_backend).preflight(PgSettings(url=cfg.pg_url), cfg.pg_version)
+    s3_registry.get(cfg.s3_backend).preflight(S3Settings(endpoint=cfg.s3_endpoint))
 
 
 def finish(report: Any, run_dir: Path | None) -> None:
