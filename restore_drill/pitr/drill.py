@@ -93,6 +93,7 @@ class PitrRun:
     target: RecoveryTarget | None = None
     boundary: datetime | None = None  # the commit time the target stands for
     outcome: RecoveryOutcome | None = None
+    present: set[int] | None = None  # ledger seqs the restored server holds (read by the checks)
     backup_manifest: dict[str, Any] | None = None
 
 
@@ -135,7 +136,7 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
     options), InfraUnavailable (a server or the S3 endpoint could not be started), HarnessFault (the
     ledger or a hook failed). The servers and their folder are removed on every path.
     """
-    opts = opts or getattr(drill, "pitr_options", None) or PitrOptions()
+    opts = opts or getattr(drill, "pitr_options", None) or PitrOptions()  # tests set drill.pitr_options
     sysdef, cfg = drill.system, drill.config
     bins = binaries.select(cfg.pg_version)
     host: PitrHost | None = None
@@ -173,6 +174,8 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
                 with contextlib.suppress(Exception):
                     w.stop()
             host.close()
+            # The downloaded copy of the base backup is the restore's scratch; the base backup itself stays.
+            shutil.rmtree(drill.workdir / "backups" / "download", ignore_errors=True)
 
 
 def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: Any) -> None:
@@ -321,6 +324,7 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
     each isolated: one that raises is recorded as errored and the rest still run."""
     results: list[CheckResult] = []
     in_rec, tl, present = _restored_state(run)
+    run.present = present
     target = run.target or RecoveryTarget("immediate")
     disaster_at = datetime.fromisoformat(run.disaster["began_at"]) if run.disaster.get("began_at") else None
     mf = base / "backup_manifest"

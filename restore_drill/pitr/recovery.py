@@ -114,6 +114,9 @@ def read_log(text: str, state: str, duration_s: float) -> RecoveryOutcome:
         out.redo_done_at = m.group(1)
     if m := _FATAL.search(text):
         out.fatal = m.group(1).strip()
+    elif state in ("failed", "shut_down"):
+        # e.g. "postgres: could not access directory ...": the postmaster died before logging a FATAL line
+        out.fatal = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
     return out
 
 

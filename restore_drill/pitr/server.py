@@ -243,18 +243,25 @@ class PitrHost:
         return self.primary
 
     def start_restored(self) -> ServerProcess:
-        """Start a server on ``restore_dir`` (made the server user's, 0700, as PostgreSQL requires) without
-        waiting: recovery may take a while, end paused, or stop with a FATAL; the caller watches it."""
-        for dirpath, dirnames, filenames in os.walk(self.restore_dir):
+        """Start a server on what the restore procedure put in ``restore_dir``, without waiting: recovery may
+        take a while, end paused, or stop with a FATAL; the caller watches it.
+
+        The folder is first moved into this host's private folder (a rename on one filesystem): the
+        drill's workdir may sit below folders the server user cannot enter (pytest's tmp_path is 0700
+        root), and PostgreSQL needs its data directory owned by that user with mode 0700.
+        """
+        data = self.root / "pgdata-restored"
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.move(str(self.restore_dir), str(data))
+        for dirpath, dirnames, filenames in os.walk(data):
             for n in dirnames + filenames:
                 self.user.chown(os.path.join(dirpath, n))
-        self._mkdir(self.restore_dir)
+        self._mkdir(data)
         # A copied postmaster.pid would make the new postmaster refuse to start (lock file exists).
         with contextlib.suppress(FileNotFoundError):
-            (self.restore_dir / "postmaster.pid").unlink()
-        self.restored = ServerProcess(self.binaries, self.restore_dir, self.root / "sock",
-                                      self.root / "restored.log", self._env(), dict(RESTORED_SETTINGS), self.user,
-                                      self.password, RESTORED_SOCKET_PORT)
+            (data / "postmaster.pid").unlink()
+        self.restored = ServerProcess(self.binaries, data, self.root / "sock", self.root / "restored.log", self._env(),
+                                      dict(RESTORED_SETTINGS), self.user, self.password, RESTORED_SOCKET_PORT)
         self.restored.start(wait=False)
         return self.restored
 

@@ -1,0 +1,44 @@
+"""Shared by the PITR tests: run a physical drill with options and read what it learned."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from restore_drill import catalog
+from restore_drill.config import DrillConfig
+from restore_drill.engine import Drill
+from restore_drill.events import EventBus
+from restore_drill.pitr.drill import PitrOptions, PitrRun
+
+
+def run_pitr(infra: Any, tmp_path: Path, name: str = "arqonbus-pitr", *, major: int | None = None,
+             opts: PitrOptions | None = None, runbook: Path | None = None, binding: Path | None = None,
+             **config: Any) -> tuple[Any, PitrRun]:
+    """Run drill ``name`` (a physical one from the catalog) and return (DrillReport, PitrRun)."""
+    spec = catalog.get(name)
+    cfg = replace(DrillConfig(pg_version=major, report_dir=tmp_path), **config)
+    drill = Drill(spec, cfg, infra, EventBus(), tmp_path, runbook_path=runbook, binding_path=binding)
+    drill.pitr_options = opts or PitrOptions()  # type: ignore[attr-defined]
+    rep = drill.run()
+    return rep, drill.pitr_run  # type: ignore[attr-defined]
+
+
+def check(rep: Any, name: str) -> Any:
+    """The drill's result for check ``name`` (AssertionError naming the checks it has when absent)."""
+    for c in rep.checks:
+        if c.name == name:
+            return c
+    raise AssertionError(f"no check {name!r} in {[c.name for c in rep.checks]}; error: {rep.error}")
+
+
+def window_from_ledger(run: PitrRun) -> float:
+    """The data-loss window the ledger alone shows (ms): the disaster instant minus the newest ledger
+    commit at or before the recovery target, computed without the restored server."""
+    assert run.target is not None and run.target.kind == "time"
+    target = datetime.fromisoformat(run.target.value)
+    kept = [e.committed_at for e in run.ledger if e.committed_at <= target]
+    began = datetime.fromisoformat(run.disaster["began_at"])
+    return round((began - max(kept)).total_seconds() * 1000, 3)

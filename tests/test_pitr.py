@@ -1,0 +1,186 @@
+"""Point-in-time recovery (issue 17): the PITR checks on hand-built evidence (each fault fails, the clean
+case passes), the WAL and log readers, and one real physical drill in the default suite: arqonbus-pitr on
+the default PostgreSQL with moto, whose data-loss window must equal the ledger's to the millisecond.
+The other faults, target kinds and PostgreSQL 18 run as slow tests (tests/test_pitr_faults.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from restore_drill.checks import base_backup, recovery, wal_archive
+from restore_drill.checks.result import Status
+from restore_drill.pitr import wal
+from restore_drill.pitr.ledger import LedgerEntry
+from restore_drill.pitr.recovery import RecoveryOutcome, RecoveryTarget, read_log
+from tests.pitr_support import check, run_pitr, window_from_ledger
+
+T0 = datetime(2026, 11, 30, 18, 0, 0, tzinfo=UTC)
+SEG = wal.DEFAULT_SEGMENT_BYTES
+
+
+def _ledger(n: int = 10, step_ms: int = 10) -> list[LedgerEntry]:
+    return [LedgerEntry(i, 700 + i, T0 + timedelta(milliseconds=step_ms * i)) for i in range(1, n + 1)]
+
+
+# -- WAL names and the server log ---------------------------------------------------------------------
+
+def test_segment_names_follow_postgresql():
+    assert wal.segment_name(wal.parse_lsn("0/3019170")) == "000000010000000000000003"
+    assert wal.segment_name(wal.parse_lsn("1/FF000000"), timeline=2) == "0000000200000001000000FF"
+    assert wal.segments_between(wal.parse_lsn("0/20000E0"), wal.parse_lsn("0/4000000")) == [
+        "000000010000000000000002", "000000010000000000000003", "000000010000000000000004"]
+    assert wal.format_lsn(wal.parse_lsn("0/302D868")) == "0/302D868"
+
+
+LOG = """\
+2026-11-30 18:05:11.580 UTC [1] LOG:  consistent recovery state reached at 0/2000120
+2026-11-30 18:05:12.197 UTC [1] LOG:  recovery stopping before commit of transaction 775, time 2026-11-30 18:05:05.203354+00
+2026-11-30 18:05:12.197 UTC [1] LOG:  redo done at 0/30191D0 system usage: CPU: user: 0.00 s
+2026-11-30 18:05:12.197 UTC [1] LOG:  last completed transaction was at log time 2026-11-30 18:05:05.150609+00
+2026-11-30 18:05:14.122 UTC [1] LOG:  selected new timeline ID: 2
+2026-11-30 18:05:14.947 UTC [1] LOG:  archive recovery complete
+"""
+
+
+def test_read_log_finds_stop_last_commit_and_timeline():
+    o = read_log(LOG, "promoted", 3.0)
+    assert o.stop_how == "before" and "transaction 775" in o.stop_line
+    assert o.stop_time == datetime(2026, 11, 30, 18, 5, 5, 203354, tzinfo=UTC)
+    assert o.last_commit_time == datetime(2026, 11, 30, 18, 5, 5, 150609, tzinfo=UTC)
+    assert (o.new_timeline, o.consistent_at, o.redo_done_at) == (2, "0/2000120", "0/30191D0")
+
+
+# -- recovery_target ------------------------------------------------------------------------------------
+
+TARGET = RecoveryTarget("time", "2026-11-30T18:05:05.2+00:00")
+
+
+def test_recovery_target_passes_when_stopped_promoted_on_new_timeline():
+    r = recovery.recovery_target(read_log(LOG, "promoted", 3.0), TARGET, in_recovery=False, timeline=2)
+    assert r.status is Status.PASSED and "transaction 775" in r.message and "timeline 2" in r.message
+
+
+@pytest.mark.parametrize(("fatal", "words"), [
+    ("recovery ended before configured recovery target was reached", "target beyond the archive"),
+    ("requested recovery stop point is before consistent recovery point", "target before the base backup ended"),
+])
+def test_recovery_target_names_a_fatal_end(fatal, words):
+    o = read_log(f"2026-11-30 18:05:12.197 UTC [1] FATAL:  {fatal}\n", "failed", 2.0)
+    r = recovery.recovery_target(o, TARGET, in_recovery=None, timeline=None)
+    assert r.status is Status.FAILED and r.message.startswith(words)
+
+
+def test_recovery_target_fails_when_left_paused():
+    o = read_log(LOG.replace("selected new timeline ID: 2", "pausing at the end of recovery"), "paused", 2.0)
+    r = recovery.recovery_target(o, TARGET, in_recovery=True, timeline=1)
+    assert r.status is Status.FAILED and "recovery left paused" in r.message and "read-only" in r.message
+
+
+def test_recovery_target_fails_without_new_timeline_or_stop():
+    o = read_log(LOG, "promoted", 3.0)
+    assert recovery.recovery_target(o, TARGET, in_recovery=False, timeline=1).status is Status.FAILED
+    nostop = read_log(LOG.replace("recovery stopping", "recovery going"), "promoted", 3.0)
+    r = recovery.recovery_target(nostop, TARGET, in_recovery=False, timeline=2)
+    assert r.status is Status.FAILED and "without stopping at the target" in r.message
+    assert recovery.recovery_target(None, TARGET, in_recovery=None, timeline=None).status is Status.FAILED
+
+
+# -- pitr_exactness / data_loss_window ------------------------------------------------------------------
+
+def test_pitr_exactness_pass_missing_and_extra():
+    led = _ledger()
+    boundary = T0 + timedelta(milliseconds=55)  # seqs 1..5 committed at or before it
+    ok = recovery.pitr_exactness(led, {1, 2, 3, 4, 5}, boundary)
+    assert ok.status is Status.PASSED and ok.expected == 5
+    missing = recovery.pitr_exactness(led, {1, 2, 4, 5}, boundary)
+    assert missing.status is Status.FAILED and "seq 3" in missing.message
+    extra = recovery.pitr_exactness(led, {1, 2, 3, 4, 5, 6}, boundary)
+    assert extra.status is Status.FAILED and "seq 6" in extra.message and "after" in extra.message
+    assert recovery.pitr_exactness(led, None, boundary).status is Status.FAILED
+    assert recovery.pitr_exactness(led, {1}, T0 - timedelta(seconds=1)).status is Status.FAILED  # judges nothing
+    assert recovery.pitr_exactness(led, {1}, None).status is Status.SKIPPED
+
+
+def test_data_loss_window_measures_from_the_ledger_and_judges_the_rpo():
+    led = _ledger()
+    disaster = T0 + timedelta(milliseconds=75)
+    target = T0 + timedelta(milliseconds=55)
+    r = recovery.data_loss_window(led, {1, 2, 3, 4, 5}, target, disaster, rpo_s=1.0)
+    assert r.status is Status.PASSED
+    assert r.evidence["window_ms"] == 25.0 and r.evidence["target_gap_ms"] == 5.0
+    assert r.evidence["rows_lost"] == 2  # seqs 6 and 7 committed before the disaster, not restored
+    assert r.evidence["written_after_disaster"] == 3
+    over = recovery.data_loss_window(led, {1, 2, 3, 4, 5}, target, disaster, rpo_s=0.01)
+    assert over.status is Status.FAILED and "exceeds the RPO" in over.message
+    assert recovery.data_loss_window(led, set(), target, disaster, rpo_s=1.0).status is Status.FAILED
+
+
+# -- wal_continuity / recoverable_window / backup_manifest -----------------------------------------------
+
+def _scan(end: str, commits: list[tuple[str, datetime]], stopped: str = "") -> wal.WalScan:
+    return wal.WalScan(wal.parse_lsn("0/2000028"), wal.parse_lsn(end),
+                       [(wal.parse_lsn(lsn), t) for lsn, t in commits], stopped, 1)
+
+
+def test_wal_continuity_names_the_first_gap():
+    start, end = wal.parse_lsn("0/2000028"), wal.parse_lsn("0/4000100")
+    full = {n: SEG for n in wal.segments_between(start, end)}
+    clean = wal_archive.wal_continuity(full, _scan("0/4000200", []), start, end)
+    assert clean.status is Status.PASSED
+    gap = dict(full)
+    del gap["000000010000000000000003"]
+    r = wal_archive.wal_continuity(gap, _scan("0/4000200", []), start, end)
+    assert r.status is Status.FAILED and "000000010000000000000003 is missing" in r.message
+    short = {**full, "000000010000000000000004": 8192}
+    assert "partial upload" in wal_archive.wal_continuity(short, None, start, end).message
+    bad = _scan("0/3000F00", [], "pg_waldump: error: error in WAL record at 0/3001000: invalid record length")
+    r = wal_archive.wal_continuity(full, bad, start, end)
+    assert r.status is Status.FAILED and "000000010000000000000003" in r.message and "invalid record" in r.message
+
+
+def test_recoverable_window_reports_and_judges_the_target():
+    commits = [("0/2000100", T0), ("0/2100000", T0 + timedelta(seconds=1)), ("0/3000000", T0 + timedelta(seconds=5))]
+    sc = _scan("0/3000100", commits)
+    end = wal.parse_lsn("0/2200000")
+    ok = wal_archive.recoverable_window(sc, end, target=T0 + timedelta(seconds=3))
+    assert ok.status is Status.PASSED and ok.evidence["earliest"] == (T0 + timedelta(seconds=1)).isoformat()
+    assert ok.evidence["latest"] == (T0 + timedelta(seconds=5)).isoformat()
+    late = wal_archive.recoverable_window(sc, end, target=T0 + timedelta(hours=1))
+    assert late.status is Status.FAILED and "after the latest restorable time" in late.message
+    early = wal_archive.recoverable_window(sc, end, target=T0)
+    assert early.status is Status.FAILED and "before the earliest restorable time" in early.message
+    assert wal_archive.recoverable_window(_scan("0/2100000", commits), end).status is Status.FAILED
+
+
+def test_backup_manifest_without_manifest_fails(tmp_path):
+    r = base_backup.backup_manifest(tmp_path, 16, [])
+    assert r.status is Status.FAILED and "no backup_manifest" in r.message
+    (tmp_path / "backup_manifest").write_text(json.dumps({"PostgreSQL-Backup-Manifest-Version": 1}))
+    r = base_backup.backup_manifest(tmp_path, 16, [])
+    assert r.status is Status.SKIPPED and "no working pg_verifybackup" in r.message
+
+
+# -- one real physical drill -------------------------------------------------------------------------------
+
+def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill_infra, tmp_path):
+    """restore-drill run arqonbus-pitr: base backup + WAL archive in moto, errant DELETE, restore to 100 ms
+    before it. Every PITR check passes, the errant DELETE is undone (row_counts/table_checksums), and the
+    reported data-loss window equals the one the ledger alone shows, to the millisecond."""
+    rep, run = run_pitr(drill_infra, tmp_path)
+    failing = [(c.name, c.message) for c in rep.checks if c.status is not Status.PASSED and c.name != "backup_manifest"]
+    assert rep.error is None, rep.error
+    assert not failing, failing
+    assert rep.status == "passed"
+    assert isinstance(run.outcome, RecoveryOutcome) and run.outcome.new_timeline == 2
+    assert rep.disasters and rep.disasters[0].name == "bad-statement"
+    want = window_from_ledger(run)
+    assert rep.metrics["data_loss_window_ms"] == want
+    assert check(rep, "data_loss_window").evidence["window_ms"] == want
+    assert rep.metrics["rows_lost"] == check(rep, "data_loss_window").evidence["rows_lost"] > 0
+    # the restored server and its data directory are gone; the base backup stays as evidence
+    assert not run.host.root.exists() and not run.host.restore_dir.exists()
+    assert Path(rep.backups[0].path).name == "base.tar"
