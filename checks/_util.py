@@ -11,12 +11,16 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, ParamSpec
 
 import psycopg
-from psycopg import sql
 from psycopg.pq import TransactionStatus
+
+# Re-exported: the checks import these from here; their one definition is in restore_drill.foundation.
+from restore_drill.foundation import ident as ident
+from restore_drill.foundation import parse_time as parse_time
+from restore_drill.foundation import qualified, quote_qualified
+from restore_drill.foundation import split_qualified as split_qualified
 
 from .result import CheckResult
 
@@ -40,19 +44,6 @@ def sample(items: Sequence[Any], k: int = 3) -> str:
     """A short "a, b, c (+12 more)" for one-line messages."""
     head = ", ".join(str(i) for i in items[:k])
     return head + (f" (+{len(items) - k} more)" if len(items) > k else "")
-
-
-def qualified(table: str) -> str:
-    return table if "." in table else f"public.{table}"
-
-
-def split_qualified(table: str) -> tuple[str, str]:
-    schema, name = qualified(table).split(".", 1)
-    return schema, name
-
-
-def ident(table: str) -> sql.Identifier:
-    return sql.Identifier(*split_qualified(table))
 
 
 def jsonable(v: Any) -> Any:
@@ -124,21 +115,8 @@ def regclass_exists(conn: psycopg.Connection, table: str) -> bool:
     return bool(row and row[0])
 
 
-def quote_qualified(table: str) -> str:
-    """``schema.name`` with each part double-quoted, for to_regclass()."""
-    s, n = split_qualified(table)
-    return '"' + s.replace('"', '""') + '"."' + n.replace('"', '""') + '"'
-
-
 def missing_tables(conn: psycopg.Connection, tables: Iterable[str]) -> list[str]:
     return [qualified(t) for t in tables if not regclass_exists(conn, t)]
-
-
-def parse_time(value: str | datetime) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    d = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def human_duration(seconds: float) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import sql
 
-from restore_drill.seeds.manifest import Manifest, table_digest
+from restore_drill.foundation import table_digest
+from restore_drill.seeds.manifest import Manifest
 
 from ._util import capped, ident, missing_tables, qualified, read_session, sample, timed
 from .result import CheckResult

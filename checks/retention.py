@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from restore_drill.objectstore import iter_pages
+
 from ._util import timed
 from .result import CheckResult
 
@@ -47,8 +49,7 @@ def _names(loc: Location, pattern: re.Pattern[str] | None) -> Iterator[str]:
             if (p.is_dir() or p.stat().st_size > 0) and (pattern is None or pattern.search(p.name)):
                 yield p.name
         return
-    pages = loc.client.get_paginator("list_objects_v2").paginate(Bucket=loc.bucket, Prefix=loc.prefix, Delimiter="/")
-    for page in pages:
+    for page in iter_pages(loc.client, loc.bucket, loc.prefix, delimiter="/"):
         for o in page.get("Contents", []):
             if int(o.get("Size", 0)) > 0 and (pattern is None or pattern.search(o["Key"])):
                 yield o["Key"]

@@ -7,7 +7,8 @@ from typing import Any
 
 import psycopg
 
-from restore_drill.seeds.manifest import Manifest, catalog_snapshot, list_tables, table_digest
+from restore_drill.foundation import table_digest
+from restore_drill.seeds.manifest import Manifest, catalog_snapshot, list_tables
 
 from ._util import capped, qualified, read_session, sample, timed
 from .result import CheckResult

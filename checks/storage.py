@@ -17,23 +17,18 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from restore_drill.objectstore import ObjectStore, base_prefix, open_store
 from restore_drill.seeds.manifest import Manifest, ObjectSnapshot
 
 from ._util import capped, human_duration, ident, missing_tables, parse_time, qualified, quote_qualified, read_session, sample, timed
 from .result import CheckResult
 
 
-def base_prefix(prefix: str | None) -> str:
-    return prefix.strip("/") + "/" if prefix and prefix.strip("/") else ""
-
-
 def iter_listing(client: Any, bucket: str, prefix: str | None) -> Iterator[tuple[str, int]]:
-    """(key relative to prefix, size) in S3's order (UTF-8 byte order), one request per 1,000 keys."""
-    base = base_prefix(prefix)
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base,
-                                                                  PaginationConfig={"PageSize": 1000}):
-        for obj in page.get("Contents", []):
-            yield obj["Key"][len(base):], int(obj["Size"])
+    """(key relative to prefix, size) in S3's order (UTF-8 byte order), one request per 1,000 keys.
+    ``client`` is a boto3 S3 client or an ObjectStore (a folder snapshot)."""
+    for o in open_store(client, bucket, prefix).list():
+        yield o.key, o.size
 
 
 def _column_parts(ref: str) -> tuple[str, str]:
@@ -141,11 +136,13 @@ class _RequestCounter:
         self.count += 1
 
     def __enter__(self) -> _RequestCounter:
-        self.client.meta.events.register("before-call.s3.ListObjectsV2", self)
+        if not isinstance(self.client, ObjectStore):  # a folder snapshot makes no requests to count
+            self.client.meta.events.register("before-call.s3.ListObjectsV2", self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.meta.events.unregister("before-call.s3.ListObjectsV2", self)
+        if not isinstance(self.client, ObjectStore):
+            self.client.meta.events.unregister("before-call.s3.ListObjectsV2", self)
 
 
 @timed("artifact_paths_exist")
@@ -200,14 +197,13 @@ def artifact_paths_exist(
 
 
 def _fetch(client: Any, bucket: str, key: str) -> dict[str, Any]:
-    resp = client.get_object(Bucket=bucket, Key=key)
+    got = open_store(client, bucket, None).get(key)
     h = hashlib.sha256()
     size = 0
-    for chunk in resp["Body"].iter_chunks(1 << 20):
+    for chunk in got.chunks:
         h.update(chunk)
         size += len(chunk)
-    return {"sha256": h.hexdigest(), "size": size, "content_type": resp.get("ContentType", "") or "",
-            "metadata": dict(resp.get("Metadata", {}) or {})}
+    return {"sha256": h.hexdigest(), "size": size, "content_type": got.content_type, "metadata": got.metadata}
 
 
 @timed("object_integrity")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from restore_drill.checks.backup import sha256_file as _sha256_file
+from restore_drill.foundation import sha256_file as _sha256_file
 
 EVIDENCE_FILE = "evidence.sha256"
 

@@ -6,7 +6,6 @@ stream (no table is loaded into memory) and agree between source and restore wha
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import psycopg
 
 from restore_drill.foundation import qualified, table_digest, utcnow
+from restore_drill.objectstore import S3Client, S3Store
 
 from .catalog_objects import TABLE_KINDS, catalog_objects
 
@@ -189,24 +189,17 @@ def catalog_snapshot(
 
 # -- object storage -------------------------------------------------------------------------------
 
-def object_snapshots(client: Any, bucket: str, prefix: str = "") -> dict[str, ObjectSnapshot]:
+def object_snapshots(client: S3Client, bucket: str, prefix: str = "") -> dict[str, ObjectSnapshot]:
     """Every object under ``prefix``: size, sha256 of the content (streamed), content type, metadata.
 
     Keys are relative to the prefix so a snapshot of ``backup/x-DATE`` compares with ``live/x``.
     """
-    base = prefix.rstrip("/") + "/" if prefix else ""
+    store = S3Store(client, bucket, prefix)
     out: dict[str, ObjectSnapshot] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
-        for obj in page.get("Contents", []):
-            key = obj["Key"]
-            resp = client.get_object(Bucket=bucket, Key=key)
-            h = hashlib.sha256()
-            for chunk in resp["Body"].iter_chunks(1 << 20):
-                h.update(chunk)
-            out[key[len(base):]] = ObjectSnapshot(
-                key=key[len(base):], size=int(obj["Size"]), sha256=h.hexdigest(),
-                content_type=resp.get("ContentType", "") or "", metadata=dict(resp.get("Metadata", {}) or {}),
-            )
+    for obj in store.list():
+        got = store.get(obj.key)
+        out[obj.key] = ObjectSnapshot(key=obj.key, size=obj.size, sha256=got.sha256(),
+                                      content_type=got.content_type, metadata=got.metadata)
     return out
 
 

@@ -9,12 +9,12 @@ import pytest
 
 from restore_drill.checks import backup_artifact, restore_exit_status
 from restore_drill.checks._util import libpq_env
-from restore_drill.checks.backup import parse_errors, read_custom_header, sha256_file
+from restore_drill.checks.backup import parse_errors, read_custom_header
 from restore_drill.checks.result import Status
 from restore_drill.fixtures import binaries
+from restore_drill.foundation import sha256_file, utcnow
 from restore_drill.procs import run
 from restore_drill.records import BackupRecord
-from restore_drill.seeds.manifest import utcnow
 
 SCHEMA = """
 CREATE TABLE events (id bigserial PRIMARY KEY, body text);

@@ -15,7 +15,7 @@ from restore_drill.errors import BadInput, DestructiveRefused, HarnessFault
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.s3 import Bucket
-from restore_drill.seeds.manifest import table_digest
+from restore_drill.foundation import table_digest
 
 SCHEMA = """
 CREATE TABLE parents (id int PRIMARY KEY, name text NOT NULL CHECK (name LIKE 'p%'), note varchar(12),

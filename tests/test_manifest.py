@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from restore_drill.fixtures.database import Database
-from restore_drill.seeds.manifest import table_digest
+from restore_drill.foundation import table_digest
 
 
 def test_digest_ignores_session_timezone_and_float_settings(pg_database: Database) -> None:

@@ -6,10 +6,10 @@ import psycopg
 from psycopg import sql
 
 from restore_drill.errors import HarnessFault
-from restore_drill.seeds.manifest import qualified, table_digest
+from restore_drill.foundation import ident, qualified, table_digest
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
-from .tables import fill_victims, ident, pick_table, primary_key, recorded_ids, sample_count
+from .tables import fill_victims, pick_table, primary_key, recorded_ids, sample_count
 
 # Corruption per column type: an expression that always yields a different value of the same type.
 _CORRUPT_BY_TYPE: list[tuple[tuple[str, ...], str]] = [

@@ -5,9 +5,10 @@ from __future__ import annotations
 from psycopg import sql
 
 from restore_drill.errors import HarnessFault
+from restore_drill.foundation import ident
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
-from .tables import counts, fill_victims, ident, pick_table, primary_key, recorded_ids, sample_count
+from .tables import counts, fill_victims, pick_table, primary_key, recorded_ids, sample_count
 
 
 def delete_rows(ctx: DisasterContext) -> DisasterRecord:

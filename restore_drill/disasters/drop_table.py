@@ -5,9 +5,10 @@ from __future__ import annotations
 from psycopg import sql
 
 from restore_drill.errors import HarnessFault
+from restore_drill.foundation import ident
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
-from .tables import counts, ident, pick_table, referencing
+from .tables import counts, pick_table, referencing
 
 
 def drop_table(ctx: DisasterContext) -> DisasterRecord:

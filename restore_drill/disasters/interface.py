@@ -20,8 +20,9 @@ import psycopg
 from restore_drill.errors import BadInput
 from restore_drill.fixtures.database import Database, ensure_destructive_allowed
 from restore_drill.fixtures.s3 import Bucket, ensure_bucket_destructive_allowed
+from restore_drill.foundation import qualified, utcnow
+from restore_drill.objectstore import S3Client
 from restore_drill.records import DisasterRecord
-from restore_drill.seeds.manifest import qualified, utcnow
 
 __all__ = [
     "MAX_RECORDED_IDS", "Disaster", "DisasterContext", "DisasterRecord", "Injector", "Kind", "database_record",
@@ -60,7 +61,7 @@ class DisasterContext:
     tables: Sequence[str] = ()  # tables in scope (schema-qualified or public)
     seed: int = 0
     allow_destructive: str | None = None
-    s3_client: Any = None  # defaults to bucket.endpoint.client()
+    s3_client: S3Client | None = None  # defaults to bucket.endpoint.client()
     bucket: Bucket | None = None  # the live bucket
     prefix: str = ""  # the live prefix, e.g. "pegasus"
     backup_bucket: Bucket | None = None  # where dated snapshots live (default: bucket)
@@ -71,8 +72,9 @@ class DisasterContext:
     fraction: float = 0.2
     count: int = 3  # late-writes: rows to write
     target_table: str | None = None  # pin the table instead of drawing one
+    workdir: Any = None  # host-lost: the drill's working folder (a Path), wiped between backup and restore
 
-    def client(self) -> Any:
+    def client(self) -> S3Client:
         """The boto3 S3 client for the drill's endpoint; BadInput when the drill has no bucket."""
         if self.s3_client is not None:
             return self.s3_client
@@ -124,7 +126,7 @@ def guard_bucket(ctx: DisasterContext, bucket: Bucket, what: str) -> Bucket:
     return bucket
 
 
-def guard_storage(ctx: DisasterContext, what: str) -> tuple[Any, Bucket]:
+def guard_storage(ctx: DisasterContext, what: str) -> tuple[S3Client, Bucket]:
     """Guard the live bucket; returns (client, bucket). BadInput when the drill has no bucket."""
     if ctx.bucket is None:
         raise BadInput(f"{what} damages object storage; the drill has no bucket (use a system with storage)")

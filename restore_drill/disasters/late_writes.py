@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from restore_drill.errors import BadInput, HarnessFault
-from restore_drill.seeds.manifest import utcnow
+from restore_drill.foundation import utcnow
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
 from .tables import counts

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from restore_drill.errors import BadInput, HarnessFault
+from restore_drill.foundation import sha256_bytes
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, guard_bucket, storage_record
-from .objects import list_objects, sha256
+from .objects import list_objects
 from .tables import sample_count
 
 
@@ -52,7 +53,7 @@ def mismatched_snapshots(ctx: DisasterContext) -> DisasterRecord:
             old = client.get_object(Bucket=src_bucket, Key=o["key"])["Body"].read()
             new = b"older version of " + rel.encode() + b"\n" + rng.randbytes(max(1, len(old) // 2))
             client.put_object(Bucket=backup.name, Key=dest, Body=new)
-            changed.append({"key": rel, "sha256_matching": sha256(old), "sha256_other_day": sha256(new)})
+            changed.append({"key": rel, "sha256_matching": sha256_bytes(old), "sha256_other_day": sha256_bytes(new)})
         else:
             client.copy_object(Bucket=backup.name, Key=dest, CopySource={"Bucket": src_bucket, "Key": o["key"]})
             copied += 1

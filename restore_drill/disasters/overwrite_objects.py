@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from restore_drill.errors import HarnessFault
+from restore_drill.foundation import sha256_bytes
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, guard_storage, storage_record
-from .objects import list_objects, sha256
+from .objects import list_objects
 from .tables import sample_count
 
 
@@ -30,8 +31,8 @@ def overwrite_objects(ctx: DisasterContext) -> DisasterRecord:
         if got.get("ContentType"):
             extra["ContentType"] = got["ContentType"]
         client.put_object(Bucket=bucket.name, Key=o["key"], Body=bytes(new), **extra)
-        done.append({"key": o["key"], "size": len(old), "sha256_before": sha256(old),
-                     "sha256_after": sha256(bytes(new))})
+        done.append({"key": o["key"], "size": len(old), "sha256_before": sha256_bytes(old),
+                     "sha256_after": sha256_bytes(bytes(new))})
     return storage_record("overwrite-objects", bucket.name, ctx.prefix,
                           f"overwrote {len(done)} of {len(objs)} objects in place, same sizes",
                           {"overwritten": done, "objects_before": len(objs)})

@@ -9,14 +9,9 @@ import psycopg
 from psycopg import sql
 
 from restore_drill.errors import BadInput, HarnessFault
-from restore_drill.seeds.manifest import qualified
+from restore_drill.foundation import ident, qualified
 
 from .interface import MAX_RECORDED_IDS, DisasterContext
-
-
-def ident(table: str) -> sql.Identifier:
-    schema, name = qualified(table).split(".", 1)
-    return sql.Identifier(schema, name)
 
 
 def counts(conn: psycopg.Connection, tables: Sequence[str]) -> dict[str, int | None]:

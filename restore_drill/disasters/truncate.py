@@ -6,10 +6,10 @@ import psycopg
 from psycopg import sql
 
 from restore_drill.errors import BadInput
-from restore_drill.seeds.manifest import qualified
+from restore_drill.foundation import ident, qualified
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
-from .tables import counts, ident
+from .tables import counts
 
 
 def truncate(ctx: DisasterContext) -> DisasterRecord:

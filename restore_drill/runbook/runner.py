@@ -25,13 +25,15 @@ from typing import Any
 import psycopg
 
 from restore_drill import procs
-from restore_drill.checks.backup import parse_toc, sha256_file
+from restore_drill.checks.backup import parse_toc
 from restore_drill.checks.retention import date_in
 from restore_drill.errors import BadInput, DrillError, StepTimeout
 from restore_drill.fixtures.environment import RUNBOOK_VARIABLES, RunbookEnvironment
+from restore_drill.foundation import sha256_file, table_digest, utcnow
+from restore_drill.objectstore import list_objects
 from restore_drill.records import BackupRecord, SnapshotRecord, StepRecord, StepStatus
 from restore_drill.redact import Redactor
-from restore_drill.seeds.manifest import list_tables, object_snapshots, table_digest, utcnow
+from restore_drill.seeds.manifest import list_tables, object_snapshots
 from restore_drill.standin_api import STANDIN_LABEL, StandinApi
 
 from .binding import PLACEHOLDER_TOKEN, Binding, HookPoint, PlannedStep, StepRule, plan
@@ -595,9 +597,8 @@ class _Run:
             objs: dict[str, tuple[int, str, str]] = {}
             client = self.env.s3.client()
             try:
-                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
-                    for o in page.get("Contents", []):
-                        objs[o["Key"]] = (int(o["Size"]), str(o.get("ETag", "")), str(o.get("LastModified", "")))
+                for o in list_objects(client, bucket, base):
+                    objs[o.key] = (o.size, o.etag, str(o.last_modified or ""))
             except Exception as e:  # noqa: BLE001 - botocore raises many kinds; the step's record says so
                 state["objects_error"] = self.redact(f"{type(e).__name__}: {e}")
                 return state

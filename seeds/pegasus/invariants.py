@@ -7,13 +7,13 @@ the row recorded (the row is the application's own manifest of its files).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import psycopg
 
+from restore_drill.objectstore import S3Client, S3Store
+
 from ..definitions import invariants
-from .dataset import full_key
 
 # Declared in the system definition (drills/systems/pegasus.toml): one copy for checks, drills and users.
 INVARIANTS: dict[str, tuple[str, str]] = invariants("pegasus")
@@ -32,14 +32,11 @@ def referenced_files(conn: psycopg.Connection) -> list[tuple[str, int | None, st
     return [(r[0], r[1], r[2], r[3]) for r in conn.execute(_REFERENCED_FILES_SQL).fetchall()]
 
 
-def object_violations(conn: psycopg.Connection, s3_client: Any, bucket: str, prefix: str, *,
+def object_violations(conn: psycopg.Connection, s3_client: S3Client, bucket: str, prefix: str, *,
                       verify_content: bool = True) -> list[dict[str, Any]]:
     """Referenced objects that are missing, or whose size/sha256 differ from what their row recorded."""
-    base = full_key(prefix, "")
-    listed: dict[str, int] = {}
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
-        for obj in page.get("Contents", []):
-            listed[obj["Key"][len(base):]] = int(obj["Size"])
+    store = S3Store(s3_client, bucket, prefix)
+    listed = {o.key: o.size for o in store.list()}
     out: list[dict[str, Any]] = []
     for key, size, sha, ref in referenced_files(conn):
         if key not in listed:
@@ -49,9 +46,7 @@ def object_violations(conn: psycopg.Connection, s3_client: Any, bucket: str, pre
             out.append({"key": key, "ref": ref, "problem": f"size {listed[key]} != recorded {size}"})
             continue
         if verify_content and sha is not None:
-            h = hashlib.sha256()
-            for chunk in s3_client.get_object(Bucket=bucket, Key=full_key(prefix, key))["Body"].iter_chunks(1 << 20):
-                h.update(chunk)
-            if h.hexdigest() != sha:
-                out.append({"key": key, "ref": ref, "problem": f"sha256 {h.hexdigest()[:12]}.. != recorded"})
+            got = store.get(key).sha256()
+            if got != sha:
+                out.append({"key": key, "ref": ref, "problem": f"sha256 {got[:12]}.. != recorded"})
     return out
