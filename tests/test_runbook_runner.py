@@ -318,16 +318,18 @@ def test_pegasus_runbook_as_written(drill_infra: Infra, pg_database: Database, s
     # the database was not damaged, so the whole-database restore had nothing to change, and says so
     assert any(f.startswith("exited 0 but changed nothing") for f in st["Restore logical backup #1"].findings)
     assert res.snapshots and res.snapshots[0].prefix == f"pegasus-{date}" and res.snapshots[0].objects
-    # As written, RESTORE_PREFIX is empty: the whole backup bucket is synced under the live prefix,
-    # nesting copies (pegasus/pegasus/..., pegasus/pegasus-DATE/...) and restoring none of the deleted keys.
+    # RESTORE_PREFIX (which snapshot to restore) is the operator's choice at incident time: the drill binds it
+    # to its own backup's snapshot as an operator would, says so, and warns what an empty value would copy.
     sync_back = st["Restore from snapshot prefix #1"]
     assert sync_back.status == "passed"
-    assert "$RESTORE_PREFIX is not set: bash expands it to an empty string" in sync_back.findings
-    added = sync_back.effects["objects"]["sample_added"]
-    assert added and all(k.startswith(("pegasus/pegasus/", "pegasus/pegasus-")) for k in added)
+    oi = next(o for o in sync_back.operator_inputs if o["name"] == "$RESTORE_PREFIX")
+    assert oi["value"] == f"pegasus-{date}" and "if empty this command copies the whole backup bucket" in oi["note"]
+    assert oi["note"] in sync_back.findings and not sync_back.deviations
+    assert {"step": sync_back.name, **oi} in res.operator_inputs
     deleted = [d["key"] for d in res.hook_records[0]["details"]["deleted"]]
     live = {o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket.name, Prefix="pegasus/", MaxKeys=1000)["Contents"]}
-    assert not set(deleted) & live
+    assert set(deleted) <= live  # the deleted objects came back from the snapshot
+    assert not [k for k in live if k.startswith(("pegasus/pegasus/", "pegasus/pegasus-"))]  # nothing nested
     # The probes run against the stand-in (labelled), and pass as steps whatever the answer.
     assert st["Restore workflow #3"].status == "replaced" and "stand-in" in st["Restore workflow #3"].reason
     probe = st["Restore workflow #4"]

@@ -14,6 +14,7 @@ import glob
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,9 +25,10 @@ from typing import Any
 
 import psycopg
 
-from restore_drill import procs
-from restore_drill.checks.backup import parse_toc
+from restore_drill import procs, sandbox
+from restore_drill.checks.backup import parse_toc, read_plain_dump
 from restore_drill.checks.retention import date_in
+from restore_drill.disasters.host_lost import WORKDIR_MARKER
 from restore_drill.errors import BadInput, DrillError, StepTimeout
 from restore_drill.fixtures.environment import RUNBOOK_VARIABLES, RunbookEnvironment
 from restore_drill.foundation import sha256_file, table_digest, utcnow
@@ -36,9 +38,12 @@ from restore_drill.redact import Redactor
 from restore_drill.seeds.manifest import list_tables, object_snapshots
 from restore_drill.standin_api import STANDIN_LABEL, StandinApi
 
+from . import preflight
 from .binding import PLACEHOLDER_TOKEN, Binding, HookPoint, PlannedStep, StepRule, plan
+from .names import ensure_database
 from .parser import Runbook, Section, Step
 from .wrappers import ROLES_VAR, TARGETS_VAR, write_shims
+from .wrappers import __file__ as wrappers_file
 
 # Where each hook's time is booked in the phase timings.
 HOOK_PHASE = {"seed": "seed", "disaster": "disaster", "after_backup": "backup", "after_restore": "restore"}
@@ -176,6 +181,14 @@ class _Run:
         self.redact: Redactor = env.redactor()
         self.base_env = env.as_env()
         self.base_env.update(wrapper_env(binding, self.base_env))
+        self.wrapper_map = wrapper_map(binding)
+        # Variables the runbook reads and those it sets itself (for the operator's selection variables).
+        texts = [st.text for _, st in book.steps() if st.kind == "shell"]
+        self.referenced = {m["b"] or m["n"] for t in texts for m in _VAR_REF.finditer(t)}
+        self.assigned = {a or b for t in texts for a, b in _ASSIGNED.findall(t)}
+        self.missing_tools: dict[int, list[str]] = {}  # id(step) -> tools the pre-flight did not find
+        if env.s3 is not None:  # rclone remotes / mc aliases the runbook names, pointed at the drill's endpoint
+            env.s3_tool_configs(Path(self.base_env["HOME"]), rclone_remotes(book) + binding.names.remotes)
         self.given = dict(placeholders)
         self.hook_placeholders: dict[str, str] = {}
         self.sql_values: dict[str, str] = {}
@@ -221,10 +234,30 @@ class _Run:
             if all(r in known for r in refs):
                 env[name] = _TEMPLATE.sub(lambda m: known[m[1]], template)
                 origin[name] = f"binding ({template})"
+        for name, value in self.operator_choices(env, known).items():
+            env[name] = value
+            origin[name] = "restore-drill: the drill's own backup"
         for name, value in self.hook_vars.items():
             env[name] = value
             origin[name] = "restore-drill hook"
         return env, origin
+
+    def operator_choices(self, env: dict[str, str], known: dict[str, str]) -> dict[str, str]:
+        """Values for the selection variables the runbook uses but leaves to the operator (RESTORE_PREFIX:
+        the snapshot the backup phase wrote; BACKUP_FILE: its newest dump; BACKUP_DATE: its date), once the
+        backup made them. Never overrides a value bound by the caller, the binding or the runbook itself."""
+        out: dict[str, str] = {}
+        unset = [v for v in OPERATOR_VARIABLES if v in self.referenced and v not in env and v not in self.assigned]
+        if not unset:
+            return out
+        snap = self.binding.snapshot
+        if "RESTORE_PREFIX" in unset and snap is not None and all(r in known for r in _TEMPLATE.findall(snap.prefix)):
+            out["RESTORE_PREFIX"] = _TEMPLATE.sub(lambda m: known[m[1]], snap.prefix)
+        if "BACKUP_FILE" in unset and (b := self.newest_backup()) is not None:
+            out["BACKUP_FILE"] = str(b.relative_to(self.workdir)) if b.is_relative_to(self.workdir) else str(b)
+        if "BACKUP_DATE" in unset and "backup_date" in known:
+            out["BACKUP_DATE"] = known["backup_date"]
+        return out
 
     def placeholder(self, token: str) -> tuple[str | None, str]:
         """(value, why not) for one placeholder."""
@@ -296,6 +329,8 @@ class _Run:
     # -- execution -------------------------------------------------------------------------------
     def prepare(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # Marks the folder as one restore-drill prepared: the host-lost disaster wipes only such a folder.
+        (self.workdir / WORKDIR_MARKER).write_text("restore-drill working folder\n")
         for d in self.binding.dirs:
             (self.workdir / d).mkdir(parents=True, exist_ok=True)
             self.res.prepared.append(f"{d}/ (empty folder)")
@@ -308,6 +343,7 @@ class _Run:
     def run(self) -> RunbookResult:
         t0 = time.monotonic()
         steps_plan = plan(self.binding, self.book)  # a binding that does not fit fails before anything runs
+        self.preflight(steps_plan)
         try:
             self.prepare()
             for item in steps_plan.items:
@@ -336,6 +372,20 @@ class _Run:
             self.res.duration_s = round(time.monotonic() - t0, 4)
         return self.res
 
+    def preflight(self, steps_plan: Any) -> None:
+        """Tools the steps to run call that this machine lacks: those steps become not_run naming the tool."""
+        path = self.base_env.get("PATH", "")
+        for item in steps_plan.items:
+            if not isinstance(item, PlannedStep) or item.phase == "never" or item.step.kind != "shell":
+                continue
+            if item.rule is not None and item.rule.action != "run":
+                continue
+            gone = preflight.missing_tools(item.step.text, path)
+            if gone:
+                self.missing_tools[id(item.step)] = gone
+                self.res.findings.append(f"pre-flight: {self.step_name(item.section, item.step)} calls "
+                                         f"{', '.join(gone)}, not installed here: that step is not run")
+
     def _used_placeholders(self) -> dict[str, str]:
         used: dict[str, str] = {}
         for s in self.res.steps:
@@ -350,9 +400,24 @@ class _Run:
         if fn is not None and not self.stopped_by:
             self.call_hook(fn, f"[restore-drill] {hp.hook}", f"(restore-drill {hp.hook} hook at {hp})",
                            HOOK_PHASE[hp.hook], kind="hook")
+        if hp.hook == "after_restore":
+            self.ensure_restore_target()
         if hp.hook == "seed":
             self.eval_sql_placeholders()  # values drawn from data (a sampled lecture) are drawn once seeded
         self.book_time(HOOK_PHASE[hp.hook], started, started_at)
+
+    def ensure_restore_target(self) -> None:
+        """A restore that left no database (lost with ``database-lost`` and never recreated): an empty one
+        is created, recorded as restore-drill's action, so the checks judge the restore (nothing came
+        back: failed) instead of failing to connect (errored)."""
+        url = self.env.variables.get("DATABASE_URL")
+        created = ensure_database(url) if url else None
+        if created:
+            self.record(RunbookStepRecord(
+                name="[restore-drill] restore target", phase="restore", kind="hook", status="passed",
+                command="(restore-drill: CREATE DATABASE after the restore phase)", started_at=utcnow(),
+                reason=f"the restore left no database {created!r}; restore-drill created an empty one so the "
+                       "checks judge what the restore gave back (nothing)"))
 
     def context(self) -> HookContext:
         env, _ = self.variables()
@@ -430,6 +495,8 @@ class _Run:
             rec.reason = f"not run: {rule.reason}"
         elif rule is not None and rule.action == "replace":
             self.replace(rec, rule)
+        elif id(st) in self.missing_tools:
+            rec.reason = preflight.reason(self.missing_tools[id(st)])
         elif st.kind == "manual":
             rec.status, rec.reason = "manual", "manual step (recorded, not run)"
         elif st.kind == "other":
@@ -493,7 +560,7 @@ class _Run:
             rec.substitutions[token] = value
             spec = self.binding.placeholders.get(token)
             if is_operator_input(token):
-                src = spec.source if spec is not None else "given"
+                src = _SOURCE_WORDS.get(spec.source if spec is not None else "given", "bound")
                 rec.operator_inputs.append(operator_input(token, value, src, ps.step.text))
                 rec.findings.append(rec.operator_inputs[-1]["note"])
             else:
@@ -545,13 +612,15 @@ class _Run:
         t = time.monotonic()
         errlog = None
         if locate:
-            fd, errlog = tempfile.mkstemp(prefix="rd-err-")
+            # Inside the working folder, which a confined step may write anyway.
+            fd, errlog = tempfile.mkstemp(prefix=".rd-err-", dir=self.workdir)
             os.close(fd)
             env = {**env, "RESTORE_DRILL_ERRLOG": errlog}
             script = _ERR_TRAP + script
         try:
-            done = procs.run([script], shell=True, env=env, cwd=self.workdir, timeout_s=self.timeout,
-                             redactor=self.redact)
+            done = sandbox.run_step(script, env=env, cwd=self.workdir, timeout_s=self.timeout,
+                                    redactor=self.redact, record=rec, runbook_env=self.env,
+                                    wrapper_map=self.wrapper_map)
         except StepTimeout:
             rec.status, rec.exit_code = "failed", None
             rec.reason = f"timed out after {self.timeout:g}s and was killed"
@@ -704,6 +773,8 @@ _ERR_TRAP = ('trap \'rd_s=$?; printf "%s %s\\n" "$((LINENO-1))" "$rd_s" >> "$RES
 # What a line of a tool's error output looks like (pg_*, psql, aws, s3cmd, bash), to skip progress/verbose lines.
 _ERROR_LINE = re.compile(r"error|fatal|failed|denied|not found|no such|cannot|could not|invalid|refused|"
                          r"does not exist|not run:", re.I)
+_SOURCE_WORDS = {"backup_stem": "the dump the backup phase wrote", "backup_date": "the date of the backup",
+                 "given": "given to this run", "value": "the binding's value", "sql": "drawn from the seeded data"}
 # Runbook variables that select what to restore: the operator's choice at incident time.
 OPERATOR_VARIABLES = ("RESTORE_PREFIX", "BACKUP_FILE", "BACKUP_DATE", "SNAPSHOT", "RESTORE_DATE")
 _DATE_TOKEN = re.compile(r"^(?:YYYY[-_/]?MM[-_/]?DD|YYYYMMDD|DD[-_/]MM[-_/]YYYY)(?:[-_T]?HH(?:[-:]?MM(?:[-:]?SS)?)?)?$")
@@ -718,8 +789,8 @@ def is_operator_input(token: str) -> bool:
 
 def operator_input(name: str, value: str, origin: str, text: str) -> dict[str, str]:
     """The record of one operator input the drill bound, with the finding's wording."""
-    note = (f"{name} is left to the operator at incident time; the drill bound it to {value!r} "
-            f"(its own backup, {origin or 'bound'}) as an operator would")
+    note = (f"{name} is left to the operator at incident time; the drill bound it to {value!r} as an operator "
+            f"would ({origin or 'bound'})")
     bare = name.lstrip("$")
     if _BULK_COPY.search(text) and re.search(rf"s3://[^\s\"']*\$\{{?{re.escape(bare)}\b", text):
         note += "; if empty this command copies the whole backup bucket"
@@ -747,6 +818,28 @@ def _read_errlog(path: str | None) -> list[tuple[int, int]]:
     return out
 
 
+_RCLONE_REMOTE = re.compile(r"(?<![\w/:$-])([A-Za-z0-9_][\w-]*):(?!//)")
+
+
+def rclone_remotes(book: Runbook) -> tuple[str, ...]:
+    """Remote names (``backup:`` in ``rclone sync backup:bucket/x ./y``) the runbook's rclone lines use."""
+    found: list[str] = []
+    for _, st in book.steps():
+        for ln in st.text.splitlines():
+            if re.search(r"(?<![\w-])rclone\s", ln):
+                found += [m for m in _RCLONE_REMOTE.findall(ln.split("rclone", 1)[1]) if m not in found]
+    return tuple(found)
+
+
+def wrapper_map(binding: Binding) -> dict[str, str]:
+    """The sandbox's map (tool -> bash body) for the wrappers the binding makes mean the drill's database:
+    sudo always, docker/podman/docker-compose/kubectl when ``[names] containers`` names any. Each body hands
+    the call to ``wrappers.py``, which runs the wrapped command or refuses a target the binding does not name."""
+    me = Path(wrappers_file).resolve()
+    tools = ("sudo", *(("docker", "podman", "docker-compose", "kubectl") if binding.names.containers else ()))
+    return {t: f'exec "{sys.executable}" -I "{me}" {t} "$@"' for t in tools}
+
+
 def wrapper_env(binding: Binding, env: dict[str, str]) -> dict[str, str]:
     """Shims for sudo/docker/podman/docker-compose/kubectl first on PATH, and what they may enter.
 
@@ -764,7 +857,11 @@ def wrapper_env(binding: Binding, env: dict[str, str]) -> dict[str, str]:
 
 
 def archive_listing(env: RunbookEnvironment, path: Path, child_env: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """(header fields, schema-qualified tables with data) from ``pg_restore -l``."""
+    """(header fields, schema-qualified tables with data) from ``pg_restore -l``, or for a plain-format
+    dump (a SQL script pg_restore cannot list) from its own header and TABLE DATA comments."""
+    plain = read_plain_dump(path) if path.is_file() else None
+    if plain is not None:
+        return {**plain.header, "complete": plain.complete}, sorted(set(plain.data_tables))
     try:
         done = procs.run([env.client_bins.tool("pg_restore"), "-l", path], env=child_env, timeout_s=120)
     except DrillError as e:

@@ -1,0 +1,387 @@
+"""Runbooks as teams write them run as written: the binding only declares, it never rewrites a command.
+
+Each test writes its own small system (a few lines of SQL, a two-section runbook, a binding) in the
+style of one shared case and drills it through the CLI, asserting the right verdict and that every
+command ran exactly as the runbook spells it (no deviation recorded).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CLI = str(Path(sys.executable).parent / "restore-drill")
+
+SEED = textwrap.dedent("""\
+    CREATE TABLE public.orders (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        customer text NOT NULL,
+        total_cents integer NOT NULL CHECK (total_cents >= 0)
+    );
+    INSERT INTO public.orders (customer, total_cents) VALUES ('ada', 1200), ('grace', 450), ('linus', 99);
+""")
+
+SYSTEM = """\
+name = "shop"
+[database]
+tables = "all"
+{storage}
+[data]
+sql = "shop.seed.sql"
+{objects}
+[procedure]
+runbook = "runbook.md"
+binding = "shop.binding.toml"
+[targets]
+rto_s = 600
+rpo_s = 86400
+"""
+
+STORAGE = """
+[storage]
+prefix = "media"
+"""
+
+
+def make(root: Path, runbook: str, binding: str, *, objects: dict[str, bytes] | None = None) -> Path:
+    """Write a system definition, seed, runbook and binding into ``root``; returns the definition."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "runbook.md").write_text(textwrap.dedent(runbook))
+    (root / "shop.seed.sql").write_text(SEED)
+    (root / "shop.binding.toml").write_text(textwrap.dedent(binding))
+    (root / "shop.toml").write_text(SYSTEM.format(storage=STORAGE if objects else "",
+                                                  objects='objects = "objects/"' if objects else ""))
+    for key, body in (objects or {}).items():
+        p = root / "objects" / key
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(body)
+    return root / "shop.toml"
+
+
+def drill(system: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """Run the system's runbook procedure through the CLI; (exit status, the drill's report.json entry)."""
+    runs = system.parent / "runs"
+    r = subprocess.run([CLI, "run", "--system", str(system), "--procedure", "runbook", "--report-dir", str(runs),
+                        "--quiet", *args], capture_output=True, text=True, timeout=300, cwd=system.parent)
+    reports = sorted(runs.glob("*/report.json"))
+    assert reports, r.stdout + r.stderr
+    return r.returncode, json.loads(reports[-1].read_text())["drills"][0]
+
+
+def steps(d: dict[str, Any], phase: str) -> list[dict[str, Any]]:
+    return [s for s in d["steps"] if s["phase"] == phase and s.get("kind") != "hook"]
+
+
+def assert_as_written(d: dict[str, Any]) -> None:
+    """Every runbook step ran its text unchanged: no substitution, no rewrite."""
+    for s in d["steps"]:
+        if s.get("kind") == "shell":
+            assert s["command"] == s["original"], s["name"]
+            assert not s.get("deviations"), s["deviations"]
+
+
+def failed_checks(d: dict[str, Any]) -> dict[str, str]:
+    return {c["name"]: c["message"] for c in d["checks"] if c["status"] in ("failed", "errored")}
+
+
+LIBPQ_RUNBOOK = """\
+    # Shop: backup and restore
+
+    ## Backup
+
+    ```bash
+    pg_dump -Fc --no-acl shop -h localhost -U shop -f shop.dump -w
+    ```
+
+    ## Restore
+
+    ```bash
+    pg_restore -h localhost -c -O --if-exists -d shop -U shop shop.dump
+    ```
+"""
+
+
+def test_libpq_flags_run_as_written_against_the_drills_server(tmp_path: Path) -> None:
+    """shared/cases/byo-libpq-flags: `pg_dump shop -h localhost -U shop` names db, host and user. The binding
+    declares the names ([names] database/user); the drill's server listens on 127.0.0.1 and exports PG*."""
+    system = make(tmp_path, LIBPQ_RUNBOOK, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+        [names]
+        database = "shop"
+        user = "shop"
+    """)
+    code, d = drill(system, "--disaster", "truncate")
+    assert [s["status"] for s in steps(d, "backup") + steps(d, "restore")] == ["passed", "passed"], d["steps"]
+    assert_as_written(d)
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+
+
+def test_libpq_flags_without_names_fail_saying_which_line(tmp_path: Path) -> None:
+    """shared/cases/byo-libpq-flags, undeclared: no role or database `shop` exists on the drill's server, so
+    the backup step fails and its record names the failing line and libpq's first error line."""
+    system = make(tmp_path, LIBPQ_RUNBOOK, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+    """)
+    code, d = drill(system, "--disaster", "truncate")
+    backup = steps(d, "backup")[0]
+    assert code == 1 and d["status"] == "failed"
+    assert backup["status"] == "failed"
+    assert backup["failed_command"].startswith("pg_dump -Fc --no-acl shop")
+    assert backup["failed_line"] == backup["line"] + 1  # the first line inside the fence
+    assert backup["first_error"].startswith("pg_dump: error:") and '"shop"' in backup["first_error"]
+    assert "line 1 of the block" in backup["reason"]
+
+
+FRESH_RUNBOOK = """\
+    # Shop on a new server
+
+    ## Dump
+
+    ```bash
+    pg_dump -Fc "$DATABASE_URL" -f backup.dump
+    ```
+
+    ## Restore
+
+    ```bash
+    createdb -T template0 shop
+    pg_restore -Fc --no-owner -d "$DATABASE_URL" backup.dump
+    ```
+"""
+FRESH_BINDING = """\
+    backup_globs = ["*.dump"]
+    [phases]
+    backup = ["Dump"]
+    restore = ["Restore"]
+    [names]
+    database = "shop"
+"""
+
+
+def test_fresh_database_restore_passes_when_the_database_is_lost(tmp_path: Path) -> None:
+    """shared/cases/byo-fresh-database: createdb + pg_restore without --clean is right on a new server; under
+    database-lost (the whole database dropped) it restores everything."""
+    code, d = drill(make(tmp_path, FRESH_RUNBOOK, FRESH_BINDING), "--disaster", "database-lost")
+    assert [s["status"] for s in steps(d, "restore")] == ["passed"], d["steps"]
+    assert d["disasters"][0]["details"]["database"] == "shop"
+    assert_as_written(d)
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+
+
+def test_restore_that_never_recreates_a_lost_database_fails_not_errors(tmp_path: Path) -> None:
+    """shared/cases/byo-fresh-database, the opposite runbook: `pg_restore --clean -d shop` assumes the database
+    is still there. After database-lost nothing comes back: failed (row counts), never errored."""
+    runbook = FRESH_RUNBOOK.replace("    createdb -T template0 shop\n", "").replace("-Fc --no-owner", "--clean --if-exists")
+    code, d = drill(make(tmp_path, runbook, FRESH_BINDING), "--disaster", "database-lost")
+    assert code == 1 and d["status"] == "failed", d.get("error")
+    assert steps(d, "restore")[0]["status"] == "failed"
+    target = [s for s in d["steps"] if s["name"] == "[restore-drill] restore target"]
+    assert target and "created an empty one" in target[0]["reason"]
+    assert "row_counts" in failed_checks(d)
+
+
+SUDO_RUNBOOK = """\
+    # Shop as the database's OS user
+
+    ## Database backup
+
+    ```shell
+    sudo -u postgres pg_dump -Fc shop > shop.dump
+    ```
+
+    ## Database restore
+
+    ```shell
+    sudo -u postgres pg_restore --clean --if-exists -d shop < shop.dump
+    ```
+"""
+
+
+def test_sudo_wrapper_runs_the_wrapped_command_as_the_database_role(tmp_path: Path) -> None:
+    """shared/cases/byo-sudo-wrapper: `sudo -u postgres pg_dump … > file` means "as the database's OS user";
+    with the role declared it runs as written and the dump is not empty."""
+    system = make(tmp_path, SUDO_RUNBOOK, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Database backup"]
+        restore = ["Database restore"]
+        [names]
+        database = "shop"
+        roles = ["postgres"]
+    """)
+    code, d = drill(system, "--disaster", "truncate")
+    assert [s["status"] for s in steps(d, "backup") + steps(d, "restore")] == ["passed", "passed"], d["steps"]
+    assert d["backups"] and d["backups"][0]["size_bytes"] > 0
+    assert_as_written(d)
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+
+
+DOCKER_RUNBOOK = """\
+    # Shop in containers
+
+    ## Backup
+
+    ```bash
+    docker exec -i shop_db pg_dump -Fc --username=postgres shop > shop.dump
+    ```
+
+    ## Restore
+
+    ```bash
+    docker exec -i shop_db pg_restore --clean --if-exists --username=postgres -d shop < shop.dump
+    ```
+
+    ## Check
+
+    ```bash
+    docker exec -i shop_db psql --username=postgres -c 'SELECT 1'
+    ```
+"""
+DOCKER_BINDING = """\
+    backup_globs = ["*.dump"]
+    [phases]
+    backup = ["Backup"]
+    restore = ["Restore"]
+    verify = ["Check"]
+    [names]
+    database = "shop"
+    roles = ["postgres"]
+"""
+
+
+def test_docker_exec_into_the_declared_container_runs_against_the_drills_database(tmp_path: Path) -> None:
+    """shared/cases/byo-docker-exec: the binding declares `shop_db` as the drill's database, so
+    `docker exec -i shop_db psql …` runs `psql …` here; no Docker engine is involved."""
+    system = make(tmp_path, DOCKER_RUNBOOK, DOCKER_BINDING + 'containers = ["shop_db"]\n')
+    code, d = drill(system, "--disaster", "truncate")
+    ran = steps(d, "backup") + steps(d, "restore") + steps(d, "verify")
+    assert [s["status"] for s in ran] == ["passed"] * 3, d["steps"]
+    assert_as_written(d)
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+
+
+def test_docker_exec_into_an_undeclared_container_is_refused_and_reported(tmp_path: Path) -> None:
+    """shared/cases/byo-docker-exec, undeclared: the container is not the drill's database, so the call is
+    refused (never sent to a Docker engine), the steps fail and the drill is not passed."""
+    code, d = drill(make(tmp_path, DOCKER_RUNBOOK, DOCKER_BINDING), "--disaster", "truncate")
+    ran = steps(d, "backup") + steps(d, "restore") + steps(d, "verify")
+    assert all(s["status"] in ("failed", "not_run") for s in ran), d["steps"]
+    said = " ".join(s["stderr_tail"] + s["reason"] + " ".join(s["findings"]) for s in ran)
+    assert "docker" in said and not d.get("error"), said
+    assert code != 0 and d["status"] != "passed"
+
+
+S3CMD_RUNBOOK = """\
+    # Shop media
+
+    ## Backup
+
+    ```bash
+    pg_dump -Fc "$DATABASE_URL" -f shop.dump
+    s3cmd sync s3://$S3_BUCKET/$S3_PREFIX/ media-backup/
+    ```
+
+    ## Restore
+
+    ```bash
+    pg_restore --clean --if-exists -d "$DATABASE_URL" shop.dump
+    s3cmd sync media-backup/ s3://$S3_BUCKET/$S3_PREFIX/
+    ```
+"""
+
+
+@pytest.mark.skipif(shutil.which("s3cmd", path=str(Path(sys.executable).parent)) is None,
+                    reason="s3cmd is not in the venv (make installs it)")
+def test_s3cmd_reaches_the_drills_endpoint_and_its_metadata_is_not_a_change(tmp_path: Path) -> None:
+    """shared/cases/byo-s3cmd: s3cmd gets a private ~/.s3cfg for the drill's endpoint; the objects it puts back
+    carry its own x-amz-meta-s3cmd-attrs, which object_integrity records but does not count as a change."""
+    system = make(tmp_path, S3CMD_RUNBOOK, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+    """, objects={"a/readme.txt": b"how to restore\n" * 40, "b/notes.txt": b"notes\n"})
+    code, d = drill(system, "--disaster", "delete-objects")
+    assert [s["status"] for s in steps(d, "backup") + steps(d, "restore")] == ["passed", "passed"], d["steps"]
+    integrity = next(c for c in d["checks"] if c["name"] == "object_integrity")
+    assert integrity["status"] == "passed", integrity["message"]
+    assert integrity["evidence"]["tool_metadata_ignored"], integrity["evidence"]
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+
+
+def test_missing_copy_tool_is_not_run_naming_it(tmp_path: Path) -> None:
+    """shared/cases/byo-s3cmd, on a machine without the tool: found in the pre-flight, the step is not_run
+    naming the tool (not a failed exit 127)."""
+    runbook = S3CMD_RUNBOOK.replace("s3cmd sync media-backup/", "mc mirror media-backup/")
+    system = make(tmp_path, runbook, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+    """, objects={"a/photo.bin": b"photo"})
+    if shutil.which("mc"):
+        pytest.skip("an `mc` is installed on this machine")
+    code, d = drill(system, "--disaster", "delete-objects")
+    restore = steps(d, "restore")[0]
+    assert restore["status"] == "not_run" and "mc is not installed" in restore["reason"]
+    assert d["status"] != "passed"
+
+
+OFFSITE_RUNBOOK = """\
+    # Shop with an off-site copy
+
+    ## Backup
+
+    ```bash
+    pg_dump -Fc "$DATABASE_URL" -f shop.dump
+    aws s3 cp --only-show-errors shop.dump "s3://$BACKUP_BUCKET/db/shop.dump"
+    ```
+
+    ## Restore
+
+    ```bash
+    aws s3 cp --only-show-errors "s3://$BACKUP_BUCKET/db/shop.dump" shop.dump
+    pg_restore --clean --if-exists -d "$DATABASE_URL" shop.dump
+    ```
+"""
+OFFSITE_BINDING = """\
+    backup_globs = ["*.dump"]
+    [phases]
+    backup = ["Backup"]
+    restore = ["Restore"]
+"""
+
+
+def test_host_lost_restore_from_the_offsite_copy_passes(tmp_path: Path) -> None:
+    """shared/cases/byo-fresh-database (its off-site half): after host-lost wipes the local folder, a restore
+    that fetches its dump from the off-site bucket restores everything."""
+    code, d = drill(make(tmp_path, OFFSITE_RUNBOOK, OFFSITE_BINDING, objects={"a.txt": b"a\n"}),
+                    "--disaster", "host-lost")
+    rec = d["disasters"][0]["details"]
+    assert "shop.dump" in rec["files_removed"] and rec["rows_after"]["public.orders"] == 0
+    assert [s["status"] for s in steps(d, "restore")] == ["passed"], d["steps"]
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+
+
+def test_host_lost_restore_from_the_local_file_fails_naming_the_line(tmp_path: Path) -> None:
+    """shared/cases/byo-fresh-database (its off-site half): a restore that reads only the local dump has nothing
+    after host-lost; the step names its failing line and the data checks fail."""
+    runbook = OFFSITE_RUNBOOK.replace('    aws s3 cp --only-show-errors "s3://$BACKUP_BUCKET/db/shop.dump" shop.dump\n', "")
+    code, d = drill(make(tmp_path, runbook, OFFSITE_BINDING, objects={"a.txt": b"a\n"}), "--disaster", "host-lost")
+    restore = steps(d, "restore")[0]
+    assert restore["status"] == "failed" and restore["failed_command"].startswith("pg_restore")
+    assert "shop.dump" in restore["first_error"]
+    assert code == 1 and "row_counts" in failed_checks(d)
