@@ -196,14 +196,70 @@ def artifact_paths_exist(
                               evidence=ev)
 
 
+# Storage classes whose objects S3 refuses to GET until a restore request completes (InvalidObjectState);
+# GLACIER_IR (Instant Retrieval) reads like STANDARD. Source: AWS S3 User Guide, "Restoring an archived object".
+COLD_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+UNREADABLE_CODES = frozenset({"InvalidObjectState", "AccessDenied", "403", "Forbidden"})
+
+
+def describe_unreadable(bucket: str, key: str, cause: str, storage_class: str = "") -> str:
+    """One line for an object the harness could not read back: the object, the cause (an S3 error code such
+    as InvalidObjectState or AccessDenied, with the storage class) and what an operator must do."""
+    where = f"s3://{bucket}/{key}"
+    if cause == "InvalidObjectState" or storage_class in COLD_STORAGE_CLASSES:
+        wait = "up to 48 h" if storage_class == "DEEP_ARCHIVE" else "minutes to hours"
+        return (f"{where}: storage class {storage_class or 'archived'} cannot be read without a restore request "
+                f"(InvalidObjectState); an operator must run `aws s3api restore-object --bucket {bucket} --key "
+                f"{key} --restore-request Days=7` and wait ({wait}) before restoring, or keep the copy the "
+                "restore reads in STANDARD/STANDARD_IA/GLACIER_IR")
+    return (f"{where}: {cause}; an operator must grant the restore's identity s3:GetObject (and s3:ListBucket) "
+            "on this prefix before restoring")
+
+
+def unreadable_objects(client: Any, bucket: str, prefix: str | None = None) -> list[str]:
+    """describe_unreadable() lines for every object under ``prefix`` that a GET would refuse: each in a cold
+    storage class, by listing (no GET needed); a prefix that cannot even be listed gives one line for the
+    prefix. Raises nothing for S3 errors (they are the answer)."""
+    from botocore.exceptions import ClientError
+
+    out: list[str] = []
+    base = base_prefix(prefix)
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+            for obj in page.get("Contents", []):
+                sc = obj.get("StorageClass", "STANDARD") or "STANDARD"
+                if sc in COLD_STORAGE_CLASSES:
+                    out.append(describe_unreadable(bucket, obj["Key"], "InvalidObjectState", sc))
+    except ClientError as e:
+        code = str(e.response.get("Error", {}).get("Code", ""))
+        if code in UNREADABLE_CODES:
+            out.append(describe_unreadable(bucket, base or "(bucket)", code))
+    return out
+
+
 def _fetch(client: Any, bucket: str, key: str) -> dict[str, Any]:
-    got = open_store(client, bucket, None).get(key)
+    from botocore.exceptions import ClientError
+
+    try:
+        got = open_store(client, bucket, None).get(key)
+    except ClientError as e:  # a verdict, not a crash: name the object, the cause and the operator's action
+        code = str(e.response.get("Error", {}).get("Code", ""))
+        if code not in UNREADABLE_CODES:
+            raise
+        sc = str(client.head_object(Bucket=bucket, Key=key).get("StorageClass", "") or "") \
+            if code == "InvalidObjectState" else ""
+        return {"unreadable": describe_unreadable(bucket, key, code, sc)}
     h = hashlib.sha256()
     size = 0
     for chunk in got.chunks:
         h.update(chunk)
         size += len(chunk)
     return {"sha256": h.hexdigest(), "size": size, "content_type": got.content_type, "metadata": got.metadata}
+
+
+# User-metadata keys copy tools add for their own bookkeeping (s3cmd: x-amz-meta-s3cmd-attrs, its uid/mode/
+# mtime record; rclone: x-amz-meta-mtime; mc: x-amz-meta-mc-attrs): recorded in the evidence, never a change.
+TOOL_PRIVATE_METADATA = frozenset({"s3cmd-attrs", "mtime", "mc-attrs"})
 
 
 @timed("object_integrity")
@@ -231,7 +287,14 @@ def object_integrity(
     base = base_prefix(prefix)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         fetched = dict(zip(common, pool.map(lambda k: _fetch(s3_client, bucket, base + k), common), strict=True))
+    unreadable = [fetched[k]["unreadable"] for k in common if "unreadable" in fetched[k]]
+    if unreadable:  # a verdict, not a crash: the restored copy cannot be read back as it is
+        return CheckResult.failed(
+            name, f"s3://{bucket}/{base}: {len(unreadable)} restored object(s) cannot be read back: "
+            f"{sample(unreadable, 2)}", expected=len(expected), observed={"unreadable": len(unreadable)},
+            evidence={"bucket": bucket, "prefix": base, "unreadable": capped(unreadable)})
     differs: list[dict[str, Any]] = []
+    tool_meta: list[dict[str, Any]] = []
     for k in common:
         exp, got = expected[k], fetched[k]
         fields = []
@@ -241,13 +304,18 @@ def object_integrity(
             fields.append(f"sha256 {exp.sha256[:12]}… -> {got['sha256'][:12]}…")
         if got["content_type"] != (exp.content_type or ""):
             fields.append(f"content type {exp.content_type!r} -> {got['content_type']!r}")
-        if got["metadata"] != dict(exp.metadata or {}):
-            fields.append(f"metadata {dict(exp.metadata or {})} -> {got['metadata']}")
+        tool_keys = sorted(set(got["metadata"]) - set(exp.metadata or {}) & TOOL_PRIVATE_METADATA)
+        if tool_keys:  # recorded, not counted as a change: the copy tool's own bookkeeping
+            tool_meta.append({"key": k, "metadata_keys": tool_keys})
+        got_meta = {m: v for m, v in got["metadata"].items() if m not in tool_keys}
+        if got_meta != dict(exp.metadata or {}):
+            fields.append(f"metadata {dict(exp.metadata or {})} -> {got_meta}")
         if fields:
             differs.append({"key": k, "differences": fields})
     where = f"s3://{bucket}/{base}"
     ev = {"bucket": bucket, "prefix": base, "expected_objects": len(expected), "listed_objects": len(listed),
-          "missing": capped(missing), "orphans": capped(extra), "changed": capped(differs)}
+          "missing": capped(missing), "orphans": capped(extra), "changed": capped(differs),
+          "tool_metadata_ignored": capped(tool_meta)}
     if missing or extra or differs:
         desc = [f"missing {k}" for k in missing] + [f"changed {d['key']} ({'; '.join(d['differences'])})"
                                                     for d in differs] + [f"orphan {k}" for k in extra]

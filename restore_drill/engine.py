@@ -30,7 +30,7 @@ from . import disasters, runbook
 from .catalog import DrillSpec
 from .checkplan import CheckInputs, run_checks
 from .config import DrillConfig
-from .errors import BadInput, DrillError, HarnessFault, InfraUnavailable
+from .errors import BadInput, DrillError, HarnessFault, InfraUnavailable, StorageUnreadable
 from .events import EventBus, phase
 from .redact import Redactor
 from .systems import SystemDef, resolve_system
@@ -201,6 +201,7 @@ class Drill:
         rep.disasters = list(self.state.disasters)
         self._ensure_infra_alive()
         if result.error:
+            self._judge_unreadable_storage(result.error)
             raise HarnessFault(result.error) if self.state.manifest is None else _HookError(result.error)
         restore_s = result.phases.get("restore", {}).get("duration_s")
         restored_ok = any(s.phase == "restore" for s in rep.steps)
@@ -232,6 +233,24 @@ class Drill:
         rep.metrics["rto_s"] = restore_s if restored_ok else None
         rpo = next((c for c in rep.checks if c.name == "rpo"), None)
         rep.metrics["rpo_s"] = rpo.observed if rpo is not None and isinstance(rpo.observed, int | float) else None
+
+    def _judge_unreadable_storage(self, error: str) -> None:
+        """When the harness's own reads stopped on objects S3 will not give back as they are (a cold storage
+        class, access denied), the backup failed the drill: raise StorageUnreadable naming each object,
+        the cause and what an operator must do (instead of an errored drill with a private exception)."""
+        from restore_drill.checks.storage import UNREADABLE_CODES, unreadable_objects
+
+        if not any(code in error for code in UNREADABLE_CODES):
+            return
+        lines: list[str] = []
+        for b in self.buckets:
+            lines += unreadable_objects(b.endpoint.client(), b.name)
+        if not lines:
+            lines = [f"{error} (the object is not named by S3's answer: check the storage class and the "
+                     "access policy of the backup's objects)"]
+        shown = "; ".join(lines[:50]) + (f"; (+{len(lines) - 50} more)" if len(lines) > 50 else "")
+        raise StorageUnreadable(f"the backup's storage cannot be read back as it is: {len(lines)} object(s) "
+                                f"refused: {shown}")
 
     def _newest_write_before(self) -> str | None:
         """The newest write committed before the disaster: the ledger's last beat or, when the disaster

@@ -35,5 +35,11 @@ class StepTimeout(ProcedureFailed):
     """A procedure step ran past its timeout and was killed."""
 
 
+class StorageUnreadable(ProcedureFailed):
+    """Objects the backup holds cannot be read back as they are (a cold storage class such as GLACIER or
+    DEEP_ARCHIVE that needs a restore request first, access denied): the backup failed the drill; the
+    message names each object, the cause and what an operator must do."""
+
+
 class HarnessFault(DrillError):
     """A bug or unexpected state inside restore-drill itself."""

@@ -205,3 +205,23 @@ def test_object_integrity_over_nothing_is_skipped_not_passed(s3_bucket):
     client = s3_bucket.endpoint.client()
     res = object_integrity(client, s3_bucket.name, "empty-prefix", {})
     assert res.status is Status.SKIPPED and "nothing to check" in res.message
+
+
+def test_an_object_in_a_cold_storage_class_is_a_verdict_naming_it_not_a_crash(s3_bucket):
+    """Issue 13: GLACIER/DEEP_ARCHIVE objects refuse GET (InvalidObjectState) until restored; the check fails
+    naming each object, the cause and what an operator must do."""
+    from restore_drill.checks.storage import unreadable_objects
+
+    client = s3_bucket.endpoint.client()
+    client.put_object(Bucket=s3_bucket.name, Key="p/cold.wav", Body=b"cold", StorageClass="GLACIER")
+    client.put_object(Bucket=s3_bucket.name, Key="p/warm.txt", Body=b"warm")
+    from restore_drill.seeds.manifest import ObjectSnapshot
+
+    expected = {k: ObjectSnapshot(key=k, size=len(b), sha256=hashlib.sha256(b).hexdigest(),
+                                  content_type="binary/octet-stream", metadata={})
+                for k, b in (("cold.wav", b"cold"), ("warm.txt", b"warm"))}
+    res = object_integrity(client, s3_bucket.name, "p", expected)
+    assert res.status is Status.FAILED, res.message
+    assert "p/cold.wav" in res.message and "GLACIER" in res.message and "restore-object" in res.message
+    lines = unreadable_objects(client, s3_bucket.name, "p")
+    assert len(lines) == 1 and "cold.wav" in lines[0] and "InvalidObjectState" in lines[0]

@@ -149,3 +149,37 @@ def test_pegasus_runbook_as_written_pages_agree_with_the_checks(tmp_path: Path) 
         assert checks["rto"]["status"] != "passed"
     _pages_agree(rep, run_dir)
     assert (code == 0) == (rep["status"] == "passed")
+
+
+def test_a_backup_copied_into_glacier_is_a_failed_drill_naming_each_object(tmp_path: Path) -> None:
+    """Storage the backup cannot give back: the backup copies objects with --storage-class GLACIER, so S3
+    refuses to GET them (InvalidObjectState) until a restore request completes. The drill is failed (not
+    errored with a private exception), naming each object, the cause and the operator's action."""
+    root = tmp_path / "media"
+    system = _system(root, "media",
+                     "CREATE TABLE public.clips (id serial PRIMARY KEY, key text);\n"
+                     "INSERT INTO public.clips (key) VALUES ('clips/a.wav'), ('clips/b.wav');\n",
+                     'pg_dump --format=custom --file=media.dump "$DATABASE_URL"\n'
+                     'aws s3 cp --recursive --only-show-errors --storage-class GLACIER '
+                     '"s3://$S3_BUCKET/$S3_PREFIX/" "s3://$BACKUP_BUCKET/$S3_PREFIX-backup/"',
+                     'pg_restore --clean --if-exists --dbname "$DATABASE_URL" media.dump\n'
+                     'aws s3 cp --recursive --only-show-errors "s3://$BACKUP_BUCKET/$S3_PREFIX-backup/" '
+                     '"s3://$S3_BUCKET/$S3_PREFIX/"')
+    text = system.read_text().replace("[data]\n", '[storage]\nprefix = "media-live"\n[storage.references]\n'
+                                      '"public.clips.key" = "clip"\n\n[data]\nobjects = "objects/"\n')
+    system.write_text(text)
+    binding = root / "media.binding.toml"
+    binding.write_text(binding.read_text() + '\n[snapshot]\nbucket = "{BACKUP_BUCKET}"\nprefix = "{S3_PREFIX}-backup"\n')
+    for k in ("clips/a.wav", "clips/b.wav"):
+        (root / "objects" / k).parent.mkdir(parents=True, exist_ok=True)
+        (root / "objects" / k).write_bytes(k.encode() * 10)
+    code, rep, run_dir = _drill(tmp_path, "--system", str(system))
+    d = rep["drills"][0]
+    assert code == 1 and rep["status"] == "failed", d.get("error")
+    err = d["error"]
+    assert err["type"] == "StorageUnreadable" and err["status"] == "failed"
+    for k in ("clips/a.wav", "clips/b.wav"):
+        assert f"media-live-backup/{k}" in err["message"]
+    assert "GLACIER" in err["message"] and "restore-object" in err["message"]
+    assert "_HookError" not in json.dumps(rep)
+    assert "StorageUnreadable" in (run_dir / "junit.xml").read_text()
