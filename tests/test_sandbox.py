@@ -240,3 +240,27 @@ def test_without_confinement_steps_are_refused_unless_the_user_opts_in(
         sandbox.allow_unconfined(False)
     assert done.stdout.strip() == "hi"
     assert rec.findings == ["ran unconfined (--unconfined): this step had the host's network, sockets and tools"]
+
+
+def test_dry_run_lists_commands_bindings_tools_and_reach() -> None:
+    book = parse_runbook(RUNBOOK.replace("SENTINEL_PORT", "5432").replace("SENTINEL_SOCK", "/var/run/postgresql")
+                         .replace("SENTINEL_PGPORT", "5432"), "reach.md")
+    lines = sandbox.dry_run(book, parse_binding(BINDING, name="reach"))
+    text = "\n".join(lines)
+    assert "nothing is started or run" in lines[0]
+    assert "the drill's PostgreSQL (unix socket folder and TCP 127.0.0.1:<port chosen at start>)" in text
+    assert '$ docker exec -i prod_postgres psql -U postgres -c \'SELECT 1\' || true' in text
+    assert "docker: refused (it would act on the host's Docker daemon and its containers)" in text
+    assert "bindings: $DATABASE_URL <- the drill's" in text and "placeholders: <backup-file> <- backup_stem" in text
+    assert "[restore-drill] disaster hook (before:Restore)" in text
+
+
+def test_cli_dry_run_runs_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([str(Path(sys.executable).parent / "restore-drill"), "run", "pegasus-full-restore", "--dry-run",
+                          "--report-dir", str(tmp_path / "reports")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "pg_dump --format=custom" in out.stdout and "aws s3 sync" in out.stdout
+    assert not (tmp_path / "reports").exists()  # no run folder: nothing ran

@@ -43,6 +43,13 @@ def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _unconfined(_ctx: Any, _param: Any, value: bool) -> None:
+    from .. import sandbox
+
+    if value:
+        sandbox.allow_unconfined(True)
+
+
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a click command with the drill options (Postgres version and backends, scale, seed, report
     folder, objectives ...); the command receives them as keyword arguments for ``drill_config``."""
@@ -65,6 +72,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--backup-history", metavar="DIR|s3://BUCKET/PREFIX",
                      help="Where dated backups accumulate, to check the retention policy, e.g. --backup-history /backups."),
         click.option("--quiet", is_flag=True, help="No progress display (it is off anyway in CI or without a terminal)."),
+        click.option("--unconfined", is_flag=True, expose_value=False, callback=_unconfined,
+                     help="Run runbook steps without the sandbox (only where it cannot be set up): they can reach the host."),
     ]
     for o in reversed(opts):
         fn = o(fn)

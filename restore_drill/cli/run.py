@@ -20,8 +20,11 @@ from ._common import SYSTEM_ALIASES, common_options, drill_config, guarded
 @click.option("--procedure", type=click.Choice(["corrected", "runbook"]),
               help="Run the project's corrected procedure (default) or the operators' runbook as written.")
 @click.option("--disaster", type=click.Choice(catalog.DISASTERS), help="Override the drill's disaster, e.g. --disaster delete-rows.")
+@click.option("--dry-run", is_flag=True,
+              help="Print every command the drills would run, their bindings and what they may reach; run nothing.")
 @common_options
-def command(names: Sequence[str], system: str | None, procedure: str | None, quiet: bool, **kw: Any) -> None:
+def command(names: Sequence[str], system: str | None, procedure: str | None, quiet: bool, dry_run: bool = False,
+            **kw: Any) -> None:
     """Run restore drills (default: the default drills for both systems).
 
     \b
@@ -30,7 +33,7 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
       restore-drill run arqonbus-table-restore --disaster corrupt-rows --seed 7
       restore-drill run --system ./drills/myapp.toml --procedure runbook
     """
-    from .. import session
+    from .. import sandbox, session
     from ..systems import resolve_system
 
     argv = ["restore-drill", "run", *sys.argv[2:]]
@@ -52,6 +55,10 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
         specs = [s.with_disaster(kw.get("disaster")) for s in specs]
         if procedure is not None:
             specs = [replace(s, procedure=procedure) for s in specs]
+        if dry_run:
+            click.echo("\n".join(sandbox.drills_plan(specs, system=sysdef)))
+            sys.exit(0)
+        sandbox.preflight()
         return session.run(specs, cfg, argv, system=sysdef, progress=False if quiet else None)
 
     guarded(go, kw.get("report_dir"), argv)

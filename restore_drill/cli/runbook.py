@@ -19,8 +19,10 @@ from ._common import SYSTEM_ALIASES, common_options, drill_config, guarded
 @click.option("--system", help="Which system the runbook drills: arqonbus (alias continuum), pegasus, or a definition .toml.")
 @click.option("--binding", type=click.Path(path_type=Path), help="A binding file (default: the system's built-in binding).")
 @click.option("--disaster", type=click.Choice(catalog.DISASTERS), help="Disaster injected between backup and restore.")
+@click.option("--dry-run", is_flag=True, help="Print every command the runbook would run, its bindings and what it may reach; run nothing.")
 @common_options
-def command(path: Path, system: str | None, binding: Path | None, quiet: bool, **kw: Any) -> None:
+def command(path: Path, system: str | None, binding: Path | None, quiet: bool, dry_run: bool = False,
+            **kw: Any) -> None:
     """Execute an operator's Markdown runbook as written, bound to disposable infrastructure.
 
     \b
@@ -28,7 +30,7 @@ def command(path: Path, system: str | None, binding: Path | None, quiet: bool, *
       restore-drill runbook ../shared/runbooks/000_bfde4953689c82a4.txt --system continuum
       restore-drill runbook my-edited-copy.md --system pegasus --disaster delete-prefix
     """
-    from .. import session
+    from .. import sandbox, session
     from ..systems import resolve_system
 
     argv = ["restore-drill", "runbook", *sys.argv[2:]]
@@ -45,6 +47,11 @@ def command(path: Path, system: str | None, binding: Path | None, quiet: bool, *
         disaster = kw.get("disaster") or (default.disaster if default else "truncate")
         spec = catalog.DrillSpec(f"{sysdef.name}-runbook", sysdef.name if default else str(sysdef.path), disaster,
                                  f"{path.name} as written", procedure="runbook")
+        if dry_run:
+            click.echo("\n".join(sandbox.drills_plan([spec], system=sysdef, runbook_path=path.resolve(),
+                                                      binding_path=binding.resolve() if binding else sysdef.binding)))
+            sys.exit(0)
+        sandbox.preflight()
         return session.run([spec], cfg, argv, system=sysdef, runbook_path=path.resolve(),
                            binding_path=binding.resolve() if binding else sysdef.binding,
                            progress=False if quiet else None)

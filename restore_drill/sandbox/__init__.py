@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from restore_drill import procs
-from restore_drill.errors import StepTimeout
+from restore_drill.errors import InfraUnavailable, StepTimeout
 from restore_drill.redact import Redactor
 
 from .confine import UNCONFINED_ENV, Block, StepOutcome, StepSandbox, python_paths, unavailable_reason
 from .endpoints import Endpoint, Endpoints, from_variables
+from .plan import drills_plan, dry_run
 from .shims import HOST_TOOLS
 
 __all__ = ["HOST_TOOLS", "Block", "Endpoint", "Endpoints", "StepOutcome", "StepSandbox", "allow_unconfined",
-           "endpoints_for", "prepare", "run_step", "unavailable_reason", "unconfined"]
+           "drills_plan", "dry_run", "endpoints_for", "preflight", "prepare", "run_step", "unavailable_reason", "unconfined"]
 
 ERRLOG_VARIABLE = "RESTORE_DRILL_ERRLOG"
 _sandboxes: dict[tuple[Any, ...], StepSandbox] = {}
@@ -52,6 +53,13 @@ def _run_as() -> tuple[int, int] | None:
 
     u = server_user()
     return None if u.uid is None else (u.uid, u.gid if u.gid is not None else u.uid)
+
+
+def preflight() -> None:
+    """Before any server starts: raise InfraUnavailable (one line naming --unconfined) when this machine
+    cannot confine runbook steps and the user did not opt in."""
+    if not unconfined() and (why := unavailable_reason()):
+        raise InfraUnavailable(why)
 
 
 def prepare(workdir: Path, allowed_endpoints: Endpoints, wrapper_map: Mapping[str, str] | None = None,

@@ -1,0 +1,109 @@
+"""``--dry-run``: every command a drill would run, with its bindings and what it may reach; runs nothing.
+
+Reads only the runbook and the binding (``runbook.plan`` fits them, as a real run does first), so it
+starts no server and needs no confinement. Ports are chosen when a drill starts (port 0), so the plan
+names the endpoints by what they are, not by number.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .shims import HOST_TOOLS
+
+_VAR = re.compile(r"(?<![\\$])\$(?:\{([A-Za-z_]\w*)|([A-Za-z_]\w*))")
+_TOOL = re.compile(r"(?:^|[\s;&|(`]|\$\()(?:/\S*/)?(" + "|".join(re.escape(t) for t in HOST_TOOLS) + r")(?=\s|$|;)", re.M)
+
+REACH = (
+    "the drill's PostgreSQL (unix socket folder and TCP 127.0.0.1:<port chosen at start>)",
+    "the drill's S3 endpoint (127.0.0.1:<port chosen at start>)",
+    "the drill's API (the stand-in, when the binding starts it; or the API_BASE_URL you give)",
+    "the working folder (read-write), system folders and the tools' installs (read-only)",
+)
+
+
+def _wrapper_map(binding: Any) -> dict[str, str]:
+    try:
+        from restore_drill.runbook import runner
+
+        fn = getattr(runner, "wrapper_map", None)
+        return dict(fn(binding)) if fn is not None else {}
+    except Exception:  # noqa: BLE001 - a plan must print even if the mapping cannot be computed
+        return {}
+
+
+def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True) -> list[str]:
+    """The plan as printable lines: one block per step/hook in execution order.
+
+    ``book``: runbook.Runbook; ``binding``: runbook.Binding. Raises BadInput (from runbook.plan) when
+    the binding does not fit the runbook, like a real run would before starting anything.
+    """
+    from restore_drill.fixtures.environment import RUNBOOK_VARIABLES
+    from restore_drill.runbook import plan
+    from restore_drill.runbook.binding import HookPoint
+
+    steps = plan(binding, book)
+    mapped = _wrapper_map(binding)
+    out = [f"dry run: {title or book.source} with binding {binding.label}; nothing is started or run", ""]
+    out.append("every runbook step " + ("runs confined and may reach only:" if confined
+                                          else "runs UNCONFINED (--unconfined): it may reach anything the host can, e.g.:"))
+    out += [f"  - {r}" for r in REACH]
+    out.append("")
+    for n, item in enumerate(steps.items, 1):
+        if isinstance(item, HookPoint):
+            out.append(f"{n:3}. [restore-drill] {item.hook} hook ({item})")
+            continue
+        st, rule = item.step, item.rule
+        action = rule.action if rule is not None else "run"
+        head = f"{n:3}. {item.phase:8} {item.section.heading or '(preamble)'} #{st.index} (line {st.line})"
+        if not st.runnable:
+            out.append(f"{head}: not run ({st.kind}{', ' + st.language if st.language else ''} block)")
+            continue
+        if action != "run":
+            what = (f"replaced by `{rule.run}`" if rule is not None and rule.run else
+                    f"replaced by restore-drill {rule.hook}" if rule is not None and rule.hook else action)
+            out.append(f"{head}: {what}" + (f" ({rule.reason})" if rule is not None and rule.reason else ""))
+            continue
+        out.append(f"{head}:")
+        out += [f"       $ {ln}" for ln in st.text.rstrip().splitlines()]
+        variables = sorted({a or b for a, b in _VAR.findall(st.text)})
+        bound = [v for v in variables if v in RUNBOOK_VARIABLES or v in binding.variables]
+        if bound:
+            out.append("       bindings: " + ", ".join(
+                f"${v} <- binding ({binding.variables[v]})" if v in binding.variables else f"${v} <- the drill's"
+                for v in bound))
+        tokens = [t for t in binding.placeholders if t in st.text]
+        if tokens:
+            out.append("       placeholders: " + ", ".join(
+                f"{t} <- {binding.placeholders[t].source}"
+                + (f" ({binding.placeholders[t].value})" if binding.placeholders[t].value else "") for t in tokens))
+        for tool in sorted(set(_TOOL.findall(st.text))):
+            if tool in mapped:
+                out.append(f"       {tool}: mapped by the binding onto the drill's infrastructure")
+            else:
+                out.append(f"       {tool}: refused (it would act on {HOST_TOOLS[tool]}); the step records the block")
+    return out
+
+
+def drills_plan(specs: Any, *, system: Any = None, runbook_path: Any = None, binding_path: Any = None) -> list[str]:
+    """``dry_run`` for each drill spec (catalog.DrillSpec) as ``restore-drill run/runbook`` would run it;
+    the disaster and the checks are named too. Raises BadInput as the real run would (missing runbook,
+    binding that does not fit)."""
+    from restore_drill.engine import load_procedure, procedure_files
+    from restore_drill.systems import resolve_system
+
+    from . import unavailable_reason, unconfined
+
+    confined = not unconfined()
+    out: list[str] = []
+    for spec in specs:
+        sysdef = system or resolve_system(spec.system)
+        rb, bd = procedure_files(spec, sysdef, runbook_path, binding_path)
+        book, binding = load_procedure(rb, bd)
+        out += dry_run(book, binding, title=f"drill {spec.name} ({spec.procedure}: {rb}; disaster {spec.disaster})",
+                       confined=confined)
+        out.append("")
+    if confined and (why := unavailable_reason()):
+        out.append(f"note: {why}")
+    return out
