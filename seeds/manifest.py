@@ -95,7 +95,11 @@ _CATALOG_QUERIES: dict[str, str] = {
     "columns": """
         SELECT c.table_schema || '.' || c.table_name AS tbl, c.column_name AS name,
                format_type(a.atttypid, a.atttypmod) AS type, c.is_nullable = 'NO' AS not_null,
-               c.column_default AS "default", c.is_identity = 'YES' AS identity, c.identity_generation,
+               c.column_default AS "default",
+               -- PostgreSQL 18 marks a partition's column identity too (inherited from its parent); it is
+               -- the parent's property, so partitions report none on every version
+               c.is_identity = 'YES' AND NOT k.relispartition AS identity,
+               CASE WHEN NOT k.relispartition THEN c.identity_generation END AS identity_generation,
                c.is_generated AS generated,
                -- the rank among live columns, not attnum: a dropped column leaves a gap that a restore closes
                (SELECT count(*) FROM pg_attribute a2 WHERE a2.attrelid = a.attrelid AND a2.attnum > 0
@@ -144,7 +148,8 @@ _CATALOG_QUERIES: dict[str, str] = {
                    || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
                    || coalesce(' DEFAULT ' || t.typdefault, '')
                    || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(k.oid), ' ' ORDER BY k.conname)
-                                       FROM pg_constraint k WHERE k.contypid = t.oid), '')
+                                       FROM pg_constraint k WHERE k.contypid = t.oid
+                                         AND k.contype <> 'n'), '')  -- 18 also records NOT NULL here
                  WHEN 'c' THEN (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
                                                   ORDER BY a.attnum)
                                 FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0

@@ -19,7 +19,7 @@ from restore_drill.foundation import sha256_file
 from restore_drill.procs import run
 from restore_drill.records import BackupRecord
 from restore_drill.seeds.manifest import Manifest, take_manifest
-from tests.catalog_fixture import DATABASE_SETTINGS, EVERY_KIND
+from tests.catalog_fixture import DATABASE_SETTINGS, EVERY_KIND, ROLES
 
 SCHEMAS = ("public", "app")
 
@@ -162,3 +162,26 @@ def test_privileges_declared_out_of_scope_are_not_compared(restored: RoundTrip) 
     assert res.status is Status.PASSED, res.message
     assert "not compared: declared out of scope" in res.message
     assert res.evidence["privileges_compared"] is False
+
+
+@pytest.mark.parametrize("major", [m for m in (18,) if any(b.major == m for b in binaries.servers())])
+def test_sound_restore_into_another_major_passes(every_kind: RoundTrip, drill_infra: Any, tmp_path: Path,
+                                                 major: int) -> None:
+    """The upgrade drill's comparison: a 16 source's manifest against its restore on another major
+    (pg_dump/pg_restore of the target's version, as an upgrade does). Version-dependent catalog output
+    (MAINTAIN privilege since 17, view/function text) must not read as a loss."""
+    bins = binaries.select(major)
+    dump = tmp_path / f"every{major}.dump"
+    run([bins.tool("pg_dump"), "-Fc", "-f", dump], env=libpq_env(every_kind.source), timeout_s=60, check=True)
+    target = drill_infra.database(major)
+    try:
+        with target.connect(autocommit=True) as c:
+            c.execute(ROLES)  # another cluster: its roles come first, as pg_dumpall --globals-only would
+        r = run([bins.tool("pg_restore"), "-d", target.name, dump], env=libpq_env(target), timeout_s=120)
+        with target.connect(autocommit=True) as c:
+            c.execute(DATABASE_SETTINGS.format(db=f'"{target.name}"'))
+            res = schema_fidelity(c, every_kind.manifest)
+    finally:
+        drill_infra.drop(target)
+    assert r.exit_code == 0, r.stderr[-2000:]
+    assert res.status is Status.PASSED, res.evidence["diff"]
