@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from restore_drill import sandbox
 from restore_drill.errors import InfraUnavailable
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.postgres.embedded import EmbeddedPostgres
@@ -46,6 +47,11 @@ def test_server_starts_from_binaries_under_a_0700_folder(tmp_path: Path, monkeyp
         assert binaries.reachable(private) == shared  # made once, then reused
         with EmbeddedPostgres(shared) as pg:
             assert pg.admin.execute("SELECT 1").fetchone() == (1,)
+        if not sandbox.unavailable_reason():  # a confined step runs the shared copy's client tools too
+            sb = sandbox.prepare(tmp_path / "w", sandbox.Endpoints.of([]),
+                                 read_paths=tuple(str(d) for d in binaries.install_dirs(shared)))
+            done, _ = sb.run(f"{shared.bindir}/psql --version", env={"PATH": "/usr/bin:/bin"}, timeout_s=30)
+            assert done.exit_code == 0 and done.stdout.startswith("psql (PostgreSQL)"), done.stderr
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from restore_drill import procs
 from restore_drill.errors import InfraUnavailable, StepTimeout
+from restore_drill.fixtures import binaries
 from restore_drill.redact import Redactor
 
 from .confine import UNCONFINED_ENV, Block, StepOutcome, StepSandbox, python_paths, unavailable_reason
@@ -99,7 +100,7 @@ def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float
     InfraUnavailable when the machine cannot confine steps and the user did not pass --unconfined.
     """
     bins = getattr(runbook_env, "client_bins", None)
-    reads = (str(Path(bins.bindir).parent),) if bins is not None else ()
+    reads = tuple(str(d) for d in binaries.install_dirs(bins)) if bins is not None else ()
     sb = prepare(Path(cwd), endpoints_for(runbook_env, env), wrapper_map, reads)
     # The runner's ERR trap appends failing line numbers to this file (runbook/runner.py, _ERR_TRAP).
     writable = tuple(v for v in (env.get(ERRLOG_VARIABLE),) if v)
