@@ -1,7 +1,7 @@
 """Operators' Markdown runbooks: parse them, bind them to disposable infrastructure, run them as written."""
 
 from .binding import Binding, Names, builtin_binding, builtin_names, load_binding, parse_binding, plan
-from .names import drill_database
+from .names import drill_bucket, drill_database
 from .parser import Runbook, Section, Step, parse_runbook
 from .runner import (
     HookContext,
@@ -14,7 +14,7 @@ from .runner import (
 )
 
 __all__ = [
-    "Binding", "HookContext", "Names", "drill_database", "HookOutcome", "RunHooks", "Runbook", "RunbookResult", "RunbookStepRecord",
-    "Section", "Step", "archive_listing", "builtin_binding", "builtin_names", "load_binding", "parse_binding",
-    "parse_runbook", "plan", "run_runbook",
+    "Binding", "HookContext", "HookOutcome", "Names", "RunHooks", "Runbook", "RunbookResult", "RunbookStepRecord",
+    "Section", "Step", "archive_listing", "builtin_binding", "builtin_names", "drill_bucket", "drill_database",
+    "load_binding", "parse_binding", "parse_runbook", "plan", "run_runbook",
 ]

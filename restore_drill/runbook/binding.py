@@ -40,6 +40,7 @@ Format (every key optional except ``[phases]``)::
     roles = ["app_reader"]                   # other roles it names (--role, --owner, GRANT ... TO), created
     containers = ["immich_postgres"]         # docker/compose/kubectl exec targets that are the drill's database
     remotes = ["backup"]                     # rclone remotes / mc aliases meaning the drill's S3 endpoint
+    buckets = { live = "app-media", backup = "app-backups" }   # the drill's buckets carry these names (moto)
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class Names:
     roles: tuple[str, ...] = ()
     containers: tuple[str, ...] = ()
     remotes: tuple[str, ...] = ()  # rclone remotes / mc aliases (found in rclone lines too) -> the drill's S3
+    buckets: dict[str, str] = field(default_factory=dict)  # "live"/"backup" -> the bucket name the runbook uses
 
     @property
     def all_roles(self) -> tuple[str, ...]:
@@ -339,15 +341,17 @@ def parse_binding(data: dict[str, Any], *, name: str, path: Path | None = None) 
     )
 
 
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3 bucket naming rules (lower case, 3-63)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$")  # what the runbook may spell unquoted on a command line
 
 
 def _names(where: str, raw: Any) -> Names:
     if not isinstance(raw, dict):
         raise _err(where, "[names] must be a table (database, user, roles, containers)")
-    unknown = sorted(set(raw) - {"database", "user", "roles", "containers", "remotes"})
+    unknown = sorted(set(raw) - {"database", "user", "roles", "containers", "remotes", "buckets"})
     if unknown:
-        raise _err(where, f"[names] has unknown key(s) {unknown}; known: containers, database, remotes, roles, user")
+        raise _err(where, f"[names] has unknown key(s) {unknown}; known: buckets, containers, database, remotes, "
+                          "roles, user")
     for key in ("database", "user"):
         v = raw.get(key, "")
         if not isinstance(v, str) or (v and not _NAME.match(v)):
@@ -358,7 +362,14 @@ def _names(where: str, raw: Any) -> Names:
             raise _err(where, f"names.roles holds {r!r}: give each role as the runbook spells it")
     containers = _str_list(where, "names.containers", raw.get("containers", []))
     remotes = _str_list(where, "names.remotes", raw.get("remotes", []))
-    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers, remotes)
+    buckets = raw.get("buckets", {})
+    if not isinstance(buckets, dict) or set(buckets) - {"live", "backup"} or not all(
+            isinstance(v, str) and _BUCKET.match(v) for v in buckets.values()):
+        raise _err(where, "names.buckets must map live/backup to a bucket name as the runbook spells it, "
+                          'e.g. { live = "app-media", backup = "app-backups" }')
+    if len(set(buckets.values())) < len(buckets):
+        raise _err(where, "names.buckets: live and backup must be two different buckets")
+    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers, remotes, dict(buckets))
 
 
 def load_binding(path: str | Path) -> Binding:
@@ -377,8 +388,10 @@ def builtin_names() -> list[str]:
 
 
 def builtin_binding(name: str) -> Binding:
-    """The binding shipped for a built-in system ("arqonbus" or "pegasus"; "continuum" = arqonbus)."""
-    alias = {"continuum": "arqonbus"}.get(name, name)
+    """The binding shipped for a built-in system ("arqonbus" or "pegasus", or an alias its definition declares)."""
+    from restore_drill.systems import canonical_name
+
+    alias = canonical_name(name)
     p = _builtin_dir() / f"{alias}.toml"
     if not p.is_file():
         raise BadInput(f"no built-in binding {name!r}; choose one of {', '.join(builtin_names())} or pass --binding FILE")

@@ -20,6 +20,8 @@ from restore_drill.fixtures.database import Database
 
 from .binding import Names
 
+BUCKET_ROLES = ("live", "backup")
+
 DISPOSABLE_BACKENDS = ("embedded", "container")
 SUPERUSER_ROLES = ("postgres",)  # initdb's default superuser name: runbooks that use it expect one
 
@@ -102,3 +104,30 @@ def ensure_database(url: str) -> str | None:
     except psycopg.Error:
         return None
     return name
+
+
+def drill_bucket(infra: Any, hint: str, names: Names, role: str) -> Any:
+    """The drill's ``role`` bucket ("live" or "backup") on ``infra`` (fixtures.infra.Infra): named as the
+    runbook names it (``[names] buckets``) on the private moto server, else a unique ``rd-*`` name.
+
+    A literal name is only used on moto (the harness's own S3): on ``--s3-backend endpoint`` a bucket of
+    that name may be the user's real one, so BadInput names the fix. Returns a fixtures.s3 Bucket the
+    harness created (emptied and deleted at tear-down).
+    """
+    literal = names.buckets.get(role, "")
+    if not literal:
+        return infra.bucket(hint)
+    s3 = infra.s3
+    if getattr(s3, "kind", "") != "moto":
+        raise BadInput(f"[names] buckets.{role} = {literal!r} can only be created on the drill's own moto S3; on "
+                       "--s3-backend endpoint it may be a real bucket: use --s3-backend moto, or remove it")
+    from restore_drill.fixtures.s3 import Bucket
+
+    client = s3.endpoint.client()
+    try:
+        client.create_bucket(Bucket=literal)
+    except client.exceptions.BucketAlreadyOwnedByYou:
+        raise BadInput(f"[names] buckets.{role} = {literal!r}: another drill on this S3 server is using that "
+                       "bucket right now; run those drills one at a time") from None
+    s3.buckets.add(literal)
+    return Bucket(literal, s3.endpoint, created_by_harness=True)
