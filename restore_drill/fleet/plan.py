@@ -138,12 +138,18 @@ def load_plan(path: Path) -> Plan:
     return Plan.from_dict(data, str(path))
 
 
+def _is_builtin(system_ref: str) -> bool:
+    """A built-in system, by name (``pegasus``) or by the path of its definition."""
+    builtins = builtin_systems()
+    return system_ref in builtins or Path(system_ref).resolve() in {p.resolve() for p in builtins.values()}
+
+
 def drill_specs(sysdef: SystemDef, system_ref: str) -> list[catalog.DrillSpec]:
     """The drills of a system: a built-in system's default drills, else ``<name>-restore`` (tables
     truncated, restored from the backup) with the definition's own procedure, as ``restore-drill run
     --system`` does."""
     builtin = [d for d in catalog.DRILLS if d.system == sysdef.name and d.default]
-    if builtin and system_ref in builtin_systems():
+    if builtin and _is_builtin(system_ref):
         return builtin
     return [catalog.DrillSpec(f"{sysdef.name}-restore", system_ref, "truncate",
                               f"{sysdef.name}: tables truncated, restored from the backup",
@@ -155,7 +161,7 @@ def spec_for(job: Job) -> catalog.DrillSpec:
     built-in drill."""
     if job.kind != "drill" or job.drill is None or job.system_ref is None:
         raise BadInput(f"job {job.id} is not a drill job")
-    if job.system_ref in builtin_systems():
+    if _is_builtin(job.system_ref):
         spec = catalog.get(job.drill)
     else:
         spec = catalog.DrillSpec(job.drill, job.system_ref, job.disaster,
