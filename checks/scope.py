@@ -21,12 +21,13 @@ def blast_radius(
     before: Manifest,
     scope_tables: Sequence[str],
     *,
-    schemas: tuple[str, ...] = ("public",),
+    schemas: tuple[str, ...] | None = None,
 ) -> CheckResult:
     """Every table outside ``scope_tables`` has the digest and row count it had in ``before`` (a
     manifest taken just before the restore), no table appeared or vanished outside the scope, and
     the catalog outside the scope (including sequence positions) is unchanged."""
     name = "blast_radius"
+    schemas = tuple(schemas or before.schemas or ("public",))  # default: the schemas the manifest covers
     scope = {qualified(t) for t in scope_tables}
     outside_before = sorted(t for t in before.tables if t not in scope)
     changed: list[dict[str, Any]] = []
