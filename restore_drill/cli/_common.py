@@ -151,8 +151,8 @@ def guarded(go: Callable[[], tuple[Any, Path | None]], report_dir: Path | None, 
 def report_dir_arg(args: list[str]) -> Path | None:
     """--report-dir from raw arguments, for errors click raised before it parsed them."""
     for i, a in enumerate(args):
-        if a == "--report-dir" and i + 1 < len(args):
-            return Path(args[i + 1])
-        if a.startswith("--report-dir="):
-            return Path(a.split("=", 1)[1])
+        value = args[i + 1] if a == "--report-dir" and i + 1 < len(args) else a.split("=", 1)[1] \
+            if a.startswith("--report-dir=") else None
+        if value is not None:  # an s3:// destination (fleet) is not a local folder: use the default one
+            return None if value.startswith("s3:") else Path(value)
     return None
