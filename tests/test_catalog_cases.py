@@ -194,3 +194,30 @@ def test_plain_format_backup_and_psql_restore_pass(tmp_path: Path) -> None:
     rs = checks["restore_exit_status"]
     assert rs["message"].startswith("psql exited 0") and "without ON_ERROR_STOP" in rs["message"]
     assert rs["evidence"]["tool"] == "psql"
+
+
+def test_table_scoped_restore_in_a_nonpublic_schema_judges_its_own_tables(tmp_path: Path) -> None:
+    """shared/cases/18-nonpublic-schema-scope with shared/cases/04-rls-table-restore: in schema `app`, a
+    --table restore of one table (row security lost) fails schema_fidelity naming it, while blast_radius
+    finds the table outside the scope in `app` untouched (no false "table dropped")."""
+    system = make_case(
+        tmp_path / "scoped", name="scoped-app",
+        sql="""\
+            DO $$ BEGIN CREATE ROLE rd_case_tenant NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+            CREATE SCHEMA IF NOT EXISTS app;
+            CREATE TABLE IF NOT EXISTS app.notes (tenant text NOT NULL, body text NOT NULL);
+            CREATE TABLE IF NOT EXISTS app.users (id int PRIMARY KEY, name text);
+            INSERT INTO app.notes SELECT 't' || (g % 3), 'n' || g FROM generate_series(1, 50) g;
+            INSERT INTO app.users SELECT g, 'u' || g FROM generate_series(1, 10) g ON CONFLICT DO NOTHING;
+            ALTER TABLE app.notes ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY notes_by_tenant ON app.notes FOR SELECT TO rd_case_tenant USING (tenant = 't1');
+        """,
+        backup='pg_dump --format=custom --file=a.dump "$DATABASE_URL"',
+        restore='pg_restore --clean --if-exists --exit-on-error --schema=app --table=notes --dbname "$DATABASE_URL" a.dump',
+        database='tables = ["app.notes"]\nschemas = ["app"]\ntable_scoped = true\n')
+    code, rep, checks = drill(system)
+    assert code == 1
+    assert checks["blast_radius"]["status"] == "passed", checks["blast_radius"]["message"]
+    assert "1 table(s) outside the scope unchanged" in checks["blast_radius"]["message"]
+    sf = checks["schema_fidelity"]
+    assert sf["status"] == "failed" and "- row security app.notes" in sf["message"], sf["message"]
