@@ -329,7 +329,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
         applies=_storage, fidelity=True),
     CheckSpec("snapshot_pairing", _pairing, "the database backup and the storage snapshot restored together match",
               applies=_storage),
-    CheckSpec("api_probe", lambda c: api.api_probe(c.api_base_url, list(c.lecture_ids)),  # type: ignore[arg-type]
+    CheckSpec("api_probe", lambda c: api.api_probe(c.api_base_url, list(c.sample_ids)),  # type: ignore[arg-type]
               "the application's read endpoints answer over the restore", applies=lambda c: c.api_base_url is not None),
     CheckSpec("migration_idempotent", lambda c: migration.migration_idempotent(c.conn(), c.migration_apply,  # type: ignore[arg-type]
                                                                                c.scope_tables),
@@ -365,3 +365,27 @@ def by_name(name: str) -> CheckSpec:
 def plan(ctx: CheckContext) -> list[tuple[str, Callable[[], CheckResult]]]:
     """The (name, thunk) pairs a drill runs over ``ctx``, in registry order."""
     return [inst for spec in REGISTRY for inst in spec.instances(ctx)]
+
+
+def run_isolated(name: str, fn: Callable[[], CheckResult]) -> CheckResult:
+    """``fn()``, or an errored result naming the exception when it raises: a check that blows up is
+    errored evidence, never a pass, and never stops the checks after it."""
+    import time
+
+    t0 = time.monotonic()
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - any failure of a check is recorded, never propagated
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return CheckResult.errored(name, f"{type(e).__name__}: {first}", duration_s=round(time.monotonic() - t0, 3))
+
+
+def run_plan(plan: list[tuple[str, Callable[[], CheckResult]]]) -> list[CheckResult]:
+    """Run a (registered name, thunk) plan in order, each isolated (``run_isolated``). Used by
+    verify-backup; raises KeyError for a name the registry does not hold, so no check runs unregistered."""
+    known = set(names())
+    for name, _ in plan:
+        if name not in known:
+            raise KeyError(f"check {name!r} is not registered in checks/registry.py")
+    return [run_isolated(name, fn) for name, fn in plan]
+

@@ -7,11 +7,11 @@ checks share is opened lazily by the context and closed once, after the last che
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from restore_drill.checks.context import CheckContext
 from restore_drill.checks.registry import plan as registry_plan
+from restore_drill.checks.registry import run_isolated
 from restore_drill.checks.result import CheckResult
 
 CheckInputs = CheckContext  # the name the engine and older callers use
@@ -20,13 +20,7 @@ __all__ = ["CheckContext", "CheckInputs", "plan", "run_checks"]
 
 
 def _guard(name: str, fn: Callable[[], CheckResult]) -> CheckResult:
-    t0 = time.monotonic()
-    try:
-        r = fn()
-    except Exception as e:  # a check that blows up is errored evidence, never a pass
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return CheckResult.errored(name, f"{type(e).__name__}: {first}", duration_s=round(time.monotonic() - t0, 3))
-    return r
+    return run_isolated(name, fn)
 
 
 def plan(ci: CheckContext) -> list[tuple[str, Callable[[], CheckResult]]]:

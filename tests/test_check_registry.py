@@ -154,3 +154,16 @@ def test_a_sound_restore_passes_the_row_judging_checks(source, pg_database, s3_b
                  "domain_invariants", "artifact_paths_exist", "object_integrity", "rto", "rpo"):
         assert results[name].status is Status.PASSED, (name, results[name].message)
     assert results["rpo"].observed == 1.0
+
+
+def test_verify_backup_matrix_columns_are_registered_checks() -> None:
+    """verify-backup runs its checks through checks.registry.run_plan, which refuses an unregistered name;
+    its matrix column order names only registered checks too."""
+    from restore_drill.checks.registry import run_plan
+    from restore_drill.verify import CHECK_ORDER
+
+    assert set(CHECK_ORDER) <= set(names())
+    with pytest.raises(KeyError, match="not registered"):
+        run_plan([("no_such_check", lambda: None)])  # type: ignore[list-item]
+    boom = run_plan([("row_counts", lambda: 1 / 0)])  # type: ignore[list-item]
+    assert boom[0].status is Status.ERRORED and "ZeroDivisionError" in boom[0].message

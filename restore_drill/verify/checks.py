@@ -6,6 +6,7 @@ archive itself (every archived object exists, every COPY block's rows arrived), 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
@@ -14,6 +15,7 @@ from restore_drill.checks._util import capped, ident, read_session, sample, time
 from restore_drill.checks.data import row_counts, table_checksums
 from restore_drill.checks.physical import physical_integrity
 from restore_drill.checks.references import Relation, referential_integrity, relations_from_catalog
+from restore_drill.checks.registry import run_plan
 from restore_drill.checks.result import CheckResult, Status
 from restore_drill.checks.schema import schema_fidelity
 from restore_drill.checks.sequences import sequence_health
@@ -131,25 +133,30 @@ def db_checks(db: Database, inp: Inputs) -> list[CheckResult]:
     """Every check on the restored ``db`` after ``restore_exit_status``, in the matrix's order; a check
     that does not apply (no manifest, no snapshot) is left out or skipped with its reason."""
     a, m, snap = inp.archive, inp.manifest, inp.snapshot
-    out: list[CheckResult] = []
+    # One plan of registered checks (checks/registry.py), each isolated: one that raises is errored and
+    # the rest still run, as in a drill.
+    plan: list[tuple[str, Callable[[], CheckResult]]] = []
     with db.connect() as conn:
-        out.append(restored_objects(conn, a))
+        plan.append(("restored_objects", lambda: restored_objects(conn, a)))
         if a.shape is not None:
+            shape = a.shape
             tables = [dotted(e.key) for e in a.entries if e.desc == "TABLE"]
-            out.append(archive_coverage(conn, tables, a.data_tables, a.shape, a.schemas))
-        out.append(row_counts(conn, m) if m is not None else archive_row_counts(conn, a))
-        out.append(sequence_health(conn, manifest=m, schemas=a.schemas))
-        out.append(_referential(conn, a, m))
+            plan.append(("archive_coverage", lambda: archive_coverage(conn, tables, a.data_tables, shape, a.schemas)))
+        plan.append(("row_counts", lambda: row_counts(conn, m) if m is not None else archive_row_counts(conn, a)))
+        plan.append(("sequence_health", lambda: sequence_health(conn, manifest=m, schemas=a.schemas)))
+        plan.append(("referential_integrity", lambda: _referential(conn, a, m)))
         if m is not None:
-            out.append(table_checksums(conn, m))
-            schemas = tuple(sorted({t.split(".", 1)[0] for t in m.tables})) or ("public",)
+            man = m
+            plan.append(("table_checksums", lambda: table_checksums(conn, man)))
+            schemas = tuple(sorted({t.split(".", 1)[0] for t in man.tables})) or ("public",)
             # verify-backup restores with --no-owner --no-privileges (version.RESTORE_FLAGS): a fresh
             # cluster has none of the source's roles, so grants and owners cannot be compared.
-            out.append(schema_fidelity(conn, m, sorted(m.tables), schemas=schemas, privileges=False))
+            plan.append(("schema_fidelity", lambda: schema_fidelity(conn, man, sorted(man.tables), schemas=schemas,
+                                                                    privileges=False)))
         if snap is not None:
-            out.extend(_storage_checks(conn, inp))
-    out.append(physical_integrity(db, timeout_s=inp.timeout_s))
-    return out
+            plan += _storage_checks(conn, inp)
+        plan.append(("physical_integrity", lambda: physical_integrity(db, timeout_s=inp.timeout_s)))
+        return run_plan(plan)
 
 
 def _referential(conn: psycopg.Connection, a: ArchiveInfo, m: Manifest | None) -> CheckResult:
@@ -167,19 +174,22 @@ def _rel_key(r: Relation) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
     return (r.child, r.child_columns, r.parent, r.parent_columns)
 
 
-def _storage_checks(conn: psycopg.Connection, inp: Inputs) -> list[CheckResult]:
+def _storage_checks(conn: psycopg.Connection, inp: Inputs) -> list[tuple[str, Callable[[], CheckResult]]]:
     snap = inp.snapshot
     assert snap is not None
     refs = sorted(inp.system.references) if inp.system is not None else []
-    out: list[CheckResult] = []
+    out: list[tuple[str, Callable[[], CheckResult]]] = []
     if refs:
-        out.append(artifact_paths_exist(conn, snap.client, snap.bucket, snap.prefix, refs))
+        out.append(("artifact_paths_exist", lambda: artifact_paths_exist(conn, snap.client, snap.bucket, snap.prefix,
+                                                                         refs, manifest=inp.manifest)))
     else:
-        out.append(CheckResult.skipped("artifact_paths_exist", "no reference columns known for this archive: "
-                                       "pass --system pegasus (or a system .toml declaring storage.references)"))
-    if inp.objects is not None:
-        out.append(inp.objects)
-    out.append(_pairing(conn, inp, refs))
+        out.append(("artifact_paths_exist", lambda: CheckResult.skipped(
+            "artifact_paths_exist", "no reference columns known for this archive: pass --system pegasus (or a "
+            "system .toml declaring storage.references)")))
+    objects = inp.objects
+    if objects is not None:
+        out.append((objects.name, lambda: objects))
+    out.append(("snapshot_pairing", lambda: _pairing(conn, inp, refs)))
     return out
 
 
