@@ -131,16 +131,21 @@ def test_a_stale_drill_fails_the_merged_verdict_with_its_reason(fleet: dict[str,
     assert code == 0 and doc["status"] == "passed", log
 
 
-def test_a_stale_backup_fails_the_merged_verdict_with_its_reason(fleet: dict[str, Any]) -> None:
+def test_a_stale_backup_fails_the_merged_verdict_with_its_reason(fleet: dict[str, Any], moto: MotoS3) -> None:
     root = fleet["root"]
     dump = next((root / "single").glob("*/work/alpha-restore/alpha.dump"))
     major = read_json(dump.parents[2] / "report.json")["environment"]["postgres"]["server_version"].split(".")[0]
-    (root / "backups").mkdir(exist_ok=True)
-    shutil.copy(dump, root / "backups" / "alpha_2026-11-30.dump")
-    r = cli("plan", "--backups", "backups", "--system", "sys/alpha.toml", "--no-drills", "--pg-version", major,
-            "-o", "backups-plan.json", cwd=root)
+    # the backups live in the bucket: the plan lists them there and the shard downloads its own
+    s3 = moto.endpoint.client()
+    s3.upload_file(str(dump), fleet["bucket"], "backups/alpha_2026-11-29.dump")
+    s3.upload_file(str(dump), fleet["bucket"], "backups/alpha_2026-11-30.dump")
+    r = cli("plan", "--backups", f"s3://{fleet['bucket']}/backups", "--system", "sys/alpha.toml", "--no-drills",
+            "--pg-version", major, "-o", "backups-plan.json", cwd=root, env=fleet["env"])
     assert r.returncode == 0, r.stderr
-    r = cli("verify-backup", "--plan", "backups-plan.json", "--report-dir", "verified", "--quiet", cwd=root)
+    jobs = read_json(root / "backups-plan.json")["jobs"]
+    assert [j["backup"] for j in jobs] == [f"s3://{fleet['bucket']}/backups/alpha_2026-11-30.dump"]  # newest
+    r = cli("verify-backup", "--plan", "backups-plan.json", "--report-dir", "verified", "--quiet", cwd=root,
+            env=fleet["env"])
     assert r.returncode == 0, r.stdout + r.stderr
     # alpha's policy is its RPO target, 3600 s: two hours later its newest backup is too old
     later = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%MZ")
@@ -149,7 +154,7 @@ def test_a_stale_backup_fails_the_merged_verdict_with_its_reason(fleet: dict[str
     assert [(s["system"], s["reason"]) for s in doc["stale"]] == [("alpha", "stale_backup")]
     alpha = next(s for s in doc["systems"] if s["system"] == "alpha")
     assert alpha["policy_source"] == "targets.rpo_s" and alpha["backup_policy_s"] == 3600
-    assert "stale_backup: alpha: newest backup" in log
+    assert "stale_backup: alpha: newest backup s3://" in log
     code, doc, log = _merge(fleet, "fresh-backup", "verified")
     assert code == 0 and doc["status"] == "passed" and not doc["stale"], log
 
