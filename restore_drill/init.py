@@ -2,6 +2,9 @@
 
 Phases are guessed from the runbook's headings (backup/dump -> backup, restore -> restore, check/verify
 -> verify, migration/schema/setup -> setup); the user reviews them, the binding loader validates them.
+The literal names the runbook's commands use (database, roles, hosts, buckets, containers) are written
+into the binding's ``[names]`` (``runbook.discover``), so it runs as written. A seed SQL file that
+exists is the user's data: it is never overwritten, with or without ``--force``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import re
 from pathlib import Path
 
 from .errors import BadInput
+from .runbook.discover import Found, discover, names_table
 from .runbook.parser import parse_runbook
 
 _GUESS = (
@@ -35,15 +39,24 @@ def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "]"
 
 
+_USES_S3 = re.compile(r"\bs3://|\baws\s+s3|\bs3cmd\b|\brclone\b|\bmc\s+(?:cp|mirror|sync)\b|\$\{?S3_")
+
+
 def starter_files(name: str, runbook: Path | None, out_dir: Path) -> dict[Path, str]:
+    """{path: text} of the starter definition, binding and seed SQL for ``name`` (BadInput: bad name/runbook)."""
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise BadInput(f"system name {name!r}: use letters, digits, '-' or '_'")
     phases: dict[str, list[str]] = {}
     rb_rel = "runbook.md"
+    found = Found()
+    storage = True
     if runbook is not None:
         if not runbook.is_file():
             raise BadInput(f"--runbook {runbook} does not exist or is not a file")
-        phases = guess_phases(runbook.read_text(), str(runbook))
+        text = runbook.read_text()
+        phases = guess_phases(text, str(runbook))
+        found = discover(parse_runbook(text, str(runbook)))
+        storage = bool(_USES_S3.search(text))
         rb_rel = runbook.resolve().relative_to(out_dir.resolve()).as_posix() if runbook.resolve().is_relative_to(
             out_dir.resolve()) else str(runbook.resolve())
     phase_lines = "\n".join(f"{p} = {_toml_list(h)}" for p, h in phases.items()) or \
@@ -55,14 +68,9 @@ description = "{name}: what this system is"
 
 [database]
 tables = "all"              # or a list: ["public.orders", "public.order_items"]
+# schemas = ["public"]      # the schemas the application lives in (tables = "all" looks there)
 # table_scoped = true       # the procedure restores only `tables`; blast_radius checks the rest is untouched
-
-[storage]                   # delete this table for a Postgres-only system
-prefix = "{name}"           # S3_PREFIX: where the live objects are
-# Columns holding object keys relative to the prefix: every key a row names must exist after the restore.
-[storage.references]
-# "public.documents.storage_key" = "uploaded documents"
-
+{{storage_block}}
 [data]
 sql = "{name}.seed.sql"     # schema + realistic (anonymised) rows; or dump = "anon.dump"
 # objects = "objects/"      # a folder uploaded under the prefix
@@ -84,6 +92,10 @@ rpo_s = 86400               # data-loss window objective, seconds
 
 # [smoke]                   # a write that must work after the restore; run in a transaction, rolled back
 # sql = "INSERT INTO public.documents (title) VALUES ('smoke')"
+
+# [checks]                  # what this system leaves out of the comparison, on purpose
+# skip = ["retention"]      # checks not run for this system (each is listed as skipped in the report)
+# privileges = false        # the runbook restores with --no-owner/--no-privileges: grants are out of scope
 '''
     binding = f'''# How restore-drill runs {rb_rel} against disposable infrastructure. Sections are found by heading.
 name = "{name}"
@@ -107,7 +119,29 @@ disaster = "after-phase:backup"    # when it injects the disaster (before the re
 
 # [variables]
 # RESTORE_PREFIX = "{{S3_PREFIX}}-backup"
-'''
+
+# [[files]]                 # project files put where the runbook expects them before it runs
+# path = "scripts/check.sql"
+# from = "check.sql"        # beside this binding
+
+# [[steps]]                 # one block's own rule: run | not_run | replace, and/or its phase
+# section = "Backup and restore"
+# index = 2                 # the block's position under that heading
+# phase = "restore"         # (or mark the block in the runbook: ```bash restore-drill:restore)
+
+{{names}}'''
+    storage_block = (f'''
+[storage]                   # delete this table for a Postgres-only system
+prefix = "{name}"           # S3_PREFIX: where the live objects are
+# Columns holding object keys relative to the prefix: every key a row names must exist after the restore.
+[storage.references]
+# "public.documents.storage_key" = "uploaded documents"
+''' if storage else '''
+# [storage]                 # the runbook uses no object storage; uncomment for a system with objects
+# prefix = "app"
+''')
+    system = system.replace("{storage_block}", storage_block)
+    binding = binding.replace("{names}", names_table(found))
     seed = f'''-- Schema and a few realistic rows for {name}. Replace with your own (anonymised) data.
 CREATE TABLE IF NOT EXISTS public.documents (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -121,11 +155,17 @@ INSERT INTO public.documents (title) VALUES ('first'), ('second');
 
 
 def write_starter(name: str, runbook: Path | None, out_dir: Path | None = None, force: bool = False) -> list[Path]:
+    """Write the starter files; returns those written. An existing seed SQL (the user's data) is kept, never
+    overwritten; an existing definition or binding is refused (BadInput) unless ``force``."""
     out = out_dir or (runbook.parent if runbook is not None else Path.cwd())
     files = starter_files(name, runbook, out)
+    seed = out / f"{name}.seed.sql"
+    if seed.exists():
+        del files[seed]  # the user's schema and rows: kept as they are
     existing = [p for p in files if p.exists()]
     if existing and not force:
-        raise BadInput(f"{existing[0]} already exists; pass --force to overwrite or pick another name")
+        raise BadInput(f"{existing[0]} already exists; pass --force to overwrite it (your {seed.name} is never "
+                       "overwritten) or pick another name")
     out.mkdir(parents=True, exist_ok=True)
     for p, text in files.items():
         p.write_text(text)
