@@ -176,6 +176,10 @@ class ReportStep(StepRecord):
     def substitutions(self) -> dict[str, str]:
         return dict(self.more.get("substitutions") or {})
 
+    @property
+    def operator_inputs(self) -> list[dict[str, str]]:
+        return list(self.more.get("operator_inputs") or [])
+
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in super().to_dict().items() if k != "more"}
         return {**d, **self.more}
@@ -201,9 +205,12 @@ def step_deviation(s: StepRecord) -> str | None:
         label = {"not_run": "not run", "manual": "not run (left to a person)"}.get(s.status, s.status)
         return f"{label}: {why}" if why else label
     subs = getattr(s, "substitutions", None) or {}
+    inputs = getattr(s, "operator_inputs", None) or []
+    parts = []
     if subs:
-        return "rewritten before it ran: " + ", ".join(f"{k} -> {v}" for k, v in sorted(subs.items()))
-    return None
+        parts.append("rewritten before it ran: " + ", ".join(f"{k} -> {v}" for k, v in sorted(subs.items())))
+    parts += [str(oi.get("note") or f"{oi.get('name')} bound by the drill") for oi in inputs if isinstance(oi, dict)]
+    return "; ".join(parts) if parts else None
 
 
 @dataclass

@@ -132,3 +132,21 @@ def test_source_findings_are_reported_about_the_source(tmp_path: Path) -> None:
     assert run.status == "passed"
     for name in ("compliance.md", "report.md"):
         assert "public.customers.id" in pages[name] and "source" in pages[name]
+
+
+def test_an_operator_input_the_drill_bound_is_a_listed_deviation(tmp_path: Path) -> None:
+    """Pegasus as written: RESTORE_PREFIX is left to the operator; the drill binds it, and compliance lists it
+    (the restore may still pass: a finding, not a failure)."""
+    run = passed_run()
+    write_run(run, tmp_path)
+    data = json.loads((tmp_path / "report.json").read_text())
+    data["drills"][0]["steps"][3]["operator_inputs"] = [{
+        "name": "$RESTORE_PREFIX", "value": "media-2025-03-14", "origin": "the drill's snapshot",
+        "note": "$RESTORE_PREFIX is left to the operator at incident time; the drill bound it to 'media-2025-03-14' "
+                "as an operator would; if empty this command copies the whole backup bucket"}]
+    (tmp_path / "report.json").write_text(json.dumps(data))
+    render_run(tmp_path, allow_modified=True)
+    doc = (tmp_path / "compliance.md").read_text()
+    assert "if empty this command copies the whole backup bucket" in doc and "NOT executed end to end" in doc
+    assert "**PASSED**" in doc  # a finding, not a failed restore
+
