@@ -118,3 +118,20 @@ SELECT pg_catalog.lo_create('16390');
     assert shape.kinds == {"app.ev": "partitioned", "app.Odd One": "unlogged"}
     assert shape.parents == {"app.ev1": "app.ev"}
     assert shape.large_objects == {16388, 16390}
+
+
+def test_extension_table_whose_rows_pg_dump_never_writes_is_flagged(drill_infra: Any) -> None:
+    """A table made a member of an extension (ALTER EXTENSION ... ADD TABLE, as extension scripts do)
+    and not registered with pg_extension_config_dump: pg_dump carries none of its rows. Checked on the
+    restored database, as verify-backup does; without the membership the same database passes."""
+    from restore_drill.verify.coverage import ArchiveShape, archive_coverage
+
+    with source(drill_infra, "CREATE TABLE ext_notes (x int); INSERT INTO ext_notes VALUES (1);") as db, \
+            db.connect(autocommit=True) as c:
+        clean = archive_coverage(c, ["public.ext_notes"], ["public.ext_notes"], ArchiveShape(), ["public"])
+        c.execute("ALTER EXTENSION plpgsql ADD TABLE ext_notes")
+        res = archive_coverage(c, [], [], ArchiveShape(), ["public"])
+        c.execute("ALTER EXTENSION plpgsql DROP TABLE ext_notes")
+    assert clean.status is Status.PASSED, clean.message
+    assert res.status is Status.FAILED
+    assert "public.ext_notes: table of extension plpgsql not registered with pg_extension_config_dump" in res.message

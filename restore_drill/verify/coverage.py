@@ -28,6 +28,16 @@ _BLOCK = re.compile(r"^-- Name: (?P<name>.+?); Type: (?P<type>[A-Z ]+); Schema: 
 _LO_CREATE = re.compile(r"lo_create\('(\d+)'\)")
 _ATTACH = re.compile(r"ATTACH PARTITION (?P<child>\S+)")
 _IDENT = re.compile(r'"(?:[^"]|"")+"|[^."\s]+')
+# Tables that belong to an extension (deptype 'e'). pg_dump writes the rows of those registered with
+# pg_extension_config_dump (extconfig) and nothing of the others ("Packaging Related Objects into an
+# Extension", PostgreSQL docs): rows a user added to such a table are never in any dump.
+_EXTENSION_TABLES = """
+SELECT n.nspname || '.' || c.relname AS tbl, e.extname, c.oid = ANY(coalesce(e.extconfig, '{}')) AS config
+FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+  AND c.relkind IN ('r', 'p')
+ORDER BY 1"""
 
 # Known harmless restore errors: (pattern searched in the error entry, why it is harmless). A -n public
 # dump carries CREATE SCHEMA public, which every new database already has (pg_dump docs, -n: "the
@@ -94,8 +104,10 @@ def _no_data_reason(table: str, shape: ArchiveShape, with_data: set[str]) -> str
 def archive_coverage(conn: psycopg.Connection, tables: Sequence[str], data_tables: Sequence[str],
                      shape: ArchiveShape, schemas: Sequence[str]) -> CheckResult:
     """From the archive alone: every table it defines (``tables``, schema-qualified TOC TABLE entries)
-    has a data entry (``data_tables``) or a reason not to; every large object it holds was restored; and
-    the restored ``oid``/``lo`` columns in ``schemas`` name only large objects that exist.
+    has a data entry (``data_tables``) or a reason not to; every large object it holds was restored; the
+    restored ``oid``/``lo`` columns in ``schemas`` name only large objects that exist; and no restored
+    extension owns a table whose rows pg_dump does not carry (not registered as configuration, or a
+    configuration table the archive holds no data for).
 
     Fails naming each table (and why, when the archive says) or column; passes with the counts."""
     name = "archive_coverage"
@@ -105,14 +117,20 @@ def archive_coverage(conn: psycopg.Connection, tables: Sequence[str], data_table
         row = conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone()
         restored_los = int(row[0]) if row else 0
         refs = large_object_refs(conn, tuple(schemas))
+        ext_tables = conn.execute(_EXTENSION_TABLES).fetchall()
     dangling = [r for r in refs if r["unresolved"]]
     problems = [f"{t}: {why}" for t, why in no_data]
+    problems += [f"{t}: table of extension {ext} not registered with pg_extension_config_dump: pg_dump writes "
+                 "none of its rows" if not config else
+                 f"{t}: configuration table of extension {ext} without a data entry"
+                 for t, ext, config in ext_tables if not config or t not in with_data]
     if restored_los < len(shape.large_objects):
         problems.append(f"{len(shape.large_objects)} large objects archived, {restored_los} restored")
     problems += [f"{r['tbl']}.{r['name']}: {r['unresolved']} of {r['references']} value(s) name large objects "
                  f"the archive does not hold (dumped without large objects: --table/--schema leave them out "
                  f"unless --large-objects)" for r in dangling]
     ev = {"tables": len(tables), "without_data": capped([{"table": t, "why": w} for t, w in no_data]),
+          "extension_tables": capped([{"table": t, "extension": e, "config": c} for t, e, c in ext_tables]),
           "large_objects_archived": len(shape.large_objects), "large_objects_restored": restored_los,
           "large_object_columns": capped(refs), "partitioned": sorted(t for t, k in shape.kinds.items()
                                                                       if k == "partitioned")}
