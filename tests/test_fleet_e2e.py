@@ -189,3 +189,15 @@ def test_a_failed_upload_is_reported_with_the_local_copy(fleet: dict[str, Any]) 
     kept = Path(line.split("it is kept at ")[1].split(":")[0])
     assert read_json(kept / "report.json")["status"] == "errored"
     shutil.rmtree(kept.parent, ignore_errors=True)
+
+
+def test_a_command_without_a_plan_uploads_its_run_folder_too(fleet: dict[str, Any], moto: MotoS3) -> None:
+    root = fleet["root"]
+    dump = next((root / "single").glob("*/work/alpha-restore/alpha.dump"))
+    major = read_json(dump.parents[2] / "report.json")["environment"]["postgres"]["server_version"].split(".")[0]
+    r = cli("verify-backup", str(dump), "--pg-version", major, "--report-dir", f"s3://{fleet['bucket']}/plain",
+            "--quiet", cwd=root, env=fleet["env"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    keys = [o["Key"] for o in moto.endpoint.client().list_objects_v2(Bucket=fleet["bucket"], Prefix="plain/")["Contents"]]
+    assert any(k.endswith("/report.json") for k in keys) and any(k.endswith("/evidence.sha256") for k in keys)
+    assert "uploaded: s3://" in r.stderr
