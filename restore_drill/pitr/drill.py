@@ -162,7 +162,8 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
             live = drill.bucket or backup_bucket
             env = bind(db=db, client_bins=bins, workdir=drill.workdir, s3=s3.endpoint, bucket=live.name,
                        backup_bucket=backup_bucket.name, prefix=sysdef.storage_prefix or "data",
-                       extra={"RESTORE_PGDATA": str(host.restore_dir)})
+                       extra={"RESTORE_PGDATA": str(host.restore_dir)},
+                       database_url_variables=sysdef.database_url_variables)
             rep.target = RestoreTarget(dbname, live.name, sysdef.storage_prefix or "")
         run = PitrRun(host, dbname, backup_bucket.name, s3_client=s3.endpoint.client())
         drill.pitr_run = run  # type: ignore[attr-defined]  # tests and the bench read it
@@ -195,13 +196,13 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
     db = primary.database(run.dbname)
 
     def seed(ctx: runbook.HookContext) -> runbook.HookOutcome:
-        from restore_drill.seeds import loaders
+        from restore_drill.seeds.hooks import hooks_for
 
         t0 = time.monotonic()
         client = drill.bucket.endpoint.client() if drill.bucket else None
         with db.connect(autocommit=True) as conn:
-            loaders.load(sysdef, conn, client, drill.bucket.name if drill.bucket else None, sysdef.storage_prefix,
-                         seed=cfg.seed, scale=cfg.scale)
+            hooks_for(sysdef).load(conn, client, drill.bucket.name if drill.bucket else None, sysdef.storage_prefix,
+                                   seed=cfg.seed, scale=cfg.scale)
             drill.state.manifest = take_manifest(conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale,
                                                  tables=list(sysdef.tables or ()) or None, schemas=sysdef.schemas)
         drill.state.manifest.save(drill.run_dir / f"{drill.spec.name}.manifest.json")
