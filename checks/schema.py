@@ -147,6 +147,7 @@ def schema_fidelity(
     *,
     schemas: tuple[str, ...] | None = None,
     privileges: bool = True,
+    unchecked: Mapping[str, str] | None = None,
 ) -> CheckResult:
     """Columns, types, nullability, defaults, constraints, indexes, triggers, sequences, identity
     columns, functions and types of the restore equal the manifest's catalog snapshot, and so do row
@@ -159,7 +160,9 @@ def schema_fidelity(
     per-table objects of its tables). ``schemas`` defaults to the ones the manifest was taken in.
     ``privileges=False`` is a system's declared choice (``[checks] privileges = false``, for runbooks
     that restore with ``--no-owner``/``--no-privileges``): grants, owners and default privileges are
-    then not compared, and the result says so.
+    then not compared, and the result says so. ``unchecked`` maps other kinds to why they are not
+    compared (e.g. ``{"database_settings": "..."}`` when the restore method cannot carry them); each is
+    named in the result too.
     """
     name = "schema_fidelity"
     if not manifest.catalog:
@@ -170,11 +173,15 @@ def schema_fidelity(
     expected = scope_catalog(manifest.catalog, tables)
     if not privileges:
         expected = {k: v for k, v in expected.items() if k not in PRIVILEGE_KINDS}
+    unchecked = dict(unchecked or {})
+    expected = {k: v for k, v in expected.items() if k not in unchecked}
     changes = diff_catalog(expected, observed)
     ev = summarize(changes)
     ev["schemas"] = list(schemas)
     out_of_scope = "" if privileges else " (privileges and owners not compared: declared out of scope)"
+    out_of_scope += "".join(f" ({_LABEL.get(k, k)} not compared: {why})" for k, why in sorted(unchecked.items()))
     ev["privileges_compared"] = privileges
+    ev["not_compared"] = unchecked
     if changes:
         tables_hit = ev["tables"]["items"]
         where = f" in {sample(tables_hit)}" if tables_hit else ""
