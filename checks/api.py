@@ -33,7 +33,7 @@ def _says(resp: httpx.Response, words: frozenset[str], flag: str) -> bool:
 @timed("api_probe")
 def api_probe(
     base_url: str | None,
-    lecture_ids: Sequence[Any],
+    sample_ids: Sequence[Any],
     *,
     timeout_s: float = 5.0,
     ready_path: str = "/health/ready",
@@ -48,7 +48,7 @@ def api_probe(
     answers: list[dict[str, Any]] = []
     with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, trust_env=False) as client:
         probes = [(ready_path, READY_WORDS, "ready")]
-        probes += [(integrity_path.format(id=i), HEALTHY_WORDS, "healthy") for i in lecture_ids]
+        probes += [(integrity_path.format(id=i), HEALTHY_WORDS, "healthy") for i in sample_ids]
         for path, words, flag in probes:
             try:
                 resp = client.get(path)
@@ -65,5 +65,5 @@ def api_probe(
         return CheckResult.failed(name, f"{len(failures)} of {len(answers)} probe(s) failed: {sample(failures, 2)}",
                                   expected=f"{len(answers)} healthy answers", observed=len(answers) - len(failures),
                                   evidence=ev)
-    return CheckResult.passed(name, f"ready, and {len(lecture_ids)} sampled lecture(s) healthy",
+    return CheckResult.passed(name, f"ready, and {len(sample_ids)} sampled lecture(s) healthy",
                               expected=len(answers), observed=len(answers), evidence=ev)

@@ -50,7 +50,7 @@ class CheckContext:
     ledger_note: str = ""  # how newest_write_restored was read (or why it could not be)
     ledger_manifest_mark: str | None = None  # ledger beat written right before the manifest was taken
     api_base_url: str | None = None
-    lecture_ids: Sequence[Any] = ()
+    sample_ids: Sequence[Any] = ()
     migration_apply: Callable[[], Any] | None = None
     smoke: tuple[Callable[[], Any], Callable[[Any], Any]] | None = None
     rto_s: float | None = None

@@ -24,6 +24,7 @@ from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.s3 import Bucket
 from restore_drill.foundation import utcnow
 from restore_drill.reports.model import DrillReport, ErrorInfo, PhaseRecord, RestoreTarget, Targets
+from restore_drill.seeds.hooks import SystemHooks, hooks_for
 from restore_drill.seeds.manifest import Manifest, take_manifest
 
 from . import disasters, runbook
@@ -47,7 +48,7 @@ class _State:
     last_write_at: str | None = None
     ledger_seeded_at: str | None = None  # write ledger: the beat right before the manifest and the backup
     ledger_before_disaster: str | None = None  # write ledger: the newest beat before the disaster
-    lecture_ids: list[Any] = field(default_factory=list)
+    sample_ids: list[Any] = field(default_factory=list)  # ids the API probes sample (the system's hooks)
     disasters: list[Any] = field(default_factory=list)
 
 
@@ -180,7 +181,7 @@ class Drill:
                        s3=self.bucket.endpoint if self.bucket else None,
                        bucket=self.bucket.name if self.bucket else None,
                        backup_bucket=self.backup_bucket.name if self.backup_bucket else None,
-                       prefix=sysdef.storage_prefix or "data")
+                       prefix=sysdef.storage_prefix or "data", database_url_variables=sysdef.database_url_variables)
             rep.target = RestoreTarget(self.db.name, self.bucket.name if self.bucket else "",
                                        sysdef.storage_prefix or "")
         book, bnd = self.load_procedure()
@@ -225,7 +226,7 @@ class Drill:
                 ledger_manifest_mark=self.state.ledger_seeded_at,
                 migration_apply=self._migration_apply(target_db), smoke=self._smoke(target_db),
                 rto_s=rep.targets.rto_s, rpo_s=rep.targets.rpo_s,
-                api_base_url=api_url, lecture_ids=self.state.lecture_ids,
+                api_base_url=api_url, sample_ids=self.state.sample_ids,
                 retention=self._retention_locations(),
             )
             rep.checks = run_checks(ci, emit=self._emit_check)
@@ -380,17 +381,15 @@ class Drill:
         return target.connect(autocommit=True)
 
     def _hook_seed(self, ctx: runbook.HookContext) -> runbook.HookOutcome:
-        from restore_drill.seeds import loaders
-
         sysdef, cfg = self.system, self.config
         t0 = time.monotonic()
         with self._conn() as conn:
             client = self.bucket.endpoint.client() if self.bucket else None
-            summary = loaders.load(sysdef, conn, client, self.bucket.name if self.bucket else None,
-                                   sysdef.storage_prefix, seed=cfg.seed, scale=cfg.scale,
-                                   large_objects=cfg.large_objects)
+            summary = self._hooks().load(conn, client, self.bucket.name if self.bucket else None,
+                                         sysdef.storage_prefix, seed=cfg.seed, scale=cfg.scale,
+                                         large_objects=cfg.large_objects)
             self.state.seeded = summary
-            self.state.lecture_ids = loaders.sample_ids(sysdef, conn, 3, cfg.seed)
+            self.state.sample_ids = self._hooks().sample_ids(conn, 3, cfg.seed)
             from restore_drill.seeds import ledger
 
             self.state.ledger_seeded_at = ledger.beat(conn, "seeded")  # the system "runs" up to the backup
@@ -401,7 +400,8 @@ class Drill:
         self.state.manifest.source_findings = self._source_findings(self.state.manifest)
         self.state.manifest.save(self.run_dir / f"{self.spec.name}.manifest.json")
         rows = sum(t.row_count for t in self.state.manifest.tables.values())
-        placeholders = {"<lecture-id>": str(self.state.lecture_ids[0])} if self.state.lecture_ids else {}
+        placeholders = ({sysdef.sample_id_placeholder: str(self.state.sample_ids[0])}
+                        if self.state.sample_ids and sysdef.sample_id_placeholder else {})
         return runbook.HookOutcome(
             summary=f"seeded {sysdef.name} (seed {cfg.seed}, scale {cfg.scale}): {rows} rows, "
                     f"{len(self.state.manifest.objects)} objects in {time.monotonic() - t0:.2f}s; manifest taken",
@@ -435,8 +435,10 @@ class Drill:
             new_db = runbook.drill_database(srv, runbook.load_binding(self.binding_path).names)
             self.redact.add(new_db.password)
             self.state.restore_db = new_db  # empty, as a freshly provisioned server's database is
-            env_new = bind(db=new_db, client_bins=srv.client_bins, workdir=self.workdir)
-            variables.update({k: env_new.variables[k] for k in ("DATABASE_URL", "ARQONBUS_POSTGRES_URL")})
+            url_vars = ("DATABASE_URL", *self.system.database_url_variables)
+            env_new = bind(db=new_db, client_bins=srv.client_bins, workdir=self.workdir,
+                           database_url_variables=self.system.database_url_variables)
+            variables.update({k: env_new.variables[k] for k in url_vars})
             variables["PATH"] = env_new.as_env()["PATH"]
             summary.append(f"old server retired: restore goes to a new PostgreSQL {srv.major} database")
         if spec.disaster is not None:
@@ -475,22 +477,18 @@ class Drill:
         cleanup(info)
         return runbook.HookOutcome(summary=f"write smoke succeeded and was cleaned up ({', '.join(sorted(info))})")
 
-    def _late_writer(self) -> Any:
-        from restore_drill.seeds import loaders
+    def _hooks(self) -> SystemHooks:
+        return hooks_for(self.system)
 
-        return loaders.late_writer(self.system)
+    def _late_writer(self) -> Any:
+        return self._hooks().late_writer()
 
     def _migration_apply(self, db: Database) -> Any:
-        from restore_drill.seeds import loaders
-
-        return loaders.migration_apply(self.system, db)
+        return self._hooks().migration(db)
 
     def _smoke(self, db: Database) -> Any:
-        from restore_drill.seeds import loaders
-
         client = self.bucket.endpoint.client() if self.bucket else None
-        return loaders.smoke(self.system, db, client, self.bucket.name if self.bucket else None,
-                             self.system.storage_prefix)
+        return self._hooks().smoke(db, client, self.bucket.name if self.bucket else None, self.system.storage_prefix)
 
     # -- tear-down ---------------------------------------------------------------------------------
     def _teardown(self) -> None:

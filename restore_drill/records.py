@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 StepStatus = Literal["passed", "failed", "errored", "not_run", "manual", "replaced"]
-Phase = Literal["setup", "seed", "backup", "disaster", "restore", "verify", "checks", "never"]
 
 
 @dataclass

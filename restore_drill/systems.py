@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInput
+from .seeds.hooks import GENERATORS
 
 # restore_drill.drills is the drills/ folder (mapped in pyproject.toml), in a checkout and in a wheel.
 BUILTIN_DIR = Path(str(importlib.resources.files("restore_drill.drills"))) / "systems"
 
-BUILTIN_GENERATORS = ("arqonbus", "pegasus")
+BUILTIN_GENERATORS = tuple(GENERATORS)  # each serves its hooks from seeds/<name>/hooks.py
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class SystemDef:
     name: str
     path: Path
     description: str = ""
+    aliases: tuple[str, ...] = ()  # other names a user may give (`--system continuum` = arqonbus)
     tables: tuple[str, ...] | None = None  # None = every table in `schemas`
     schemas: tuple[str, ...] = ("public",)
     table_scoped: bool = False  # the procedure restores only `tables`; blast_radius checks the rest
@@ -59,6 +61,10 @@ class SystemDef:
     smoke_sql: str | None = None  # user systems: a write using column defaults, run then rolled back
     late_write_sql: str | None = None  # user systems: one valid write, for the late-writes disaster
     migration: Path | None = None  # a migration file re-applied by migration_idempotent
+    # [procedure] runbook variables bound to the drill database's URL besides DATABASE_URL (ARQONBUS_POSTGRES_URL)
+    database_url_variables: tuple[str, ...] = ()
+    # [procedure] the runbook placeholder an operator fills with a sampled id (Pegasus: "<lecture-id>")
+    sample_id_placeholder: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -121,11 +127,14 @@ def load_system(path: Path) -> SystemDef:
     except tomllib.TOMLDecodeError as e:
         raise BadInput(f"{path}: not valid TOML ({e})") from None
     r = _Reader(data, path)
-    r.unknown({"name", "description", "database", "storage", "data", "procedure", "targets", "invariants", "checks",
-               "retention", "smoke"})
+    r.unknown({"name", "aliases", "description", "database", "storage", "data", "procedure", "targets", "invariants",
+               "checks", "retention", "smoke"})
     name = r.get("name", str, required=True)
-    if not name or not all(c.isalnum() or c in "-_" for c in name):
+    if not _is_name(name):
         raise r.fail("name", f"must be letters, digits, '-' or '_', got {name!r}")
+    aliases = r.get("aliases", list, [])
+    if not all(isinstance(a, str) and _is_name(a) and a != name for a in aliases):
+        raise r.fail("aliases", f"must be a list of other names (letters, digits, '-' or '_'), got {aliases!r}")
     db = r.table("database")
     db.unknown({"tables", "schemas", "table_scoped", "migration"})
     tables = db.get("tables", (str, list), "all")
@@ -155,7 +164,13 @@ def load_system(path: Path) -> SystemDef:
     if gen is None and sql is None and dump is None:
         raise d.fail("generator", "or data.sql or data.dump is required: how does data get in?")
     p = r.table("procedure")
-    p.unknown({"runbook", "binding", "corrected", "corrected_binding"})
+    p.unknown({"runbook", "binding", "corrected", "corrected_binding", "database_url_variables", "sample_id_placeholder"})
+    url_vars = p.get("database_url_variables", list, [])
+    if not all(isinstance(v, str) and v.isidentifier() and v.upper() == v for v in url_vars):
+        raise p.fail("database_url_variables", f"must be a list of variable names like \"APP_DATABASE_URL\", got {url_vars!r}")
+    sample_placeholder = p.get("sample_id_placeholder", str)
+    if sample_placeholder is not None and not (sample_placeholder.startswith("<") and sample_placeholder.endswith(">")):
+        raise p.fail("sample_id_placeholder", f'must look like "<lecture-id>", got {sample_placeholder!r}')
     t = r.table("targets")
     t.unknown({"rto_s", "rpo_s", "snapshot_tolerance_s"})
     inv: list[Invariant] = []
@@ -174,7 +189,8 @@ def load_system(path: Path) -> SystemDef:
     if days < 1:
         raise ret.fail("days_required", f"must be >= 1, got {days}")
     return SystemDef(
-        name=name, path=path.resolve(), description=r.get("description", str, ""), tables=table_tuple,
+        name=name, path=path.resolve(), description=r.get("description", str, ""), aliases=tuple(aliases),
+        tables=table_tuple,
         schemas=tuple(db.get("schemas", list, ["public"])), table_scoped=db.get("table_scoped", bool, False),
         storage_prefix=prefix, references=dict(refs), versioning=st.get("versioning", bool, False),
         generator=gen, seed_sql=sql, seed_dump=dump, seed_objects=objects,
@@ -186,22 +202,50 @@ def load_system(path: Path) -> SystemDef:
         restore_allowlist=tuple(c.get("restore_allowlist", list, [])), privileges=c.get("privileges", bool, True),
         retention_days=days,
         smoke_sql=sm.get("sql", str), late_write_sql=d.get("late_write_sql", str), migration=db.path_("migration"),
+        database_url_variables=tuple(url_vars), sample_id_placeholder=sample_placeholder,
         raw=data,
     )
+
+
+def _is_name(s: Any) -> bool:
+    return isinstance(s, str) and bool(s) and all(c.isalnum() or c in "-_" for c in s)
 
 
 def builtin_systems() -> dict[str, Path]:
     return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.toml"))}
 
 
-def resolve_system(name_or_path: str) -> SystemDef:
-    """A built-in name (``pegasus``) or a path to a definition file."""
+def canonical_name(name: str) -> str:
+    """A built-in system's name for ``name``, which may be one of its ``aliases`` (``continuum`` ->
+    ``arqonbus``); any other name is returned as it is."""
     builtins = builtin_systems()
+    if name in builtins:
+        return name
+    for stem, path in builtins.items():
+        aliases = tomllib.loads(path.read_text()).get("aliases", [])
+        if isinstance(aliases, list) and name in aliases:
+            return stem
+    return name
+
+
+def resolve_system(name_or_path: str) -> SystemDef:
+    """A built-in name (``pegasus``) or alias (``continuum``), or a path to a definition file."""
+    builtins = builtin_systems()
+    name_or_path = canonical_name(name_or_path)
     if name_or_path in builtins:
         return load_system(builtins[name_or_path])
     p = Path(name_or_path)
+    if p.is_dir():  # a folder named like the system: its definition is NAME.toml here, or inside it
+        inner = sorted(p.glob("*.toml"))
+        hint = f"{p / (p.name + '.toml')}" if (p / (p.name + ".toml")).is_file() else (str(inner[0]) if inner else "")
+        if Path(f"{name_or_path}.toml").is_file():
+            return load_system(Path(f"{name_or_path}.toml"))
+        raise BadInput(f"--system {name_or_path}: {p} is a folder, not a definition; pass the .toml file"
+                       + (f", e.g. --system {hint}" if hint else ""))
     if p.suffix == ".toml" or p.exists():
         return load_system(p)
+    if Path(f"{name_or_path}.toml").is_file():  # `restore-drill list` shows local definitions by name
+        return load_system(Path(f"{name_or_path}.toml"))
     raise BadInput(
         f"unknown system {name_or_path!r}; use one of {', '.join(builtins) or '(none)'} or a path to a .toml definition"
     )

@@ -19,9 +19,6 @@ from ..fixtures.s3 import S3Settings
 from ..fixtures.s3 import registry as s3_registry
 
 EXIT = {"passed": 0, "failed": 1, "errored": 2}
-SYSTEM_ALIASES = {"continuum": "arqonbus"}
-
-
 def _choices_help(intro: str, kinds: Any) -> str:
     return intro + "; ".join(f"{k.name}: {k.summary}" for k in kinds.values()) + "."
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import catalog
-from ._common import SYSTEM_ALIASES, common_options, drill_config, guarded
+from ._common import common_options, drill_config, guarded
 
 
 @click.command("run")
@@ -31,7 +31,7 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
     Examples:
       restore-drill run
       restore-drill run arqonbus-table-restore --disaster corrupt-rows --seed 7
-      restore-drill run --system ./drills/myapp.toml --procedure runbook
+      restore-drill init myapp --runbook backup-runbook.md && restore-drill run --system myapp.toml --procedure runbook
     """
     from .. import sandbox, session
     from ..systems import resolve_system
@@ -44,7 +44,7 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
         if names:
             specs = [catalog.get(n) for n in names]
         elif system is not None:
-            sysdef = resolve_system(SYSTEM_ALIASES.get(system, system))
+            sysdef = resolve_system(system)
             builtin = [d for d in catalog.DRILLS if d.system == sysdef.name and d.default]
             # A user's system has its own runbook as its procedure (there is no project-corrected variant).
             specs = builtin or [catalog.DrillSpec(f"{sysdef.name}-restore", str(sysdef.path), "truncate",

@@ -11,7 +11,8 @@ import click
 
 from .. import catalog
 from ..errors import BadInput
-from ._common import SYSTEM_ALIASES, common_options, drill_config, guarded
+from ..systems import builtin_systems
+from ._common import common_options, drill_config, guarded
 
 
 @click.command("runbook")
@@ -27,7 +28,7 @@ def command(path: Path, system: str | None, binding: Path | None, quiet: bool, d
 
     \b
     Examples:
-      restore-drill runbook ../shared/runbooks/000_bfde4953689c82a4.txt --system continuum
+      restore-drill runbook backup-runbook.md --system myapp.toml   # after `restore-drill init myapp --runbook ...`
       restore-drill runbook my-edited-copy.md --system pegasus --disaster delete-prefix
     """
     from .. import sandbox, session
@@ -42,7 +43,7 @@ def command(path: Path, system: str | None, binding: Path | None, quiet: bool, d
         if binding is not None and not binding.is_file():
             raise BadInput(f"--binding {binding} does not exist or is not a file")
         name = system or guess_system(path)
-        sysdef = resolve_system(SYSTEM_ALIASES.get(name, name))
+        sysdef = resolve_system(name)
         default = next((d for d in catalog.DRILLS if d.system == sysdef.name and d.default), None)
         disaster = kw.get("disaster") or (default.disaster if default else "truncate")
         spec = catalog.DrillSpec(f"{sysdef.name}-runbook", sysdef.name if default else str(sysdef.path), disaster,
@@ -61,9 +62,9 @@ def command(path: Path, system: str | None, binding: Path | None, quiet: bool, d
 
 def guess_system(path: Path) -> str:
     """The built-in system a runbook mentions by name; raises ``BadInput`` (pass --system) if neither does."""
-    text = path.read_text(errors="replace")
-    if "arqonbus" in text.lower():
-        return "arqonbus"
-    if "pegasus" in text.lower():
-        return "pegasus"
-    raise BadInput(f"cannot tell which system {path} drills; pass --system arqonbus|pegasus|PATH.toml")
+    text = path.read_text(errors="replace").lower()
+    names = list(builtin_systems())  # sorted: a runbook naming two systems is taken as the first's
+    for name in names:
+        if name in text:
+            return name
+    raise BadInput(f"cannot tell which system {path} drills; pass --system {'|'.join(names)}|PATH.toml")

@@ -33,7 +33,7 @@ from restore_drill.errors import BadInput, DrillError, StepTimeout
 from restore_drill.fixtures.environment import RUNBOOK_VARIABLES, RunbookEnvironment
 from restore_drill.foundation import sha256_file, table_digest, utcnow
 from restore_drill.objectstore import list_objects
-from restore_drill.records import BackupRecord, SnapshotRecord, StepRecord, StepStatus
+from restore_drill.records import BackupRecord, SnapshotRecord, StepRecord
 from restore_drill.redact import Redactor
 from restore_drill.seeds.manifest import list_tables, object_snapshots
 from restore_drill.standin_api import STANDIN_LABEL, StandinApi
@@ -283,7 +283,7 @@ class _Run:
         return None, "no value was given (pass it in placeholders or from a hook)"
 
     def eval_sql_placeholders(self) -> None:
-        url = self.env.variables.get("DATABASE_URL") or self.env.variables.get("ARQONBUS_POSTGRES_URL")
+        url = self.env.variables.get("DATABASE_URL")  # bind() always sets it (a system's own names too)
         specs = [s for s in self.binding.placeholders.values() if s.source == "sql" and s.token not in self.sql_values]
         if not specs or not url:
             return
@@ -651,7 +651,7 @@ class _Run:
     def _state(self) -> dict[str, Any]:
         """Digests of the tables in scope and (size, etag, mtime) of every object under the live prefix."""
         state: dict[str, Any] = {"tables": {}, "objects": None}
-        url = self.env.variables.get("DATABASE_URL") or self.env.variables.get("ARQONBUS_POSTGRES_URL")
+        url = self.env.variables.get("DATABASE_URL")  # bind() always sets it (a system's own names too)
         if url:
             try:
                 with psycopg.connect(url, connect_timeout=10, autocommit=True) as conn:
@@ -903,12 +903,5 @@ def run_runbook(
     """
     return _Run(runbook, binding, env, Path(workdir).resolve(), hooks or RunHooks(), step_timeout_s,
                 placeholders or {}, observe_effects).run()
-
-
-def step_status_counts(result: RunbookResult) -> dict[StepStatus, int]:
-    counts: dict[str, int] = {}
-    for s in result.steps:
-        counts[s.status] = counts.get(s.status, 0) + 1
-    return counts  # type: ignore[return-value]
 
 

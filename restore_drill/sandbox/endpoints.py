@@ -11,7 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 LOOPBACK = ("127.0.0.1", "::1")
 # Variables whose URLs name something the drill created (bound by fixtures/environment.bind, or the
 # stand-in API's URL set by the runner's hook). Other variables never widen what a step may reach.
-DB_VARIABLES = ("DATABASE_URL", "ARQONBUS_POSTGRES_URL")
+# A system's own names for the database URL (e.g. ARQONBUS_POSTGRES_URL) are bound to the same URL as
+# DATABASE_URL, so DATABASE_URL alone names the drill's database.
+DB_VARIABLES = ("DATABASE_URL",)
 HTTP_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "API_BASE_URL")
 
 

@@ -8,6 +8,7 @@ names the endpoints by what they are, not by number.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from .shims import HOST_TOOLS
@@ -33,10 +34,12 @@ def _wrapper_map(binding: Any) -> dict[str, str]:
         return {}
 
 
-def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True) -> list[str]:
+def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True,
+            system_variables: Sequence[str] = ()) -> list[str]:
     """The plan as printable lines: one block per step/hook in execution order.
 
-    ``book``: runbook.Runbook; ``binding``: runbook.Binding. Raises BadInput (from runbook.plan) when
+    ``book``: runbook.Runbook; ``binding``: runbook.Binding; ``system_variables``: the system's own
+    names for the database URL (SystemDef.database_url_variables). Raises BadInput (from runbook.plan) when
     the binding does not fit the runbook, like a real run would before starting anything.
     """
     from restore_drill.fixtures.environment import RUNBOOK_VARIABLES
@@ -68,7 +71,7 @@ def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True) 
         out.append(f"{head}:")
         out += [f"       $ {ln}" for ln in st.text.rstrip().splitlines()]
         variables = sorted({a or b for a, b in _VAR.findall(st.text)})
-        bound = [v for v in variables if v in RUNBOOK_VARIABLES or v in binding.variables]
+        bound = [v for v in variables if v in RUNBOOK_VARIABLES or v in system_variables or v in binding.variables]
         if bound:
             out.append("       bindings: " + ", ".join(
                 f"${v} <- binding ({binding.variables[v]})" if v in binding.variables else f"${v} <- the drill's"
@@ -102,7 +105,7 @@ def drills_plan(specs: Any, *, system: Any = None, runbook_path: Any = None, bin
         rb, bd = procedure_files(spec, sysdef, runbook_path, binding_path)
         book, binding = load_procedure(rb, bd)
         out += dry_run(book, binding, title=f"drill {spec.name} ({spec.procedure}: {rb}; disaster {spec.disaster})",
-                       confined=confined)
+                       confined=confined, system_variables=sysdef.database_url_variables)
         out.append("")
     if confined and (why := unavailable_reason()):
         out.append(f"note: {why}")

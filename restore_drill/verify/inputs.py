@@ -19,8 +19,6 @@ from ..systems import SystemDef, builtin_systems, load_system, resolve_system
 from .archive import ArchiveInfo, readable_by
 from .snapshot import Snapshot
 
-SYSTEM_ALIASES = {"continuum": "arqonbus"}
-
 
 @dataclasses.dataclass
 class Inputs:
@@ -43,10 +41,10 @@ def choose_system(system: str | None, manifest: Manifest | None, archive: Archiv
     """The system whose reference columns and allowlist apply: named, from the manifest, or the built-in
     one whose reference columns all live in tables the archive holds."""
     if system is not None:
-        return resolve_system(SYSTEM_ALIASES.get(system, system)), "given"
+        return resolve_system(system), "given"
     if manifest is not None and manifest.system:
         with contextlib.suppress(DrillError):
-            return resolve_system(SYSTEM_ALIASES.get(manifest.system, manifest.system)), "from the manifest"
+            return resolve_system(manifest.system), "from the manifest"
     tables = set(archive.data_tables)
     for p in builtin_systems().values():
         with contextlib.suppress(DrillError):
