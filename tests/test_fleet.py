@@ -181,3 +181,15 @@ def test_freshness_names_each_stale_reason_and_passes_a_fresh_fleet() -> None:
     assert got["no-policy"] == ["stale_backup"] and got["old-backup"] == []
     # A system the plan names but no run covers was never proven.
     assert [r for r, _ in freshness.assess([], as_of=now, max_age_days=7, systems=["ghost"])[0].stale] == ["never_passed"]
+
+
+def test_merge_of_nothing_is_bad_input_with_an_errored_fleet_report(tmp_path: Path) -> None:
+    r = cli("report", "merge", str(tmp_path / "nowhere"), "--out", "fleet", cwd=tmp_path)
+    assert r.returncode == 2
+    errors = [line for line in r.stderr.splitlines() if line.startswith("restore-drill: error:")]
+    assert len(errors) == 1 and "does not exist" in errors[0]
+    doc = read_json(tmp_path / "fleet" / "report.json")
+    assert doc["status"] == "errored" and "does not exist" in doc["error"]
+    (tmp_path / "empty").mkdir()
+    r = cli("report", "merge", "empty", "--out", "fleet2", "--max-age", "0", cwd=tmp_path)
+    assert r.returncode == 2 and read_json(tmp_path / "fleet2" / "report.json")["status"] == "errored"

@@ -131,6 +131,15 @@ def test_a_stale_drill_fails_the_merged_verdict_with_its_reason(fleet: dict[str,
     assert code == 0 and doc["status"] == "passed", log
 
 
+def test_merge_can_write_the_fleet_report_to_the_bucket(fleet: dict[str, Any], moto: MotoS3) -> None:
+    r = cli("report", "merge", f"s3://{fleet['bucket']}/nightly", "--out", f"s3://{fleet['bucket']}/fleet",
+            cwd=fleet["root"], env=fleet["env"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    listing = moto.endpoint.client().list_objects_v2(Bucket=fleet["bucket"], Prefix="fleet/")["Contents"]
+    names = {o["Key"].rsplit("/", 1)[-1] for o in listing}
+    assert {"report.json", "report.html", "compliance.md", "junit.xml", "evidence.sha256"} <= names
+
+
 def test_a_stale_backup_fails_the_merged_verdict_with_its_reason(fleet: dict[str, Any], moto: MotoS3) -> None:
     root = fleet["root"]
     dump = next((root / "single").glob("*/work/alpha-restore/alpha.dump"))

@@ -23,7 +23,8 @@ import click
 
 from ..errors import BadInput, DrillError
 
-_PLAN_HELP = "Run the jobs of a plan made by `restore-drill plan` (with --shard: one slice of it)."
+_PLAN_HELP = ("Run the jobs of a plan made by `restore-drill plan` (with --shard: one slice of it); `run` runs "
+              "every job of the slice, `verify-backup` only its verify-backup jobs.")
 _SHARD_HELP = ("Run slice K of N of the plan, e.g. --shard 2/3; in a Kubernetes Indexed Job leave it out: "
                "K comes from JOB_COMPLETION_INDEX and N from --shards or RESTORE_DRILL_SHARDS.")
 _ENDPOINT_HELP = ("S3-compatible endpoint for an s3:// --report-dir and s3:// backups in the plan (default "

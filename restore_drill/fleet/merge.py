@@ -237,8 +237,12 @@ def _newest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         counts[k] = counts.get(k, 0) + 1
         if k not in best or (r["finished_at"] or "") > (best[k]["finished_at"] or ""):
             best[k] = r
+    # A job that errored before any drill (no drill id) and later ran is judged by its later run.
+    ran = {(r["job_id"], r["finished_at"] or "") for r in best.values() if r["job_id"] and r["drill_id"]}
     out = []
     for k, r in best.items():
+        if r["job_id"] and not r["drill_id"] and any(j == r["job_id"] and t > (r["finished_at"] or "") for j, t in ran):
+            continue
         out.append({**r, "superseded": counts[k] - 1})
     return sorted(out, key=lambda r: (r["system"], r["kind"], r["label"], r["key"]))
 
