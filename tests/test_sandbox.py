@@ -264,3 +264,42 @@ def test_cli_dry_run_runs_nothing(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "pg_dump --format=custom" in out.stdout and "aws s3 sync" in out.stdout
     assert not (tmp_path / "reports").exists()  # no run folder: nothing ran
+
+
+def test_cli_drill_reports_each_block_and_passes_on_its_evidence(tmp_path: Path) -> None:
+    """The corrected ArqonBus procedure plus one block reaching for the host, run by `restore-drill runbook`:
+    the drill passes on its own checks, report.json/report.md name each block, the sentinels saw nothing."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    listener = Listener()
+    try:
+        reach = (f"\n```bash\ncurl -sS --max-time 5 http://127.0.0.1:{listener.port}/ || true\n"
+                 "psql 'postgresql://postgres@/postgres?host=/var/run/postgresql' -c 'SELECT 1' || true\n"
+                 "docker compose down -v || true\n```\n")
+        text = (root / "drills/procedures/arqonbus.md").read_text()
+        cut = text.index("The application-level test suite")
+        (tmp_path / "arq.md").write_text(text[:cut] + reach + "\n" + text[cut:])
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "restore-drill"), "runbook", str(tmp_path / "arq.md"), "--system",
+             "arqonbus", "--binding", str(root / "drills/bindings/arqonbus-corrected.toml"), "--quiet",
+             "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, timeout=600, cwd=root)
+    finally:
+        seen = listener.connections
+        listener.close()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert seen == 0
+    (report,) = (tmp_path / "r").glob("*/report.json")
+    run_dir = report.parent
+    import json
+
+    drill = json.loads((run_dir / "report.json").read_text())["drills"][0]
+    (step,) = [s for s in drill["steps"] if s.get("blocked")]
+    tcp = f"blocked: reached for 127.0.0.1:{listener.port}, which this drill did not create"
+    # libpq takes the port from PGPORT (bound to the drill's server) when the URL names none.
+    (unix,) = [b for b in step["blocked"] if b.startswith("blocked: reached for unix socket /var/run/postgresql/.s.PGSQL.")]
+    (tool,) = [b for b in step["blocked"] if b.startswith("blocked: ran `docker compose down -v`")]
+    assert tcp in step["blocked"] and len(step["blocked"]) == 3
+    md = (run_dir / "report.md").read_text()
+    assert all(line in md for line in (tcp, unix))
