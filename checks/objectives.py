@@ -30,6 +30,7 @@ def rto(measured_s: float, target_s: float | None, *, fidelity: Sequence[CheckRe
         passed = [r for r in fidelity if r.status is Status.PASSED]
         ev["fidelity_checks"] = {r.name: r.status.value for r in fidelity}
         if bad or not passed:
+            ev["restored"] = False  # no recovery happened, so there is no recovery time (metrics rto_s: null)
             why = ("; ".join(f"{r.name} {r.status.value}" for r in bad) if bad
                    else "no data-fidelity check passed")
             return CheckResult.failed(name, f"not achieved: the restore took {measured_s:.1f} s but did not restore "

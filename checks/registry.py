@@ -216,7 +216,7 @@ def _with_manifest(name: str, fn: Callable[[CheckContext], CheckResult]) -> Runn
 def _artifact_paths_exist(ctx: CheckContext) -> CheckResult:
     assert ctx.bucket is not None
     return storage.artifact_paths_exist(ctx.conn(), ctx.s3_client, ctx.bucket, ctx.prefix, ctx.system.references,
-                                        manifest=ctx.manifest)
+                                        manifest=ctx.manifest, keys=ctx.system.reference_keys)
 
 
 def _pairing(ctx: CheckContext) -> CheckResult:
@@ -226,7 +226,8 @@ def _pairing(ctx: CheckContext) -> CheckResult:
         return CheckResult.skipped("snapshot_pairing", "no storage snapshot was recorded: declare [snapshot] bucket/prefix "
                                    "in the binding so the drill can check the database/storage pair")
     assert ctx.bucket is not None
-    diff = storage.reference_diff(ctx.conn(), ctx.s3_client, ctx.bucket, ctx.prefix, ctx.system.references)
+    diff = storage.reference_diff(ctx.conn(), ctx.s3_client, ctx.bucket, ctx.prefix, ctx.system.references,
+                                  keys=ctx.system.reference_keys)
     return storage.snapshot_pairing(ctx.backup.started_at, ctx.snapshot.listed_at, ctx.system.snapshot_tolerance_s,
                                     reference=diff)
 
@@ -250,7 +251,8 @@ def _rto(ctx: CheckContext) -> CheckResult:
         return CheckResult.failed("rto", f"not achieved: the restore did not complete (step {failed[0].name!r} "
                                   f"{failed[0].status}), so the recovery time objective was not met",
                                   expected=ctx.rto_s, observed=None,
-                                  evidence={"failed_steps": [s.name for s in failed], "achieved": False})
+                                  evidence={"failed_steps": [s.name for s in failed], "achieved": False,
+                                            "restored": False})
     if ctx.restore_s is None:
         return CheckResult.errored("rto", "not measured: no restore step ran, so no recovery time was measured",
                                    evidence={"achieved": False})

@@ -11,7 +11,7 @@ import contextlib
 import shutil
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +171,8 @@ class Drill:
             self.redact.add(self.db.password)
             client = srv.client_bins
             if sysdef.has_storage:
-                self.bucket = self._bucket(sysdef.name)
-                self.backup_bucket = self._bucket(f"{sysdef.name}-backup")
+                self.bucket = self._bucket(sysdef.name, "live")
+                self.backup_bucket = self._bucket(f"{sysdef.name}-backup", "backup")
                 self.redact.add(self.bucket.endpoint.secret_key, self.bucket.endpoint.access_key)
             if self.workdir.exists():
                 shutil.rmtree(self.workdir)
@@ -231,7 +231,10 @@ class Drill:
             )
             rep.checks = run_checks(ci, emit=self._emit_check)
         self._ensure_infra_alive()  # a server lost during the checks makes their verdicts meaningless
-        rep.metrics["rto_s"] = restore_s if restored_ok else None
+        rto = next((c for c in rep.checks if c.name == "rto"), None)
+        # A recovery time exists only for a restore that restored (the rto check says so): else null.
+        restored = restored_ok and (rto is None or rto.evidence.get("restored", True) is not False)
+        rep.metrics["rto_s"] = restore_s if restored else None
         rpo = next((c for c in rep.checks if c.name == "rpo"), None)
         rep.metrics["rpo_s"] = rpo.observed if rpo is not None and isinstance(rpo.observed, int | float) else None
 
@@ -334,8 +337,9 @@ class Drill:
     def _emit_check(self, r: CheckResult) -> None:
         self.bus.emit("check", self.report.id, r.name, r.status.value, message=r.message)
 
-    def _bucket(self, hint: str) -> Bucket:
-        b = self.infra.bucket(hint)
+    def _bucket(self, hint: str, role: str = "") -> Bucket:
+        # [names] buckets: the bucket carries the name the runbook uses (moto only); else a unique one
+        b = runbook.drill_bucket(self.infra, hint, runbook.load_binding(self.binding_path).names, role)
         self.buckets.append(b)
         return b
 
@@ -397,6 +401,9 @@ class Drill:
             self.state.manifest = take_manifest(
                 conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale, schemas=sysdef.schemas,
                 s3_client=client, bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix)
+        for t in sysdef.exclude_data:  # [database] exclude_data: rows left out on purpose; schema kept, rows absent
+            if t in self.state.manifest.tables:
+                self.state.manifest.tables[t] = replace(self.state.manifest.tables[t], row_count=0, digest="0")
         self.state.manifest.source_findings = self._source_findings(self.state.manifest)
         self.state.manifest.save(self.run_dir / f"{self.spec.name}.manifest.json")
         rows = sum(t.row_count for t in self.state.manifest.tables.values())

@@ -22,7 +22,7 @@ def test_rto_is_not_achieved_by_a_fast_restore_that_restored_nothing():
     bad = [CheckResult.failed("row_counts", "3 tables differ"), CheckResult.passed("table_checksums", "equal")]
     r = rto(0.0, 60, fidelity=bad)
     assert r.status is Status.FAILED and "not achieved" in r.message and "row_counts failed" in r.message
-    assert r.evidence["achieved"] is False
+    assert r.evidence["achieved"] is False and r.evidence["restored"] is False
     errored = rto(0.0, 60, fidelity=[CheckResult.errored("row_counts", "no manifest")])
     assert errored.status is Status.FAILED and "row_counts errored" in errored.message
     nothing = rto(0.0, 60, fidelity=[CheckResult.skipped("object_integrity", "nothing to check")])

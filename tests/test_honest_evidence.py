@@ -133,6 +133,7 @@ def test_arqonbus_runbook_as_written_restores_nothing_and_meets_no_objective(tmp
     assert checks["row_counts"]["status"] == "failed"
     assert checks["rto"]["status"] == "failed" and "not achieved" in checks["rto"]["message"]
     assert checks["rpo"]["status"] != "passed"
+    assert rep["drills"][0]["metrics"]["rto_s"] is None  # no recovery, so no recovery time
     compliance = (run_dir / "compliance.md").read_text()
     assert "| met |" not in compliance and "executed end to end, every step as written" not in compliance
     _pages_agree(rep, run_dir)
