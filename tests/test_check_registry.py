@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from restore_drill.checkplan import run_checks
 from restore_drill.checks import CHECK_NAMES
 from restore_drill.checks.context import CheckContext
 from restore_drill.checks.registry import REGISTRY, fidelity_names, names
 from restore_drill.checks.result import Status
-from restore_drill.checkplan import run_checks
 from restore_drill.fixtures import binaries
 from restore_drill.records import BackupRecord, StepRecord
 from restore_drill.seeds.manifest import take_manifest
