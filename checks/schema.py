@@ -54,8 +54,10 @@ def _obj(part: str, key: tuple[str, str]) -> str:
     tbl, name = key
     if part in ("columns", "large_object_refs"):
         return f"{tbl}.{name}"
-    if part in ("row_security", "owners"):
-        return f"{name} {tbl}" if part == "owners" else tbl
+    if part == "row_security":
+        return tbl
+    if part == "owners":  # the name is the object itself ("table app.t", "function app.f()")
+        return name
     return f"{name} on {tbl}" if tbl else name
 
 

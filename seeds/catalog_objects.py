@@ -86,7 +86,8 @@ QUERIES: dict[str, str] = {
         GROUP BY 1, 2
         ORDER BY 1, 2""",
     "owners": f"""
-        SELECT {_REL_TBL} AS tbl, {_REL_NAME} AS name, pg_get_userbyid(c.relowner) AS owner
+        SELECT {_REL_TBL} AS tbl, {_REL_LABEL} || ' ' || n.nspname || '.' || c.relname AS name,
+               pg_get_userbyid(c.relowner) AS owner
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN {_REL_KINDS}
         UNION ALL
