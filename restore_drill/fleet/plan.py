@@ -86,7 +86,8 @@ class Job:
 
 @dataclass
 class Plan:
-    """The jobs, sorted by id (so shards are stable), and what they were planned from."""
+    """The jobs in plan order: by Postgres major, kind, then id (content, so the order is stable and a
+    shard's contiguous block mostly shares one major); and what they were planned from."""
 
     jobs: list[Job]
     inventory: dict[str, Any] = field(default_factory=dict)
@@ -94,12 +95,12 @@ class Plan:
 
     def __post_init__(self) -> None:
         unique = {j.id: j for j in self.jobs}
-        self.jobs = [unique[k] for k in sorted(unique)]
+        self.jobs = sorted(unique.values(), key=lambda j: (j.pg_version or 0, j.kind, j.id))
 
     @property
     def id(self) -> str:
-        """sha256 over the job ids, 16 hex digits: two shards of one plan share it."""
-        return hashlib.sha256("\n".join(j.id for j in self.jobs).encode()).hexdigest()[:16]
+        """sha256 over the sorted job ids, 16 hex digits: two shards of one plan share it."""
+        return hashlib.sha256("\n".join(sorted(j.id for j in self.jobs)).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"schema_version": PLAN_SCHEMA_VERSION, "kind": PLAN_KIND, "plan_id": self.id,
