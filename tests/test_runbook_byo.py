@@ -385,3 +385,142 @@ def test_host_lost_restore_from_the_local_file_fails_naming_the_line(tmp_path: P
     assert restore["status"] == "failed" and restore["failed_command"].startswith("pg_restore")
     assert "shop.dump" in restore["first_error"]
     assert code == 1 and "row_counts" in failed_checks(d)
+
+
+LITERAL_BUCKETS_RUNBOOK = """\
+    # Shop with literal buckets
+
+    ## Backup
+
+    ```bash
+    pg_dump -Fc "$DATABASE_URL" -f shop.dump
+    aws s3 sync --only-show-errors s3://shop-media/media/ s3://shop-backups/media/
+    ```
+
+    ## Restore
+
+    ```bash
+    pg_restore --clean --if-exists -d "$DATABASE_URL" shop.dump
+    aws s3 sync --only-show-errors s3://shop-backups/media/ s3://shop-media/media/
+    ```
+"""
+
+
+def test_literal_bucket_names_are_declared_not_rewritten(tmp_path: Path) -> None:
+    """shared/cases/byo-s3cmd (its literal `s3://…` buckets): [names] buckets makes the drill's own buckets on the
+    private moto server carry the names the runbook spells, so `aws s3 sync s3://shop-backups/…` runs as written."""
+    system = make(tmp_path, LITERAL_BUCKETS_RUNBOOK, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+        [names]
+        buckets = { live = "shop-media", backup = "shop-backups" }
+    """, objects={"a/readme.txt": b"restore me\n"})
+    code, d = drill(system, "--disaster", "delete-objects")
+    assert d["target"]["bucket"] == "shop-media"
+    assert [s["status"] for s in steps(d, "backup") + steps(d, "restore")] == ["passed", "passed"], d["steps"]
+    assert_as_written(d)
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+
+
+EXCLUDE_SEED = SEED + textwrap.dedent("""\
+    CREATE TABLE public.sessions (token text PRIMARY KEY, customer text NOT NULL);
+    INSERT INTO public.sessions VALUES ('t1', 'ada'), ('t2', 'grace');
+""")
+EXCLUDE_RUNBOOK = """\
+    # Shop without session data
+
+    ## Backup
+
+    ```bash
+    pg_dump -Fc --exclude-table-data=public.sessions "$DATABASE_URL" -f shop.dump
+    ```
+
+    ## Restore
+
+    ```bash
+    pg_restore --clean --if-exists -d "$DATABASE_URL" shop.dump
+    ```
+"""
+
+
+@pytest.mark.parametrize("dump_flag, declared, verdict, failing", [
+    ("--exclude-table-data=public.sessions", True, "passed", set()),
+    ("--exclude-table-data=public.sessions", False, "failed", {"row_counts", "table_checksums"}),
+    ("--exclude-table=public.sessions", True, "failed", {"row_counts"}),  # the table itself is gone: schema lost
+])
+def test_exclude_data_checks_the_schema_and_expects_no_rows(tmp_path: Path, dump_flag: str, declared: bool,
+                                                             verdict: str, failing: set[str]) -> None:
+    """Issue 15 ("leave data out on purpose", as in Mastodon's --exclude-table-data runbooks): a table declared in
+    [database] exclude_data keeps its schema checked and is expected empty; undeclared, the missing rows fail;
+    a dump that drops the whole table fails even when its data is declared excluded."""
+    system = make(tmp_path, EXCLUDE_RUNBOOK.replace("--exclude-table-data=public.sessions", dump_flag), """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+    """)
+    (tmp_path / "shop.seed.sql").write_text(EXCLUDE_SEED)
+    if declared:
+        text = system.read_text().replace('tables = "all"', 'tables = "all"\nexclude_data = ["public.sessions"]')
+        system.write_text(text)
+    code, d = drill(system, "--disaster", "drop-table")
+    bad = failed_checks(d)
+    assert d["status"] == verdict, bad
+    assert failing <= set(bad), bad
+    if verdict == "passed":
+        assert code == 0
+
+
+REFS_SEED = SEED + textwrap.dedent("""\
+    CREATE TABLE public.media (id integer PRIMARY KEY, file_name text NOT NULL);
+    INSERT INTO public.media VALUES (1, 'a.jpg'), (1002, 'b.png');
+""")
+KEY_SQL = "format('media/%s/%s/original/%s', lpad((id / 1000)::text, 3, '0'), lpad((id % 1000)::text, 3, '0'), file_name)"
+REFS_SYSTEM_EXTRA = f"""
+[storage.references]
+"public.media.file_name" = {{ description = "media originals", key = "{KEY_SQL}" }}
+"""
+REFS_RUNBOOK = """\
+    # Shop media by id
+
+    ## Backup
+
+    ```bash
+    pg_dump -Fc "$DATABASE_URL" -f shop.dump
+    aws s3 sync --only-show-errors "s3://$S3_BUCKET/$S3_PREFIX/" "s3://$BACKUP_BUCKET/$S3_PREFIX-backup/"
+    ```
+
+    ## Restore
+
+    ```bash
+    pg_restore --clean --if-exists -d "$DATABASE_URL" shop.dump
+    aws s3 sync --only-show-errors "s3://$BACKUP_BUCKET/$S3_PREFIX-backup/" "s3://$S3_BUCKET/$S3_PREFIX/"
+    ```
+"""
+
+
+@pytest.mark.parametrize("restores_storage", [True, False])
+def test_reference_keys_built_by_sql_expressions(tmp_path: Path, restores_storage: bool) -> None:
+    """Issue 15 ("build object keys from columns", as in Mastodon's media/000/000/001/original/<file>): a
+    reference declared with a key expression finds each row's object; when the restore leaves storage deleted,
+    artifact_paths_exist names the keys the expression built."""
+    objects = {"media/000/001/original/a.jpg": b"a", "media/001/002/original/b.png": b"b"}
+    runbook = REFS_RUNBOOK if restores_storage else REFS_RUNBOOK.replace(
+        '    aws s3 sync --only-show-errors "s3://$BACKUP_BUCKET/$S3_PREFIX-backup/" "s3://$S3_BUCKET/$S3_PREFIX/"\n', "")
+    system = make(tmp_path, runbook, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+    """, objects=objects)
+    (tmp_path / "shop.seed.sql").write_text(REFS_SEED)
+    system.write_text(system.read_text() + REFS_SYSTEM_EXTRA)
+    code, d = drill(system, "--disaster", "delete-prefix")
+    refs = next(c for c in d["checks"] if c["name"] == "artifact_paths_exist")
+    if restores_storage:
+        assert refs["status"] == "passed" and refs["evidence"]["referenced_keys"] == 2, refs["message"]
+        assert code == 0 and d["status"] == "passed", failed_checks(d)
+    else:
+        assert refs["status"] == "failed" and "media/001/002/original/b.png" in refs["message"], refs["message"]
