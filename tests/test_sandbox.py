@@ -303,3 +303,17 @@ def test_cli_drill_reports_each_block_and_passes_on_its_evidence(tmp_path: Path)
     assert tcp in step["blocked"] and len(step["blocked"]) == 3
     md = (run_dir / "report.md").read_text()
     assert all(line in md for line in (tcp, unix))
+
+
+def test_endpoints_are_what_the_drill_bound(tmp_path: Path) -> None:
+    from restore_drill.sandbox.endpoints import from_variables
+
+    e = from_variables({"DATABASE_URL": "postgresql://drill:pw@/drill_1?host=/tmp/rd-pg16-x/sock&port=41234",
+                        "API_BASE_URL": "http://127.0.0.1:8081", "OTHER_URL": "http://127.0.0.1:5432"},
+                       "http://127.0.0.1:9000")
+    assert e.socket_dirs == ["/tmp/rd-pg16-x/sock"] and e.tcp_ports == [8081, 9000, 41234]
+    assert e.allows_tcp("::1", 41234) and not e.allows_tcp("10.0.0.1", 41234) and not e.allows_tcp("127.0.0.1", 5432)
+    (tmp_path / "resolv.conf").write_text("# x\nnameserver 10.0.0.53\nsearch example\n")
+    from restore_drill.sandbox import endpoints
+
+    assert endpoints.nameservers(str(tmp_path / "resolv.conf")) == ["10.0.0.53"]

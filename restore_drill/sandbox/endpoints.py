@@ -6,6 +6,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 LOOPBACK = ("127.0.0.1", "::1")
@@ -42,7 +43,13 @@ class Endpoints:
 
     @classmethod
     def of(cls, items: Iterable[Endpoint]) -> Endpoints:
+        """Endpoints from ``items``; an endpoint named by host name (an external server) also allows the
+        system's name servers on port 53, or the step could not resolve it."""
         its = tuple(dict.fromkeys(items))
+        names = sorted({e.host for e in its if e.port and e.host and not _is_ip(e.host) and e.host != "localhost"})
+        if names:
+            its += tuple(Endpoint(f"name server (to resolve {', '.join(names)})", host=ns, port=53)
+                         for ns in nameservers())
         addrs: set[tuple[str, int]] = set()
         for e in its:
             if not e.port:
@@ -66,6 +73,23 @@ class Endpoints:
 
     def describe(self) -> list[str]:
         return [str(e) for e in self.items]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def nameservers(resolv_conf: str = "/etc/resolv.conf") -> list[str]:
+    """The ``nameserver`` addresses of resolv.conf (resolv.conf(5)); [] when it cannot be read."""
+    try:
+        lines = Path(resolv_conf).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [p[1] for p in (ln.split() for ln in lines) if len(p) >= 2 and p[0] == "nameserver" and _is_ip(p[1])]
 
 
 def _addresses(host: str) -> list[str]:
