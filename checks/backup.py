@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from restore_drill.foundation import sha256_file
@@ -367,6 +367,25 @@ def restore_exit_status(exit_code: int, stderr: str, allowlist: Sequence[str] = 
                               evidence=ev)
 
 
+# Known harmless restore errors: (pattern searched in the error entry, why it is harmless). A -n public
+# dump carries CREATE SCHEMA public, which every new database already has (pg_dump docs, -n: "the
+# public schema ... is included"; the error is reported by pg_restore and changes nothing).
+HARMLESS_PUBLIC_SCHEMA = (r'schema "public" already exists',
+                          "a -n public dump re-creates the public schema every database already has")
+
+
+def excuse_known(result: CheckResult, known: Sequence[tuple[str, str]]) -> CheckResult:
+    """``result`` (restore_exit_status run with the ``known`` patterns allowlisted) with every error
+    excused by one of them named in its message and evidence, so an excuse is never silent."""
+    allowed = result.evidence.get("allowed_errors", {}).get("items", [])
+    named = [(pat, why) for pat, why in known if any(re.search(pat, e) for e in allowed)]
+    if not named:
+        return result
+    ev = {**result.evidence, "excused": [{"error": pat, "why": why} for pat, why in named]}
+    note = "; ".join(f"excused: {pat.replace(chr(92), '')} ({why})" for pat, why in named)
+    return replace(result, message=f"{result.message}; {note}", evidence=ev)
+
+
 # -- which restore step to judge ------------------------------------------------------------------
 
 # psql loading a script: -f FILE, --file=FILE, or FILE on stdin (psql ... < FILE).
@@ -374,6 +393,9 @@ _PSQL_SCRIPT = re.compile(r"\bpsql\b[^\n|;&]*?(?:\s-f\s*\S|\s--file[=\s]\S|<\s*\
 # ON_ERROR_STOP set on the command line (-v ON_ERROR_STOP=1, --set=ON_ERROR_STOP=on ...); psql's
 # boolean spellings per its docs ("on", "true", "1", "yes", any unambiguous prefix).
 _ON_ERROR_STOP = re.compile(r"ON_ERROR_STOP\s*=\s*['\"]?(?:1|on|t(?:rue?)?|y(?:es?)?)\b", re.IGNORECASE)
+
+
+_STOPS = re.compile(r"(?:--exit-on-error|\s-e\b|ON_ERROR_STOP\s*=\s*['\"]?(?:1|on|t|y))", re.IGNORECASE)
 
 
 def restore_steps_status(steps: Sequence[StepRecord], allowlist: Sequence[str] = ()) -> CheckResult:
@@ -384,6 +406,8 @@ def restore_steps_status(steps: Sequence[StepRecord], allowlist: Sequence[str] =
     a psql restore is judged by the errors it printed (``psql:x.sql:12: ERROR: ...``), and a restore
     without ON_ERROR_STOP carries a warning in its message and evidence. The worst step is judged:
     the first with a non-zero exit or an error line, else the last. Steps not run or manual are ignored.
+    ``schema "public" already exists`` (a ``-n public`` dump into any database) is excused and named,
+    unless the step stops at its first error (then nothing after it was restored).
     """
     name = "restore_exit_status"
     ran = [s for s in steps if s.status not in ("not_run", "manual")]
@@ -394,7 +418,10 @@ def restore_steps_status(steps: Sequence[StepRecord], allowlist: Sequence[str] =
         return CheckResult.failed(name, "no pg_restore step (nor psql step running a plain-format dump) ran in the "
                                   "restore phase")
     worst = next((s for s in chosen if s.exit_code != 0 or parse_errors(s.stderr_tail)[0]), chosen[-1])
-    r = restore_exit_status(worst.exit_code if worst.exit_code is not None else -1, worst.stderr_tail, allowlist)
+    # With --exit-on-error (-e) the restore stopped at that error, so nothing after it ran: not harmless.
+    known = [] if _STOPS.search(worst.command) else [HARMLESS_PUBLIC_SCHEMA]
+    r = excuse_known(restore_exit_status(worst.exit_code if worst.exit_code is not None else -1, worst.stderr_tail,
+                                         [*allowlist, *(p for p, _ in known)]), known)
     ev: dict[str, object] = {**r.evidence, "step": worst.name, "command": worst.command,
                              "tool": "pg_restore" if pg else "psql"}
     message = r.message

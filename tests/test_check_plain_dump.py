@@ -116,3 +116,26 @@ def test_pg_restore_steps_win_over_psql_helpers_and_none_is_a_failure() -> None:
     assert res.status is Status.FAILED and res.evidence["tool"] == "pg_restore"
     none = restore_steps_status([step('psql "$DATABASE_URL" -c "SELECT 1"')])
     assert none.status is Status.FAILED and "no pg_restore step" in none.message
+
+
+def test_public_schema_error_is_excused_and_named_unless_the_restore_stopped_there(pg_database, drill_infra,
+                                                                                     tmp_path: Path) -> None:
+    """A `-n public` dump restored into a new database reports `schema "public" already exists`: harmless,
+    so excused and named; with --exit-on-error the restore stopped at it, so it is not excused."""
+    with pg_database.connect(autocommit=True) as c:
+        c.execute("CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+    f = tmp_path / "p.dump"
+    run([B16.tool("pg_dump"), "-Fc", "-n", "public", "-f", f], env=libpq_env(pg_database), timeout_s=60, check=True)
+    out = {}
+    for flags in ((), ("--exit-on-error",)):
+        target = drill_infra.database()
+        try:
+            done = run([B16.tool("pg_restore"), *flags, "-d", target.name, f], env=libpq_env(target), timeout_s=60)
+        finally:
+            drill_infra.drop(target)
+        cmd = " ".join(["pg_restore", *flags, '-d "$DATABASE_URL" p.dump'])
+        out[flags] = restore_steps_status([step(cmd, done.exit_code, done.stderr)])
+    lenient, strict = out[()], out[("--exit-on-error",)]
+    assert lenient.status is Status.PASSED, lenient.message
+    assert 'excused: schema "public" already exists' in lenient.message
+    assert strict.status is Status.FAILED and "excused" not in strict.message

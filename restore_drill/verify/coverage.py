@@ -4,24 +4,28 @@ A restore of an archive can only be compared with the archive, so what pg_dump n
 ``row_counts`` and ``restored_objects``. ``archive_coverage`` looks for it: tables whose definition is in
 the archive but whose data is not (naming why when the archive says: unlogged, partitioned parent without
 its partitions, else excluded), large objects the archive holds against those restored, and ``oid``/``lo``
-columns whose values name large objects the archive does not hold. It also names the one known harmless
-restore error of ``-n public`` dumps, so it is excused and never the verdict's reason.
+columns whose values name large objects the archive does not hold. The one known harmless restore
+error of ``-n public`` dumps is excused (and named) by ``checks.backup.excuse_known``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import psycopg
 
 from restore_drill.checks._util import capped, read_session, sample, timed
+from restore_drill.checks.backup import HARMLESS_PUBLIC_SCHEMA, excuse_known  # re-exported for verify.version
 from restore_drill.checks.result import CheckResult
 from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.seeds.catalog_objects import large_object_refs
 
 from ..procs import run
+
+__all__ = ["HARMLESS_PUBLIC_SCHEMA", "ArchiveShape", "archive_coverage", "excuse_known", "parse_shape",
+           "read_shape"]
 
 # "-- Name: t; Type: TABLE; Schema: s; Owner: o" heads each object in pg_restore's script output.
 _BLOCK = re.compile(r"^-- Name: (?P<name>.+?); Type: (?P<type>[A-Z ]+); Schema: (?P<schema>[^;]+);", re.MULTILINE)
@@ -38,13 +42,6 @@ JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
   AND c.relkind IN ('r', 'p')
 ORDER BY 1"""
-
-# Known harmless restore errors: (pattern searched in the error entry, why it is harmless). A -n public
-# dump carries CREATE SCHEMA public, which every new database already has (pg_dump docs, -n: "the
-# public schema ... is included"; the error is reported by pg_restore and changes nothing).
-HARMLESS_PUBLIC_SCHEMA = (r'schema "public" already exists',
-                          "a -n public dump re-creates the public schema every database already has")
-
 
 @dataclass
 class ArchiveShape:
@@ -144,15 +141,3 @@ def archive_coverage(conn: psycopg.Connection, tables: Sequence[str], data_table
         + (f" (partitioned parents through their partitions: {sample(ev['partitioned'])})" if ev["partitioned"] else "")
         + f"; {len(shape.large_objects)} large objects archived and restored; {refs_n} large-object reference(s) resolve",
         expected=len(tables), observed=len(tables), evidence=ev)
-
-
-def excuse_known(result: CheckResult, known: Sequence[tuple[str, str]]) -> CheckResult:
-    """``result`` (restore_exit_status run with the ``known`` patterns allowlisted) with every error
-    excused by one of them named in its message and evidence, so an excuse is never silent."""
-    allowed = result.evidence.get("allowed_errors", {}).get("items", [])
-    named = [(pat, why) for pat, why in known if any(re.search(pat, e) for e in allowed)]
-    if not named:
-        return result
-    ev = {**result.evidence, "excused": [{"error": pat, "why": why} for pat, why in named]}
-    note = "; ".join(f"excused: {pat.replace(chr(92), '')} ({why})" for pat, why in named)
-    return replace(result, message=f"{result.message}; {note}", evidence=ev)
