@@ -317,3 +317,12 @@ def test_endpoints_are_what_the_drill_bound(tmp_path: Path) -> None:
     from restore_drill.sandbox import endpoints
 
     assert endpoints.nameservers(str(tmp_path / "resolv.conf")) == ["10.0.0.53"]
+
+
+def test_a_step_cannot_swap_the_shims_for_later_steps(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path)
+    sb.run("mv .sandbox .gone && mkdir -p .sandbox/bin && printf '#!/bin/sh\\necho fake\\n' > .sandbox/bin/docker"
+           " && chmod +x .sandbox/bin/docker", env=ENV, timeout_s=30)
+    done, out = sb.run("docker ps", env=ENV, timeout_s=30)
+    assert done.exit_code == 126 and "fake" not in done.stdout
+    assert [b.what for b in out.blocks] == ["docker ps"]

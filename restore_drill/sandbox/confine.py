@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -112,6 +112,14 @@ class StepSandbox:
     def _prepare(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.tmpdir.mkdir(exist_ok=True)
+        if self._ready and self.run_as is not None:
+            # A step owns the working folder and could have swapped the shims for its own.
+            try:
+                self._ready = all(p.stat().st_uid == os.geteuid() for p in (self.shim_dir.parent, self.shim_dir))
+            except OSError:
+                self._ready = False
+            if not self._ready:
+                shutil.rmtree(self.shim_dir.parent, ignore_errors=True)
         if not self._ready:
             shims.write_shims(self.shim_dir, self.wrapper_map)
             os.chmod(self.shim_dir.parent, 0o755)
@@ -341,7 +349,3 @@ def python_paths() -> list[str]:
     pkg = str(Path(__file__).resolve().parent.parent)
     return [p for p in dict.fromkeys([sys.prefix, sys.base_prefix, sys.exec_prefix, pkg,
                                      os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))]) if p]
-
-
-def quote(argv: Iterable[Any]) -> str:
-    return " ".join(shlex.quote(str(a)) for a in argv)
