@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,19 +20,18 @@ from restore_drill.fixtures.postgres import registry as pg_registry
 from restore_drill.fixtures.s3 import registry as s3_registry
 from restore_drill.foundation import utcnow
 from restore_drill.reports.environment import capture_environment, probe_tool_versions
-from restore_drill.reports.history import append_history
 from restore_drill.reports.model import DrillReport, ErrorInfo, PostgresInfo, RunReport, S3Info
 from restore_drill.reports.writers import new_run_dir, write_run
 
+from . import runfolder
 from .catalog import DrillSpec
 from .config import DrillConfig
 from .engine import Drill, load_procedure, procedure_files
-from .errors import DrillError, HarnessFault, InfraUnavailable
+from .errors import DrillError, HarnessFault
 from .events import Event, EventBus, LogSink, ProgressSink
 from .redact import Redactor
+from .runfolder import HISTORY_NAME
 from .systems import SystemDef, resolve_system
-
-HISTORY_NAME = "history.jsonl"
 
 
 def _environment(config: DrillConfig, infra: Infra | None) -> Any:
@@ -111,7 +109,7 @@ def run(
         if own_infra:
             infra.close()
         raise
-    run_dir = new_run_dir(config.report_dir)
+    run_dir = runfolder.create(config.report_dir)
     log = _SafeLog(LogSink(run_dir / "drill.log", redact))
     bus = EventBus(ProgressSink(progress), log)
     report = RunReport(run_id=run_dir.name or uuid.uuid4().hex[:8], command=[redact(a) for a in argv],
@@ -142,33 +140,10 @@ def run(
 
 
 def finish(report: RunReport, run_dir: Path, config: DrillConfig, log_failed: str | None = None) -> Path:
-    """Stamp the end, write every report file and append to the history; returns the folder written.
-
-    A report folder that cannot be written (disk full, read-only) must not lose the verdict: the run
-    becomes errored with that cause and the report is written to a fallback folder in the system temp
-    dir (``restore-drill-reports/<run id>``)."""
-    if log_failed is not None and report.error is None:
-        report.error = ErrorInfo.from_exception(InfraUnavailable(
-            f"could not write the drill log {log_failed}; free space there or pass --report-dir on another disk"))
-    report.finish()
-    try:
-        write_run(report, run_dir)
-    except OSError as e:
-        failed_dir = run_dir
-        report.error = ErrorInfo.from_exception(InfraUnavailable(
-            f"could not write the report to {failed_dir} ({e.strerror or e}); free space there or pass "
-            f"--report-dir on another disk" + (f" (earlier: {report.error.message})" if report.error else "")))
-        run_dir = Path(tempfile.gettempdir()) / "restore-drill-reports" / failed_dir.name
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_run(report, run_dir)
-        except OSError:
-            return failed_dir  # nowhere to write: the CLI still prints the verdict and the error
-        return run_dir
+    """Write the run folder (``runfolder.write``: pages, disk-full fallback, history at
+    ``config.history_file`` or ``<report dir>/history.jsonl``); returns the folder written."""
     history = config.history_file or (config.report_dir / HISTORY_NAME)
-    with contextlib.suppress(OSError):
-        append_history(report, history, run_dir)
-    return run_dir
+    return runfolder.write(report, run_dir, history=history, log_failed=log_failed)
 
 
 def errored_report(config: DrillConfig | None, argv: Sequence[str], err: BaseException,

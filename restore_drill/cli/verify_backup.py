@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..errors import DrillError
-from ._common import error_exit, finish
+from ._common import backend_options, error_exit, finish, preflight_backends
 
 EXAMPLES = """
 \b
@@ -20,7 +21,9 @@ Examples:
       --storage-snapshot ./pegasus-2026-02-20/ --manifest runs/x/pegasus-storage-loss.manifest.json
   RESTORE_DRILL_S3_ACCESS_KEY=... RESTORE_DRILL_S3_SECRET_KEY=... restore-drill verify-backup \\
       pegasus_2026-02-20.dump --storage-snapshot s3://backups/pegasus-2026-02-20 \\
-      --s3-endpoint https://s3.eu-west-1.amazonaws.com
+      --s3-backend endpoint --s3-endpoint https://s3.eu-west-1.amazonaws.com
+  restore-drill verify-backup nightly.dump --pg-backend external \\
+      --pg-url postgresql://drill:pw@127.0.0.1:5432/postgres
 
 \b
 Exit status: 0 every target version passed, 1 a check failed on some version (the verdict names the
@@ -47,35 +50,39 @@ than every pg_restore) or the harness could not decide.
                    "--system pegasus or --system ./myapp.toml (default: from the manifest or the archive's tables).")
 @click.option("--report-dir", type=click.Path(path_type=Path), metavar="DIR",
               help="Where the run folder is written, e.g. --report-dir /tmp/verify (default reports/runs).")
-@click.option("--s3-endpoint", metavar="URL",
-              help="S3 endpoint for an s3:// snapshot, e.g. --s3-endpoint https://s3.eu-west-1.amazonaws.com; "
-                   "credentials come from RESTORE_DRILL_S3_ACCESS_KEY / RESTORE_DRILL_S3_SECRET_KEY.")
 @click.option("--step-timeout", "timeout_s", type=float, default=3600.0, show_default=True, metavar="SECONDS",
               help="Seconds before reading or restoring the archive is stopped, e.g. --step-timeout 7200.")
 @click.option("--quiet", is_flag=True, help="No progress display (it is off anyway in CI or without a terminal).")
+@backend_options
 def command(dump: Path, versions: tuple[int, ...], storage_snapshot: str | None, manifest: Path | None,
-                      system: str | None, report_dir: Path | None, s3_endpoint: str | None, timeout_s: float,
-                      quiet: bool) -> None:
+            system: str | None, report_dir: Path | None, timeout_s: float, quiet: bool, **kw: Any) -> None:
     """Check a real backup before an upgrade: restore DUMP (a pg_dump custom, directory or tar archive)
     into a fresh disposable database of each target Postgres version with that version's pg_restore,
     and check it is complete and sound; with a snapshot, that its object storage agrees.
 
+    Postgres runs where --pg-backend says (a server you give with --pg-url is the one target version); an
+    s3:// snapshot is read from --s3-endpoint with the RESTORE_DRILL_S3_ACCESS_KEY / _SECRET_KEY keys.
     Nothing is written anywhere but disposable databases and the run folder; the snapshot is only read.
     """
-    from ..config import DEFAULT_REPORT_DIR
+    from ..config import DEFAULT_REPORT_DIR, resolve
     from ..events import EventBus, ProgressSink
     from ..verify import VERDICT_FILE, verify_backup
 
     argv = ["restore-drill", "verify-backup", *sys.argv[2:]]
     base = report_dir if report_dir is not None else DEFAULT_REPORT_DIR
     try:
+        cfg = resolve({**{k: kw.get(k) for k in ("pg_backend", "pg_url", "s3_backend", "s3_endpoint")},
+                       "report_dir": report_dir})
+        base = cfg.report_dir
+        preflight_backends(cfg)  # --s3-backend endpoint without --s3-endpoint, external without --pg-url
         report, run_dir = verify_backup(dump, versions=list(versions) or None, storage_snapshot=storage_snapshot,
                                         manifest=manifest, system=system, report_dir=base, argv=argv,
-                                        s3_endpoint=s3_endpoint, timeout_s=timeout_s,
+                                        timeout_s=timeout_s, config=cfg,
                                         events=EventBus(ProgressSink(False if quiet else None)))
     except DrillError as e:
         error_exit(e, argv, base)
     finish(report, run_dir)
-    verdict = (run_dir / VERDICT_FILE).read_text(encoding="utf-8").strip()
-    click.echo(verdict)
+    verdict_file = run_dir / VERDICT_FILE
+    if verdict_file.is_file():  # not there when no folder could be written: the summary above says why
+        click.echo(verdict_file.read_text(encoding="utf-8").strip())
     sys.exit(report.exit_code)

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from restore_drill.checks.result import CheckResult
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.binaries import PgBinaries
+from restore_drill.fixtures.postgres import PostgresBackend
 from restore_drill.seeds.manifest import Manifest, ObjectSnapshot
 
-from ..errors import DrillError
+from ..errors import BadInput, DrillError
 from ..events import EventBus
 from ..redact import Redactor
 from ..systems import SystemDef, builtin_systems, load_system, resolve_system
@@ -55,8 +56,17 @@ def choose_system(system: str | None, manifest: Manifest | None, archive: Archiv
     return None, "none"
 
 
-def choose_targets(versions: Sequence[int] | None, archive: ArchiveInfo) -> tuple[list[PgBinaries], list[str]]:
-    """Target binary sets, plus notes on versions found but left out by default."""
+def choose_targets(versions: Sequence[int] | None, archive: ArchiveInfo,
+                   given: PostgresBackend | None = None) -> tuple[list[PgBinaries], list[str]]:
+    """Target binary sets (pg_restore of each), plus notes on versions found but left out by default.
+    ``given``: a server the user gives (``--pg-backend external``) is the only target, restored with
+    client tools at least as new as it; a ``--pg-version`` it does not run is ``BadInput``."""
+    if given is not None:
+        wrong = sorted(set(versions or ()) - {given.major})
+        if wrong:
+            raise BadInput(f"--pg-backend {given.kind} runs PostgreSQL {given.server_version}, not "
+                           f"{', '.join(map(str, wrong))}: drop --pg-version or pass --pg-version {given.major}")
+        return [given.client_bins], []
     if versions:
         return [binaries.select(v) for v in dict.fromkeys(versions)], []
     found = sorted(binaries.servers(), key=lambda b: b.major)

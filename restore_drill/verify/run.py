@@ -10,9 +10,7 @@ version is a safe upgrade target when its drill passed (``verdict``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,16 +21,18 @@ from restore_drill.checks.storage import object_integrity
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.infra import Infra
+from restore_drill.fixtures.postgres import registry as pg_registry
 from restore_drill.foundation import utcnow
 from restore_drill.reports.environment import capture_environment, probe_tool_versions
-from restore_drill.reports.history import append_history
 from restore_drill.reports.model import ErrorInfo, PostgresInfo, RunReport, S3Info
-from restore_drill.reports.writers import new_run_dir, write_run
 from restore_drill.seeds.manifest import Manifest
 
+from .. import runfolder
+from ..config import DrillConfig, resolve
 from ..errors import BadInput
 from ..events import EventBus
 from ..redact import Redactor
+from ..runfolder import HISTORY_NAME
 from .archive import inspect_archive
 from .inputs import Inputs, choose_system, choose_targets, newer_than, snapshot_manifest
 from .snapshot import Snapshot, open_snapshot
@@ -40,7 +40,6 @@ from .verdict import build_matrix, verdict_text
 from .version import DRILL_NAME, verify_version
 
 VERDICT_FILE = "verdict.txt"
-HISTORY_NAME = "history.jsonl"
 
 
 def verify_backup(
@@ -56,15 +55,25 @@ def verify_backup(
     infra: Infra | None = None,
     timeout_s: float = 3600.0,
     events: EventBus | None = None,
+    config: DrillConfig | None = None,
 ) -> tuple[RunReport, Path]:
     """Verify ``dump`` into every target version and write the run folder; returns (report, run folder).
 
+    ``config`` says where Postgres runs (any ``--pg-backend``: with a server the user gives, that server's
+    version is the one target) and where an ``s3://`` snapshot is read (``s3_endpoint`` and keys;
+    ``s3_endpoint`` given here wins); without it the configuration is resolved as the CLI does
+    (environment, ``[tool.restore-drill]``, defaults).
+
     Raises ``BadInput`` (nothing written) when the file is unusable or an option is wrong: missing,
     empty, truncated, corrupted, plain SQL, not an archive, newer than every ``pg_restore`` (or every
-    requested version's), unreadable manifest or snapshot. ``infra`` lets a caller share servers
-    (tests); otherwise servers are started here, one per version, and stopped before returning.
-    ``events`` receives phases and check results as they happen (the CLI's progress display).
+    requested version's), unreadable manifest or snapshot, a version the given server does not run.
+    ``infra`` lets a caller share servers (tests); otherwise servers are started here, one per version,
+    and stopped before returning. ``events`` receives phases and check results as they happen (the
+    CLI's progress display). The run folder follows ``runfolder``: on a full report disk the report
+    goes to the fallback folder and the run is errored.
     """
+    cfg = config if config is not None else resolve({"s3_endpoint": s3_endpoint})
+    endpoint = s3_endpoint or cfg.s3_endpoint
     events = events if events is not None else EventBus()
     dump = Path(dump)
     if timeout_s <= 0:
@@ -92,71 +101,74 @@ def verify_backup(
             raise BadInput(f"--manifest {manifest} is not a restore-drill manifest ({type(e).__name__}: "
                            f"{str(e)[:120]}): pass the <drill>.manifest.json a drill wrote") from None
     sysdef, how = choose_system(system, man, archive)
-    targets, notes = choose_targets(versions, archive)
-    if not targets:
-        raise BadInput(f"no PostgreSQL version found to verify {dump} into (archive from pg_dump "
-                       f"{archive.dumped_by or '?'}): install it or pass --pg-version")
-    t1 = time.monotonic()
-    unreadable = {b.major: newer_than(archive, b, timeout_s) for b in targets}
-    if all(unreadable.values()):
-        newest = max(targets, key=lambda b: b.major)
-        raise BadInput(f"{dump} was written by pg_dump {archive.dumped_by}, newer than every requested "
-                       f"version's pg_restore (newest requested: {newest.version}): verify it with "
-                       f"--pg-version {archive.dumped_by_major} or later")
-    check_s = round(read_s + (time.monotonic() - t1) / len(targets), 3)
     snap: Snapshot | None = None
     if storage_snapshot is not None:
-        snap = open_snapshot(storage_snapshot, s3_endpoint=s3_endpoint,
-                             access_key=os.environ.get("RESTORE_DRILL_S3_ACCESS_KEY"),
-                             secret_key=os.environ.get("RESTORE_DRILL_S3_SECRET_KEY"),
-                             region=os.environ.get("RESTORE_DRILL_S3_REGION", "us-east-1"))
-    redact = Redactor([os.environ.get("RESTORE_DRILL_S3_SECRET_KEY", ""),
-                       os.environ.get("RESTORE_DRILL_S3_ACCESS_KEY", "")])
-    objects: CheckResult | None = None
-    if snap is not None:
-        if man is None:
-            objects = CheckResult.skipped("object_integrity", "no --manifest given: the snapshot's objects have "
-                                          "nothing to be compared with (pass the manifest written at backup time)")
-        elif not man.objects:
-            objects = CheckResult.skipped("object_integrity", "the manifest lists no objects")
-        else:
-            objects = object_integrity(snap.client, snap.bucket, snap.prefix, snapshot_manifest(man, snap))
-            if not snap.keeps_metadata:
-                objects = dataclasses.replace(objects, message=objects.message.replace(
-                    "(sha256, size, content type, metadata)", "(sha256 and size; a folder keeps no content type "
-                    "or metadata)"))
-    inp = Inputs(archive, man, sysdef, how, snap, objects, timeout_s, redact, events)
-
-    run_dir = new_run_dir(report_dir)
-    report = RunReport(run_id=run_dir.name, command=[redact(x) for x in argv], environment=capture_environment(),
-                       started_at=utcnow())
+        snap = open_snapshot(storage_snapshot, s3_endpoint=endpoint, access_key=cfg.s3_access_key,
+                             secret_key=cfg.s3_secret_key, region=cfg.s3_region)
+    redact = Redactor([cfg.s3_secret_key or "", cfg.s3_access_key or "", cfg.pg_url or ""])
     own = infra is None
-    infra = infra if infra is not None else Infra()
+    infra = infra if infra is not None else Infra.from_config(cfg)
     try:
-        for b in targets:
-            report.drills.append(verify_version(infra, b, inp, unreadable[b.major], check_s))
-    except KeyboardInterrupt:
-        report.error = ErrorInfo("KeyboardInterrupt", "interrupted (Ctrl-C); infrastructure was torn down")
-        raise
+        # A server the user gives runs one version: that is the target (connecting also checks the URL).
+        given = infra.postgres(None) if pg_registry.get(infra.pg_backend).user_given else None
+        targets, notes = choose_targets(versions, archive, given)
+        if not targets:
+            raise BadInput(f"no PostgreSQL version found to verify {dump} into (archive from pg_dump "
+                           f"{archive.dumped_by or '?'}): install it or pass --pg-version")
+        t1 = time.monotonic()
+        unreadable = {b.major: newer_than(archive, b, timeout_s) for b in targets}
+        if all(unreadable.values()):
+            newest = max(targets, key=lambda b: b.major)
+            raise BadInput(f"{dump} was written by pg_dump {archive.dumped_by}, newer than every requested "
+                           f"version's pg_restore (newest requested: {newest.version}): verify it with "
+                           f"--pg-version {archive.dumped_by_major} or later")
+        check_s = round(read_s + (time.monotonic() - t1) / len(targets), 3)
+        objects = _object_integrity(snap, man)
+        inp = Inputs(archive, man, sysdef, how, snap, objects, timeout_s, redact, events)
+
+        run_dir = runfolder.create(report_dir)
+        report = RunReport(run_id=run_dir.name, command=[redact(x) for x in argv],
+                           environment=capture_environment(), started_at=utcnow())
+        try:
+            for b in targets:
+                report.drills.append(verify_version(infra, b, inp, unreadable[b.major], check_s,
+                                                    major=given.major if given is not None else None))
+        except KeyboardInterrupt:
+            report.error = ErrorInfo("KeyboardInterrupt", "interrupted (Ctrl-C); infrastructure was torn down")
+            raise
+        finally:
+            report.matrix = build_matrix(report.drills)
+            report.environment = _environment(infra.pg_backend, targets, snap, endpoint)
+            run_dir = runfolder.write(
+                report, run_dir, history=report_dir / HISTORY_NAME,
+                extra=lambda r: {VERDICT_FILE: verdict_text(r, notes, archive, sysdef, how) + "\n"})
     finally:
         if own:
             infra.close()
-        report.matrix = build_matrix(report.drills)
-        report.environment = _environment(targets, snap, s3_endpoint)
-        report.finish()
-        text = verdict_text(report, notes, archive, sysdef, how)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / VERDICT_FILE).write_text(text + "\n", encoding="utf-8")
-        write_run(report, run_dir)
-        with contextlib.suppress(OSError):
-            append_history(report, report_dir / HISTORY_NAME, run_dir)
     return report, run_dir
 
 
-def _environment(targets: Sequence[PgBinaries], snap: Snapshot | None, endpoint: str | None) -> Any:
+def _object_integrity(snap: Snapshot | None, man: Manifest | None) -> CheckResult | None:
+    """object_integrity is the same for every version: computed once (None without a snapshot)."""
+    if snap is None:
+        return None
+    if man is None:
+        return CheckResult.skipped("object_integrity", "no --manifest given: the snapshot's objects have "
+                                   "nothing to be compared with (pass the manifest written at backup time)")
+    if not man.objects:
+        return CheckResult.skipped("object_integrity", "the manifest lists no objects")
+    objects = object_integrity(snap.client, snap.bucket, snap.prefix, snapshot_manifest(man, snap))
+    if not snap.keeps_metadata:
+        objects = dataclasses.replace(objects, message=objects.message.replace(
+            "(sha256, size, content type, metadata)", "(sha256 and size; a folder keeps no content type "
+            "or metadata)"))
+    return objects
+
+
+def _environment(pg_backend: str, targets: Sequence[PgBinaries], snap: Snapshot | None, endpoint: str | None) -> Any:
     tools = probe_tool_versions({f"pg_restore {b.major}": b.tool("pg_restore") for b in targets})
     newest = max(targets, key=lambda b: b.major)
-    pg = PostgresInfo("embedded", ", ".join(b.version for b in targets), newest.version,
+    pg = PostgresInfo(pg_backend, ", ".join(b.version for b in targets), newest.version,
                       ", ".join(sorted({b.source for b in targets})))
     # A folder snapshot is recorded in each drill's target and snapshots, not as an S3 backend.
     s3 = S3Info("endpoint", endpoint or "") if snap is not None and snap.kind == "s3" else None

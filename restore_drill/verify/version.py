@@ -28,13 +28,15 @@ RESTORE_FLAGS = ("--no-owner", "--no-privileges")  # a fresh cluster has none of
 
 
 def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str | None,
-                   check_s: float) -> DrillReport:
+                   check_s: float, *, major: int | None = None) -> DrillReport:
     """Restore ``inp.archive`` into a fresh database of ``tool``'s version on ``infra`` and check it.
     ``unreadable`` (from ``newer_than``) short-cuts to a failed ``backup_artifact``; ``check_s`` is that
     check's share of the reading time. Harness faults become an errored report, never a verdict; the
-    database is always dropped."""
+    database is always dropped. ``major``: the target server's version when it is not ``tool``'s (a
+    server the user gives, restored with newer client tools)."""
     a = inp.archive
-    rep = DrillReport(name=DRILL_NAME, id=f"{DRILL_NAME}[pg{tool.major}]",
+    major = major or tool.major
+    rep = DrillReport(name=DRILL_NAME, id=f"{DRILL_NAME}[pg{major}]",
                       system=inp.system.name if inp.system else (a.header.get("dbname") or "unknown"),
                       procedure="corrected", runbook=None, disaster=None, started_at=utcnow())
     rep.backups.append(BackupRecord(
@@ -54,7 +56,8 @@ def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str 
     db: Database | None = None
     try:
         with phase(inp.events, rep, "infra"):
-            db = infra.postgres(tool.major).create_database(name=f"verify_{uuid.uuid4().hex[:10]}")
+            db = infra.postgres(major).create_database(name=f"verify_{uuid.uuid4().hex[:10]}")
+        rep.metrics["target_version"] = db.server_version  # the server's own, also when the client is newer
         rep.target = RestoreTarget(database=f"{db.name} (PostgreSQL {db.server_version}, disposable)",
                                    bucket=inp.snapshot.bucket if inp.snapshot else "",
                                    prefix=(inp.snapshot.prefix or "") if inp.snapshot else "")
