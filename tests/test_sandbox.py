@@ -326,3 +326,17 @@ def test_a_step_cannot_swap_the_shims_for_later_steps(tmp_path: Path) -> None:
     done, out = sb.run("docker ps", env=ENV, timeout_s=30)
     assert done.exit_code == 126 and "fake" not in done.stdout
     assert [b.what for b in out.blocks] == ["docker ps"]
+
+
+@pytest.mark.parametrize("tool", ["docker", "kubectl"])
+def test_real_host_cli_by_absolute_path_reaches_nothing(tmp_path: Path, tool: str) -> None:
+    """The installed docker/kubectl CLIs (no daemon or cluster behind them here), called past the shims."""
+    import shutil
+
+    exe = shutil.which(tool)
+    if exe is None:
+        pytest.skip(f"no {tool} CLI installed")
+    args = "ps" if tool == "docker" else "get pods --request-timeout=5s"
+    done, out = _sandbox(tmp_path).run(f"{exe} {args}", env=ENV, timeout_s=60)
+    assert done.exit_code != 0
+    assert out.blocks and all(b.kind in ("unix", "tcp") for b in out.blocks), out.blocks
