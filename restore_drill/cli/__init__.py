@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import BadInput
-from . import fleet, init, report, run, runbook, verify_backup
+from . import fleet, init, manifest, report, run, runbook, verify_backup
 from . import list as list_
 from ._common import report_dir_arg
 
@@ -21,7 +21,7 @@ from ._common import report_dir_arg
 # must not use the builtin `list` (the import above is aliased only for readability).
 
 COMMANDS: tuple[click.Command, ...] = (run.command, runbook.command, verify_backup.command, list_.command,
-                                       report.command, init.command)
+                                       report.command, init.command, manifest.command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -33,8 +33,9 @@ def cli() -> None:
     Examples:
       restore-drill run                          # the default drills, embedded Postgres 16 + moto S3
       restore-drill run pegasus-storage-loss --pg-version 18
-      restore-drill runbook ../shared/runbooks/003_c2eaccfac875b702.txt --system pegasus
-      restore-drill verify-backup nightly.dump --pg-version 16 --pg-version 18
+      restore-drill init myapp --runbook backup-runbook.md   # your runbook -> myapp.toml + binding
+      restore-drill run --system myapp.toml --procedure runbook --disaster database-lost
+      restore-drill verify-backup your-nightly.dump --pg-version 16 --pg-version 18
       restore-drill report reports/runs/<run> --history
     """
 
