@@ -48,6 +48,7 @@ class _State:
     last_write_at: str | None = None
     ledger_seeded_at: str | None = None  # write ledger: the beat right before the manifest and the backup
     ledger_before_disaster: str | None = None  # write ledger: the newest beat before the disaster
+    own_before_disaster: str | None = None  # the system's declared newest-write column, right before the disaster
     sample_ids: list[Any] = field(default_factory=list)  # ids the API probes sample (the system's hooks)
     disasters: list[Any] = field(default_factory=list)
 
@@ -256,9 +257,18 @@ class Drill:
         raise StorageUnreadable(f"the backup's storage cannot be read back as it is: {len(lines)} object(s) "
                                 f"refused: {shown}")
 
+    def _newest_write_column(self) -> str | None:
+        """``[targets] newest_write`` of the definition ("schema.table.column"), or None: then the harness's
+        write ledger measures the data-loss window."""
+        value = (self.system.raw.get("targets") or {}).get("newest_write")
+        return str(value) if value else None
+
     def _newest_write_before(self) -> str | None:
         """The newest write committed before the disaster: the ledger's last beat or, when the disaster
         itself wrote later (late-writes), that write. ISO-8601 UTC, or None when nothing was written."""
+        if self._newest_write_column():  # the system's own column, declared in its definition
+            marks = [m for m in (self.state.own_before_disaster, self.state.last_write_at) if m]
+            return max(marks, key=parse_time) if self.state.own_before_disaster else None
         marks = [m for m in (self.state.ledger_before_disaster, self.state.ledger_seeded_at,
                              self.state.last_write_at) if m]
         if not marks:
@@ -272,6 +282,15 @@ class Drill:
 
         if not restored_ok:
             return None, "no restore step ran"
+        column = self._newest_write_column()
+        if column:
+            try:
+                with self._conn(db) as conn:
+                    got = ledger.newest_in_column(conn, column)
+            except Exception as e:  # noqa: BLE001 - an unreadable restore is "not measured"
+                return None, f"{column} could not be read in the restore ({type(e).__name__})"
+            return got, (f"newest {column} in the restored database (the definition's newest_write)" if got
+                         else f"{column} holds no row in the restored database")
         try:
             with self._conn(db) as conn:
                 got = ledger.newest(conn)
@@ -435,6 +454,8 @@ class Drill:
 
             with self._conn() as conn:  # the system kept writing until the disaster struck
                 self.state.ledger_before_disaster = ledger.beat(conn, "before-disaster")
+                if self._newest_write_column():
+                    self.state.own_before_disaster = ledger.newest_in_column(conn, self._newest_write_column())
         if spec.upgrade:
             _, newest = self._majors()
             srv = self.infra.postgres(newest)

@@ -172,7 +172,7 @@ def load_system(path: Path) -> SystemDef:
     if sample_placeholder is not None and not (sample_placeholder.startswith("<") and sample_placeholder.endswith(">")):
         raise p.fail("sample_id_placeholder", f'must look like "<lecture-id>", got {sample_placeholder!r}')
     t = r.table("targets")
-    t.unknown({"rto_s", "rpo_s", "snapshot_tolerance_s"})
+    t.unknown({"rto_s", "rpo_s", "snapshot_tolerance_s", "newest_write"})  # newest_write: A's RPO (seeds/ledger.py)
     inv: list[Invariant] = []
     for i, item in enumerate(r.get("invariants", list, [])):
         ir = _Reader(item if isinstance(item, dict) else {}, path, f"invariants[{i}].")

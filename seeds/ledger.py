@@ -16,6 +16,7 @@ from datetime import UTC
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 SCHEMA = "restore_drill_ledger"
 TABLE = f"{SCHEMA}.beats"
@@ -56,3 +57,24 @@ def newest(conn: psycopg.Connection) -> str | None:
     if not row or row[0] is None:
         return None
     return _iso(row[0].replace(tzinfo=UTC))
+
+
+def newest_in_column(conn: psycopg.Connection, ref: str) -> str | None:
+    """The system's own newest-write column, declared in its definition as ``[targets] newest_write =
+    "schema.table.column"`` (a timestamptz/timestamp column the application sets on every write): its
+    max as ISO-8601 UTC (a timestamp without time zone is read as UTC), or None when the table is absent
+    or empty. Read-only. Raises ValueError for a reference that is not schema.table.column."""
+    parts = ref.split(".")
+    if len(parts) != 3:
+        raise ValueError(f"[targets] newest_write = {ref!r} is not schema.table.column")
+    schema, table, column = parts
+    present = conn.execute("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                           "WHERE n.nspname = %s AND c.relname = %s", (schema, table)).fetchone()
+    if not present:
+        return None
+    row = conn.execute(sql.SQL("SELECT max({c})::timestamptz AT TIME ZONE 'UTC' FROM {s}.{t}").format(
+        c=sql.Identifier(column), s=sql.Identifier(schema), t=sql.Identifier(table))).fetchone()
+    if not row or row[0] is None:
+        return None
+    return _iso(row[0].replace(tzinfo=UTC))
+
