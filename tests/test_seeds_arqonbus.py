@@ -17,6 +17,7 @@ from restore_drill.seeds import SeedSummary, arqonbus
 from restore_drill.seeds._sql import run_script
 from restore_drill.seeds.arqonbus.generate import EVENTS_PER_SCALE, STREAMS_PER_SCALE
 from restore_drill.seeds.manifest import catalog_snapshot, take_manifest
+from restore_drill.systems import resolve_system
 
 RUNBOOK_APPLY = 'psql "$ARQONBUS_POSTGRES_URL" -v ON_ERROR_STOP=1 -f ' + arqonbus.MIGRATION_RELPATH
 
@@ -38,7 +39,9 @@ def _apply_like_runbook(db: Database, workdir: Path, migration: Path) -> procs.C
     target = workdir / arqonbus.MIGRATION_RELPATH
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(migration, target)
-    env = bind(db=db, client_bins=binaries.client_for(db.major), workdir=workdir)
+    env = bind(db=db, client_bins=binaries.client_for(db.major), workdir=workdir,
+               database_url_variables=resolve_system("arqonbus").database_url_variables)
+    assert env.variables["ARQONBUS_POSTGRES_URL"] == db.url  # the system's definition names the variable
     return procs.run([RUNBOOK_APPLY], env=env.as_env(), timeout_s=60, cwd=workdir, shell=True,
                      redactor=env.redactor())
 

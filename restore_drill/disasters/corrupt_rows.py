@@ -9,7 +9,7 @@ from restore_drill.errors import HarnessFault
 from restore_drill.foundation import ident, qualified, table_digest
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
-from .tables import fill_victims, pick_table, primary_key, recorded_ids, sample_count
+from .tables import choose_rows, fill_victims, recorded_ids
 
 # Corruption per column type: an expression that always yields a different value of the same type.
 _CORRUPT_BY_TYPE: list[tuple[tuple[str, ...], str]] = [
@@ -48,11 +48,8 @@ def corrupt_rows(ctx: DisasterContext) -> DisasterRecord:
     """
     guard_database(ctx, "corrupt rows")
     with ctx.db.connect() as conn:
-        table = pick_table(ctx, conn, need_pk=True, prefer_leaf=False)
-        pk = primary_key(conn, table)
-        pk_cols = sql.SQL(", ").join(sql.Identifier(c) for c in pk)
-        all_ids = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY {}").format(pk_cols, ident(table), pk_cols)).fetchall()
-        chosen = sorted(ctx.rng().sample(all_ids, sample_count(len(all_ids), ctx.fraction)))
+        v = choose_rows(ctx, conn, prefer_leaf=False)
+        table, pk, pk_cols, chosen = v.table, v.primary_key, v.key_columns, v.chosen
         count_before, digest_before = table_digest(conn, table)
         triggers = [r[0] for r in conn.execute(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled <> 'D'",

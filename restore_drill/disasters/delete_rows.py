@@ -8,18 +8,15 @@ from restore_drill.errors import HarnessFault
 from restore_drill.foundation import ident
 
 from .interface import Disaster, DisasterContext, DisasterRecord, Kind, database_record, guard_database
-from .tables import counts, fill_victims, pick_table, primary_key, recorded_ids, sample_count
+from .tables import choose_rows, counts, fill_victims, recorded_ids
 
 
 def delete_rows(ctx: DisasterContext) -> DisasterRecord:
     """DELETE a fraction of one table's rows, chosen by primary key; counts every table before and after."""
     guard_database(ctx, "delete rows")
     with ctx.db.connect() as conn:
-        table = pick_table(ctx, conn, need_pk=True, prefer_leaf=True)
-        pk = primary_key(conn, table)
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in pk)
-        all_ids = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY {}").format(cols, ident(table), cols)).fetchall()
-        chosen = sorted(ctx.rng().sample(all_ids, sample_count(len(all_ids), ctx.fraction)))
+        v = choose_rows(ctx, conn, prefer_leaf=True)
+        table, pk, cols, all_ids, chosen = v.table, v.primary_key, v.key_columns, v.all_ids, v.chosen
         before = counts(conn, ctx.scope)
         fill_victims(conn, table, cols, chosen)
         deleted = conn.execute(sql.SQL("DELETE FROM {} t USING _rd_victims v WHERE {}").format(

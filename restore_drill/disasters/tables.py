@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -65,6 +66,27 @@ def pick_table(ctx: DisasterContext, conn: psycopg.Connection, *, need_pk: bool,
         leaves = [t for t in cands if not referencing(conn, t)]
         cands = leaves or cands
     return ctx.rng().choice(cands)
+
+
+@dataclass(frozen=True)
+class Victims:
+    """Rows chosen for damage: the table, its primary key, every key value and the chosen ones (sorted)."""
+
+    table: str
+    primary_key: list[str]
+    key_columns: sql.Composable  # the primary key's columns, for composing statements
+    all_ids: list[Any]
+    chosen: list[Any]
+
+
+def choose_rows(ctx: DisasterContext, conn: psycopg.Connection, *, prefer_leaf: bool) -> Victims:
+    """``ctx.fraction`` of one table's rows by primary key, drawn from ``ctx.seed`` (see pick_table)."""
+    table = pick_table(ctx, conn, need_pk=True, prefer_leaf=prefer_leaf)
+    pk = primary_key(conn, table)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in pk)
+    all_ids = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY {}").format(cols, ident(table), cols)).fetchall()
+    chosen = sorted(ctx.rng().sample(all_ids, sample_count(len(all_ids), ctx.fraction)))
+    return Victims(table, pk, cols, all_ids, chosen)
 
 
 def recorded_ids(rows: Sequence[Sequence[Any]]) -> list[Any]:
