@@ -33,6 +33,7 @@ class S3Url:
     prefix: str
 
     def key(self, *parts: str) -> str:
+        """The object key of ``parts`` below the prefix, e.g. ``key("run", "report.json")``."""
         return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
 
     def __str__(self) -> str:

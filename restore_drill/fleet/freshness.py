@@ -49,6 +49,7 @@ class SystemFreshness:
     stale: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """As in the fleet report's ``systems`` list; ``stale`` as [{reason, message}]."""
         return {"system": self.system, "last_passed_at": self.last_passed_at,
                 "newest_backup_at": self.newest_backup_at, "newest_backup": self.newest_backup,
                 "backup_policy_s": self.backup_policy_s, "policy_source": self.policy_source,

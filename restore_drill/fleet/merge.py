@@ -133,6 +133,7 @@ class FleetReport:
 
     @property
     def stale(self) -> list[dict[str, str]]:
+        """Every stale finding: {system, reason (stale_backup|stale_drill|never_passed), message}."""
         return [{"system": s.system, "reason": r, "message": m} for s in self.systems for r, m in s.stale]
 
     @property
@@ -149,6 +150,7 @@ class FleetReport:
 
     @property
     def status(self) -> str:
+        """passed | failed | errored, by the rules in the module docstring."""
         if (self.error or not self.rows or self.missing_jobs or any(r["evidence_problems"] for r in self.runs)
                 or any(r["status"] == "errored" for r in self.rows)
                 or any(r["status"] == "errored" for r in self.runs)):
@@ -159,9 +161,11 @@ class FleetReport:
 
     @property
     def exit_code(self) -> int:
+        """0 passed, 1 failed (a job failed or a system is stale), 2 errored."""
         return {"passed": 0, "failed": 1, "errored": 2}[self.status]
 
     def to_dict(self) -> dict[str, Any]:
+        """The fleet report.json (validated by ``fleet_writers.write_fleet`` before it is written)."""
         return {
             "schema_version": FLEET_SCHEMA_VERSION, "kind": FLEET_KIND,
             "tool": {"name": "restore-drill", "version": __version__},

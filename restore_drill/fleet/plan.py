@@ -62,6 +62,7 @@ class Job:
         return f"verify-backup{pg} {self.backup}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The job as stored in a plan: its id, then every field."""
         return {"id": self.id, **asdict(self)}
 
     @classmethod
@@ -103,6 +104,7 @@ class Plan:
         return hashlib.sha256("\n".join(sorted(j.id for j in self.jobs)).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
+        """plan.json: {schema_version, kind, plan_id, inventory, jobs, shards (when N was given)}."""
         d: dict[str, Any] = {"schema_version": PLAN_SCHEMA_VERSION, "kind": PLAN_KIND, "plan_id": self.id,
                              "inventory": self.inventory, "jobs": [j.to_dict() for j in self.jobs]}
         if self.shards is not None:
@@ -110,10 +112,12 @@ class Plan:
         return d
 
     def to_json(self) -> str:
+        """``to_dict`` as indented JSON text ending in a newline."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "plan") -> Plan:
+        """Parse plan.json content; raises BadInput naming ``source`` when it is not a plan of this version."""
         if not isinstance(d, dict) or d.get("kind") != PLAN_KIND:
             raise BadInput(f"{source} is not a restore-drill plan (no \"kind\": \"{PLAN_KIND}\"); make one with "
                            "restore-drill plan --system NAME -o plan.json")
