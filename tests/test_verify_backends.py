@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from tests.safety_support import (
     run_cli,
     start_sentinel,
 )
+from tests.test_faults import small_disk  # noqa: F401 - the fixture, used through full_disk
 from tests.test_verify_backup import docs_dump as _docs_dump  # noqa: F401 - the fixture docs_dump
 from tests.test_verify_backup import docs_system, objects, today
 
@@ -80,20 +80,14 @@ def test_external_server_runs_one_version(archive: Path, sentinel: Sentinel, tmp
 
 
 @pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 200 KiB tmpfs filled to the last byte (we run as root in CI): a folder can be made, no file written."""
-    mnt = tmp_path / "full-disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()}); the full-disk fault needs root with mount")
-    try:
-        with (mnt / "filler").open("wb", buffering=0) as f, contextlib.suppress(OSError):
-            while f.write(b"\0" * 4096):
-                pass
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+def full_disk(request: pytest.FixtureRequest) -> Path:
+    """test_faults' small tmpfs (skipped where it cannot be mounted), filled to the last byte: a folder can
+    still be made there, no file written."""
+    mnt = Path(request.getfixturevalue("small_disk"))
+    with (mnt / "filler").open("wb", buffering=0) as f, contextlib.suppress(OSError):
+        while f.write(b"\0" * 4096):
+            pass
+    return mnt
 
 
 def test_verify_report_survives_a_full_report_disk(archive: Path, tmp_path: Path, full_disk: Path) -> None:
