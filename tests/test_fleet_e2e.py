@@ -129,6 +129,11 @@ def test_a_stale_drill_fails_the_merged_verdict_with_its_reason(fleet: dict[str,
     # the same runs judged with a longer allowance are fresh
     code, doc, log = _merge(fleet, "fresh-drill", "single", extra=("--as-of", later, "--max-age", "30"))
     assert code == 0 and doc["status"] == "passed", log
+    # an earlier fleet report kept beside the runs is not taken for a run
+    shutil.copytree(fleet["root"] / "single", fleet["root"] / "with-fleet" / "runs")
+    shutil.copytree(fleet["root"] / "fresh-drill", fleet["root"] / "with-fleet" / "fleet")
+    code, again, log = _merge(fleet, "fresh-again", "with-fleet", extra=("--as-of", later, "--max-age", "30"))
+    assert code == 0 and comparable(again) == comparable(doc), log
 
 
 def test_merge_can_write_the_fleet_report_to_the_bucket(fleet: dict[str, Any], moto: MotoS3) -> None:

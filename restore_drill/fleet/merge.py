@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_drill import __version__
-from restore_drill.errors import BadInput
+from restore_drill.errors import BadInput, HarnessFault
 from restore_drill.reports.evidence import EVIDENCE_FILE, read_evidence, verify_evidence
 from restore_drill.reports.model import RunReport
 from restore_drill.reports.writers import load_run
@@ -47,11 +47,20 @@ class Source:
     origin: str
 
 
+def _is_fleet_report(folder: Path) -> bool:
+    """A folder ``report merge`` wrote (its report.json is a fleet report, not a run report)."""
+    try:
+        return json.loads((folder / "report.json").read_text(encoding="utf-8")).get("kind") == FLEET_KIND
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _run_folders(root: Path) -> list[Path]:
     if (root / "report.json").is_file():
-        return [root]
+        return [] if _is_fleet_report(root) else [root]
     found = sorted(p.parent for p in root.rglob("report.json"))
-    return [p for p in found if not any(q in p.parents for q in found)]
+    found = [p for p in found if not any(q in p.parents for q in found)]
+    return [p for p in found if not _is_fleet_report(p)]  # earlier fleet reports beside the runs
 
 
 @contextlib.contextmanager
@@ -198,7 +207,11 @@ def merge(sources: Sequence[Source], *, plan: Plan | None = None, as_of: datetim
     seen_runs: set[str] = set()
     rows: list[dict[str, Any]] = []
     for src in sources:
-        report = load_run(src.path)
+        try:
+            report = load_run(src.path)
+        except HarnessFault as e:  # a report.json, but not a valid run report
+            raise BadInput(f"{src.origin}: report.json is not a valid restore-drill run report ({e}); "
+                           "pass run folders written by restore-drill run / verify-backup") from None
         if report.run_id in seen_runs:
             continue  # the same folder given twice (a local copy and its upload)
         seen_runs.add(report.run_id)
