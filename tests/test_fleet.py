@@ -20,7 +20,11 @@ from tests.fleet_support import cli, read_json, tiny_system
 
 
 def _job(i: int) -> Job:
-    return Job("drill", f"s{i}", f"s{i}.toml", 16, drill=f"s{i}-restore", disaster="truncate", procedure="runbook")
+    if i % 3 == 2:
+        return Job("verify-backup", f"s{i}", None, 18, backup=f"/backups/s{i}_2026-11-30.dump", backup_size_bytes=i,
+                   backup_modified_at="2026-11-30T03:00:00Z")
+    return Job("drill", f"s{i}", f"s{i}.toml", 16 + 2 * (i % 2), drill=f"s{i}-restore", disaster="truncate",
+               procedure="runbook")
 
 
 def test_job_ids_are_content_derived_not_positional(tmp_path: Path) -> None:
