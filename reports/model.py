@@ -203,10 +203,10 @@ def step_deviation(s: StepRecord) -> str | None:
         first_err = next((ln for ln in tail if ln.strip()), "")
         why = s.reason or first_err
         label = {"not_run": "not run", "manual": "not run (left to a person)"}.get(s.status, s.status)
-        return f"{label}: {why}" if why else label
+        return "; ".join([f"{label}: {why}" if why else label, *s.blocked])
     subs = getattr(s, "substitutions", None) or {}
     inputs = getattr(s, "operator_inputs", None) or []
-    parts = []
+    parts = list(s.blocked)  # reaches the sandbox refused (restore_drill/sandbox)
     if subs:
         parts.append("rewritten before it ran: " + ", ".join(f"{k} -> {v}" for k, v in sorted(subs.items())))
     parts += [str(oi.get("note") or f"{oi.get('name')} bound by the drill") for oi in inputs if isinstance(oi, dict)]
@@ -236,6 +236,8 @@ _DEFAULT_FOLLOW_UP = {
     "not_run": "The runbook step did not run in this drill: make it runnable or record why it is out of scope.",
     "manual": "The step needs a person: script it, or evidence it separately.",
     "rewritten": "The runbook leaves this value to the operator: write it into the runbook or confirm it at restore.",
+    "blocked": "The step reached for something this drill did not create (on the bad day: production): point it at "
+               "the runbook's variables, or map the tool onto the drill in the binding.",
 }
 
 
@@ -317,7 +319,7 @@ class DrillReport:
         for s in self.steps:
             why = step_deviation(s)
             if why is not None:
-                status = s.status if s.status in NOT_AS_WRITTEN_STATUSES else "rewritten"
+                status = s.status if s.status in NOT_AS_WRITTEN_STATUSES else "blocked" if s.blocked else "rewritten"
                 out.append(Deviation("step", s.name, status, why, follow(s.name, status)))
         for c in self.checks:
             if c.status is not Status.PASSED:

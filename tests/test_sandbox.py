@@ -303,6 +303,9 @@ def test_cli_drill_reports_each_block_and_passes_on_its_evidence(tmp_path: Path)
     assert tcp in step["blocked"] and len(step["blocked"]) == 3
     md = (run_dir / "report.md").read_text()
     assert all(line in md for line in (tcp, unix))
+    # A blocked reach is a deviation in the compliance report, with its follow-up.
+    compliance = (run_dir / "compliance.md").read_text()
+    assert tcp in compliance and "reached for something this drill did not create" in compliance
 
 
 def test_endpoints_are_what_the_drill_bound(tmp_path: Path) -> None:
