@@ -420,7 +420,7 @@ class Drill:
             self.state.manifest = take_manifest(
                 conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale, schemas=sysdef.schemas,
                 s3_client=client, bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix)
-        for t in sysdef.exclude_data:  # [database] exclude_data: rows left out on purpose; schema kept, rows absent
+        for t in getattr(sysdef, "exclude_data", ()):  # [database] exclude_data: rows left out on purpose; schema kept, rows absent
             if t in self.state.manifest.tables:
                 self.state.manifest.tables[t] = replace(self.state.manifest.tables[t], row_count=0, digest="0")
         self.state.manifest.source_findings = self._source_findings(self.state.manifest)
