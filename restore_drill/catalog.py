@@ -7,6 +7,9 @@ from dataclasses import dataclass, replace
 from .disasters.registry import NAMES as DISASTERS  # the disasters package owns the names
 from .errors import BadInput
 
+# What a drill runs between the hooks: the project's corrected procedure, or the operators' runbook as written.
+PROCEDURES: tuple[str, ...] = ("corrected", "runbook")
+
 
 @dataclass(frozen=True)
 class DrillSpec:
@@ -14,7 +17,7 @@ class DrillSpec:
     system: str  # built-in system name or a definition path
     disaster: str | None
     description: str
-    procedure: str = "corrected"  # corrected | runbook
+    procedure: str = "corrected"  # one of PROCEDURES
     upgrade: bool = False  # dump on the oldest server found, restore on the newest
     default: bool = False  # part of `restore-drill run` with no names
     physical: bool = False  # base backup + WAL archive + point-in-time recovery (restore_drill/pitr)

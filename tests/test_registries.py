@@ -131,6 +131,15 @@ def test_check_names_agree_everywhere() -> None:
     assert all(re.fullmatch(DEFS["check_name"]["pattern"], n) for n in names)
 
 
+# -- procedures --------------------------------------------------------------------------------------
+
+
+def test_procedure_names_agree_everywhere() -> None:
+    assert set(DEFS["drill"]["properties"]["procedure"]["enum"]) == set(catalog.PROCEDURES)
+    assert cli_choices("procedure") == {"run": catalog.PROCEDURES}
+    assert all(d.procedure in catalog.PROCEDURES for d in catalog.DRILLS)
+
+
 # -- statuses and exit codes -------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from ._common import common_options, drill_config, guarded
 @click.command("run")
 @click.argument("names", nargs=-1)
 @click.option("--system", help="A built-in system (arqonbus, pegasus) or a path to a system definition .toml.")
-@click.option("--procedure", type=click.Choice(["corrected", "runbook"]),
+@click.option("--procedure", type=click.Choice(catalog.PROCEDURES),
               help="Run the project's corrected procedure (default) or the operators' runbook as written.")
 @click.option("--disaster", type=click.Choice(catalog.DISASTERS), help="Override the drill's disaster, e.g. --disaster delete-rows.")
 @click.option("--dry-run", is_flag=True,
