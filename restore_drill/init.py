@@ -18,7 +18,7 @@ from .runbook.parser import parse_runbook
 
 _GUESS = (
     ("restore", re.compile(r"restor|recover|rollback to", re.I)),
-    ("backup", re.compile(r"backup|dump|snapshot|sync|export", re.I)),
+    ("backup", re.compile(r"back\s*up|dump|snapshot|sync|export", re.I)),
     ("verify", re.compile(r"verif|check|integrity|validat|health|smoke|test", re.I)),
     ("setup", re.compile(r"migrat|schema|setup|install|prepare|apply", re.I)),
 )
@@ -50,6 +50,7 @@ def starter_files(name: str, runbook: Path | None, out_dir: Path) -> dict[Path, 
     rb_rel = "runbook.md"
     found = Found()
     storage = True
+    prefix = name
     if runbook is not None:
         if not runbook.is_file():
             raise BadInput(f"--runbook {runbook} does not exist or is not a file")
@@ -57,6 +58,9 @@ def starter_files(name: str, runbook: Path | None, out_dir: Path) -> dict[Path, 
         phases = guess_phases(text, str(runbook))
         found = discover(parse_runbook(text, str(runbook)))
         storage = bool(_USES_S3.search(text))
+        live = [b for b in found.buckets if not re.search(r"backup|bak|archive|snapshot", b)]
+        m = re.search(rf"s3://{re.escape(live[0])}/([^/\s\"']+)/", text) if live else None
+        prefix = m[1] if m else prefix
         rb_rel = runbook.resolve().relative_to(out_dir.resolve()).as_posix() if runbook.resolve().is_relative_to(
             out_dir.resolve()) else str(runbook.resolve())
     phase_lines = "\n".join(f"{p} = {_toml_list(h)}" for p, h in phases.items()) or \
@@ -132,7 +136,7 @@ disaster = "after-phase:backup"    # when it injects the disaster (before the re
 {{names}}'''
     storage_block = (f'''
 [storage]                   # delete this table for a Postgres-only system
-prefix = "{name}"           # S3_PREFIX: where the live objects are
+prefix = "{prefix}"           # S3_PREFIX: where the live objects are
 # Columns holding object keys relative to the prefix: every key a row names must exist after the restore.
 [storage.references]
 # "public.documents.storage_key" = "uploaded documents"
