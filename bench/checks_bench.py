@@ -34,6 +34,7 @@ from restore_drill.checks._util import libpq_env
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.infra import Infra
+from restore_drill.objectstore import iter_pages
 from restore_drill.procs import run
 from restore_drill.seeds.manifest import Manifest, take_manifest
 
@@ -152,7 +153,7 @@ def bench_listing(infra: Infra, major: int, keys: int) -> dict[str, Any]:
                 "upload_s": upload_s}
     finally:
         # The bucket fixture's empty_bucket pages object versions; remove keys by listing first.
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket.name):
+        for page in iter_pages(client, bucket.name, ""):
             objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if objs:
                 client.delete_objects(Bucket=bucket.name, Delete={"Objects": objs, "Quiet": True})

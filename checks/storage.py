@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from restore_drill.objectstore import ObjectStore, base_prefix, open_store
+from restore_drill.objectstore import ObjectStore, base_prefix, list_objects, open_store
 from restore_drill.seeds.manifest import Manifest, ObjectSnapshot
 
 from ._util import capped, human_duration, ident, missing_tables, parse_time, qualified, quote_qualified, read_session, sample, timed
@@ -225,11 +225,9 @@ def unreadable_objects(client: Any, bucket: str, prefix: str | None = None) -> l
     out: list[str] = []
     base = base_prefix(prefix)
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
-            for obj in page.get("Contents", []):
-                sc = obj.get("StorageClass", "STANDARD") or "STANDARD"
-                if sc in COLD_STORAGE_CLASSES:
-                    out.append(describe_unreadable(bucket, obj["Key"], "InvalidObjectState", sc))
+        for obj in list_objects(client, bucket, base):
+            if obj.storage_class in COLD_STORAGE_CLASSES:
+                out.append(describe_unreadable(bucket, obj.key, "InvalidObjectState", obj.storage_class))
     except ClientError as e:
         code = str(e.response.get("Error", {}).get("Code", ""))
         if code in UNREADABLE_CODES:

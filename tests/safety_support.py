@@ -322,14 +322,10 @@ class Sentinel:
             out["catalog"] = conn.execute(
                 "SELECT c.relname, c.relkind, c.relfilenode FROM pg_class c JOIN pg_namespace n ON n.oid = "
                 "c.relnamespace WHERE n.nspname = 'public' ORDER BY 1").fetchall()
-        import hashlib
+        from restore_drill.objectstore import S3Store
 
-        c = self.client()
-        objs = {}
-        for page in c.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
-            for o in page.get("Contents", []):
-                objs[o["Key"]] = hashlib.sha256(c.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read()).hexdigest()
-        out["objects"] = objs
+        store = S3Store(self.client(), self.bucket)
+        out["objects"] = {o.key: store.get(o.key).sha256() for o in store.list()}
         return out
 
     def stop(self) -> None:

@@ -78,8 +78,11 @@ def test_s3_listing_pages_and_counts_its_requests(s3_bucket: Bucket, monkeypatch
     assert isinstance(store, S3Store)
     assert [(o.key, o.size) for o in store.list()] == [(str(i), i) for i in range(5)]
     assert store.list_requests == 3
+    c.put_object(Bucket=s3_bucket.name, Key="q/cold", Body=b"archived", StorageClass="GLACIER")
     full = list(list_objects(c, s3_bucket.name, ""))
-    assert [o.key for o in full] == [f"p/{i}" for i in range(5)] and all(o.etag and o.last_modified for o in full)
+    assert [o.key for o in full] == [f"p/{i}" for i in range(5)] + ["q/cold"]
+    assert all(o.etag and o.last_modified for o in full)
+    assert [o.storage_class for o in full] == ["STANDARD"] * 5 + ["GLACIER"]
     with pytest.raises(Exception, match="NoSuchKey"):
         store.get("missing")
 

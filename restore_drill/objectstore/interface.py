@@ -34,6 +34,7 @@ class ObjectInfo:
     size: int  # bytes
     etag: str = ""  # as S3 lists it, quotes included; "" for a folder
     last_modified: datetime | None = None
+    storage_class: str = "STANDARD"  # as S3 lists it (GLACIER, DEEP_ARCHIVE ... cannot be read back at once)
 
 
 @dataclass

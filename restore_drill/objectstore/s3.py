@@ -30,7 +30,8 @@ def list_objects(client: S3Client, bucket: str, prefix: str | None, *,
     the whole bucket), with its full key, in S3's order."""
     for page in iter_pages(client, bucket, base_prefix(prefix), on_page=on_page):
         for o in page.get("Contents", []):
-            yield ObjectInfo(o["Key"], int(o["Size"]), str(o.get("ETag", "")), o.get("LastModified"))
+            yield ObjectInfo(o["Key"], int(o["Size"]), str(o.get("ETag", "")), o.get("LastModified"),
+                             o.get("StorageClass") or "STANDARD")
 
 
 class S3Store:
@@ -52,7 +53,7 @@ class S3Store:
     def list(self) -> Iterator[ObjectInfo]:
         n = len(self.prefix)
         for o in list_objects(self.client, self.bucket, self.prefix, on_page=self._counted):
-            yield ObjectInfo(o.key[n:], o.size, o.etag, o.last_modified)
+            yield ObjectInfo(o.key[n:], o.size, o.etag, o.last_modified, o.storage_class)
 
     def get(self, key: str) -> StoredObject:
         resp = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
