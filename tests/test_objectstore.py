@@ -93,3 +93,11 @@ def test_a_folder_is_read_only_and_reports_a_missing_file(tmp_path: Path) -> Non
     with pytest.raises(FileNotFoundError):
         store.get("nothing")
     assert not any(hasattr(store, m) for m in ("put_object", "delete_objects", "copy_object"))
+
+
+def test_the_s3_listing_loop_is_written_once() -> None:
+    """Every listing goes through restore_drill.objectstore (issue 12: the loop was written six times)."""
+    root = Path(__file__).resolve().parents[1]
+    loops = sorted(str(p.relative_to(root)) for d in ("restore_drill", "fixtures", "checks", "seeds", "reports", "bench")
+                   for p in (root / d).rglob("*.py") if 'get_paginator("list_objects_v2")' in p.read_text())
+    assert loops == ["restore_drill/objectstore/s3.py"]

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from restore_drill.errors import BadInput
+from restore_drill.objectstore import S3Client
 
 from .._copy import copy_rows, reset_identity
 from .._sql import run_script
@@ -81,7 +82,7 @@ def load_rows(conn: psycopg.Connection, ds: PegasusDataset) -> dict[str, int]:
     return counts
 
 
-def upload_objects(s3_client: Any, bucket: str, prefix: str, objects: list[ObjectSpec]) -> int:
+def upload_objects(s3_client: S3Client, bucket: str, prefix: str, objects: list[ObjectSpec]) -> int:
     """PUT every object (single PUTs, even large ones); returns bytes written."""
 
     def put(o: ObjectSpec) -> int:

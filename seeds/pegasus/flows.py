@@ -14,6 +14,7 @@ from psycopg import pq
 from psycopg.types.json import Jsonb
 
 from restore_drill.errors import ProcedureFailed
+from restore_drill.objectstore import S3Client
 
 from .. import wav
 from . import documents as docs
@@ -49,7 +50,7 @@ def sample_lecture_ids(conn: psycopg.Connection, n: int, seed: int) -> list[int]
     return sorted(picked)
 
 
-def _put(s3: Any, bucket: str, prefix: str, key: str, body: bytes, ctype: str) -> None:
+def _put(s3: S3Client, bucket: str, prefix: str, key: str, body: bytes, ctype: str) -> None:
     s3.put_object(Bucket=bucket, Key=full_key(prefix, key), Body=body, ContentType=ctype,
                   Metadata={"source": "restore-drill-smoke"})
 
@@ -67,7 +68,7 @@ def _claim(conn: psycopg.Connection, lecture_id: int, kind: str, worker: str) ->
         return int(row[0])
 
 
-def smoke_flow(conn: psycopg.Connection, s3_client: Any, bucket: str, prefix: str) -> dict[str, Any]:
+def smoke_flow(conn: psycopg.Connection, s3_client: S3Client, bucket: str, prefix: str) -> dict[str, Any]:
     """Ingest a new lecture, enqueue and claim generate + export jobs, write an artifact and an export
     (rows and objects), mark the jobs succeeded, then read everything back. Raises on any failure."""
     tag = uuid.uuid4().hex[:8]
@@ -88,7 +89,7 @@ def smoke_flow(conn: psycopg.Connection, s3_client: Any, bucket: str, prefix: st
     return info
 
 
-def _flow(conn: psycopg.Connection, s3_client: Any, bucket: str, prefix: str, info: dict[str, Any],
+def _flow(conn: psycopg.Connection, s3_client: S3Client, bucket: str, prefix: str, info: dict[str, Any],
           tag: str) -> None:
     worker = f"restore-drill-smoke-{tag}"
     audio = wav.tone_wav(random.Random(tag), 500)
@@ -157,7 +158,7 @@ def _flow(conn: psycopg.Connection, s3_client: Any, bucket: str, prefix: str, in
             raise ProcedureFailed(f"write smoke: object {key!r} reads back different bytes")
 
 
-def smoke_cleanup(conn: psycopg.Connection, s3_client: Any, bucket: str, prefix: str, info: dict[str, Any]) -> None:
+def smoke_cleanup(conn: psycopg.Connection, s3_client: S3Client, bucket: str, prefix: str, info: dict[str, Any]) -> None:
     """Delete what ``smoke_flow`` wrote (rows cascade from the lecture; objects by key)."""
     with conn.transaction():
         if info.get("lecture_id") is not None:

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from restore_drill.errors import BadInput
+from restore_drill.objectstore import S3Client
 
 from .. import wav
 from .._pools import Pools, pools
@@ -251,7 +252,7 @@ def build(seed: int = 1234, scale: int = 1, large_objects: bool = False) -> Pega
     return _Builder(seed, scale, large_objects).build()
 
 
-def seed(conn: psycopg.Connection, s3_client: Any, bucket: str, prefix: str, *, seed: int = 1234,
+def seed(conn: psycopg.Connection, s3_client: S3Client, bucket: str, prefix: str, *, seed: int = 1234,
          scale: int = 1, large_objects: bool = False) -> SeedSummary:
     """Load Pegasus rows via COPY (schema must exist, tables empty) and PUT their objects under ``prefix``."""
     t0 = time.monotonic()
