@@ -23,6 +23,7 @@ CASES = [  # (example, disaster it passes under, disaster it fails under, a chec
     ("mastodon", "database-lost", "truncate", "restore_exit_status"),
     ("mattermost", "delete-prefix", "overwrite-objects", "object_integrity"),
     ("mattermost", "host-lost", "overwrite-objects", "object_integrity"),
+    ("peertube", "drop-table", "host-lost", "restore_exit_status"),
 ]
 
 

@@ -220,6 +220,8 @@ class _Run:
             out["backup_date"] = d
         if (b := self.newest_backup()) is not None:
             out["backup_stem"] = b.stem
+        elif self.res.backups:  # recorded, then lost (host-lost): its name is what an operator would still use
+            out["backup_stem"] = Path(self.res.backups[-1].path).stem
         return out
 
     def variables(self) -> tuple[dict[str, str], dict[str, str]]:
