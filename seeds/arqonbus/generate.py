@@ -18,7 +18,7 @@ import psycopg
 
 from restore_drill.errors import BadInput
 
-from .._copy import copy_lines, copy_rows, jtext, reset_identity
+from .._copy import bulk_load, copy_lines, copy_rows, jtext, reset_identity
 from .._pools import pools
 from ..summary import SeedSummary
 from .fold import Fold
@@ -242,12 +242,12 @@ def _require_empty_projector(conn: psycopg.Connection) -> None:
 
 
 def load(conn: psycopg.Connection, gen: EventGenerator) -> dict[str, int]:
-    """COPY the generator's events, then its DLQ and projections, in one transaction."""
-    with conn.transaction():
-        _require_empty_projector(conn)
-        rows = {EVENTS: copy_lines(conn, EVENTS, EVENT_COLUMNS, gen.event_lines())}
-        rows[DLQ] = copy_rows(conn, DLQ, DLQ_COLUMNS, gen.dlq)
-        rows[PROJECTION] = copy_rows(conn, PROJECTION, PROJECTION_COLUMNS, gen.projection_rows())
+    """COPY the generator's events, then its DLQ and projections, in one transaction (seeds._copy.bulk_load)."""
+    _require_empty_projector(conn)
+    with bulk_load(conn, PROJECTOR_TABLES) as freeze:  # TRUNCATE + COPY FREEZE, indexes built after
+        rows = {EVENTS: copy_lines(conn, EVENTS, EVENT_COLUMNS, gen.event_lines(), freeze=freeze)}
+        rows[DLQ] = copy_rows(conn, DLQ, DLQ_COLUMNS, gen.dlq, freeze=freeze)
+        rows[PROJECTION] = copy_rows(conn, PROJECTION, PROJECTION_COLUMNS, gen.projection_rows(), freeze=freeze)
         reset_identity(conn, EVENTS, "event_id")
         reset_identity(conn, DLQ, "dlq_id")
         reset_identity(conn, PROJECTION, "projection_id")

@@ -14,7 +14,7 @@ import psycopg
 from restore_drill.errors import BadInput
 from restore_drill.objectstore import S3Client
 
-from .._copy import copy_rows, reset_identity
+from .._copy import bulk_load, copy_rows, reset_identity
 from .._sql import run_script
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
@@ -73,12 +73,15 @@ def full_key(prefix: str, key: str) -> str:
 def load_rows(conn: psycopg.Connection, ds: PegasusDataset) -> dict[str, int]:
     """COPY every table in foreign-key order in one transaction, then align identity sequences."""
     counts: dict[str, int] = {}
-    with conn.transaction():
-        if conn.execute("SELECT EXISTS (SELECT 1 FROM public.courses)").fetchone() == (True,):
-            raise BadInput("public.courses already holds rows: seed Pegasus into a fresh database")
-        for table in TABLES:
-            counts[table] = copy_rows(conn, table, COLUMNS[table], ds.rows[table])
-            reset_identity(conn, table, "id")
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM public.courses)").fetchone() == (True,):
+        raise BadInput("public.courses already holds rows: seed Pegasus into a fresh database")
+    try:
+        with bulk_load(conn, TABLES) as freeze:  # TRUNCATE + COPY FREEZE, secondary indexes built after
+            for table in TABLES:
+                counts[table] = copy_rows(conn, table, COLUMNS[table], ds.rows[table], freeze=freeze)
+                reset_identity(conn, table, "id")
+    except ValueError as e:  # a table other than courses already holds rows
+        raise BadInput(f"{e}: seed Pegasus into a fresh database") from None
     return counts
 
 
