@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from restore_drill.checks import base_backup, recovery, wal_archive
+from restore_drill.checks import base_backup, recovery, upgrade_check, wal_archive
 from restore_drill.checks.result import Status
+from restore_drill.fixtures import binaries
 from restore_drill.pitr import wal
 from restore_drill.pitr.ledger import LedgerEntry
 from restore_drill.pitr.recovery import RecoveryOutcome, RecoveryTarget, read_log
+from restore_drill.pitr.upgrade import UpgradeCheckRun
 from tests.pitr_support import check, run_pitr, window_from_ledger
 
 T0 = datetime(2026, 11, 30, 18, 0, 0, tzinfo=UTC)
@@ -164,6 +166,16 @@ def test_backup_manifest_without_manifest_fails(tmp_path):
     assert r.status is Status.SKIPPED and "no working pg_verifybackup" in r.message
 
 
+def test_upgrade_check_reads_pg_upgrade():
+    ok = upgrade_check.upgrade_check(UpgradeCheckRun(16, 18, 0, "Checking cluster versions  ok\n*Clusters are compatible*"))
+    assert ok.status is Status.PASSED and "16 -> 18" in ok.message
+    bad = upgrade_check.upgrade_check(UpgradeCheckRun(16, 18, 1, "Checking cluster versions  ok\n"
+                                                                "old cluster does not use data checksums but the new one does\n"
+                                                                "Failure, exiting"))
+    assert bad.status is Status.FAILED and "exited 1" in bad.message
+    assert upgrade_check.upgrade_check(None, reason="no newer major").status is Status.SKIPPED
+
+
 # -- one real physical drill -------------------------------------------------------------------------------
 
 def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill_infra, tmp_path):
@@ -171,9 +183,14 @@ def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill
     before it. Every PITR check passes, the errant DELETE is undone (row_counts/table_checksums), and the
     reported data-loss window equals the one the ledger alone shows, to the millisecond."""
     rep, run = run_pitr(drill_infra, tmp_path)
-    failing = [(c.name, c.message) for c in rep.checks if c.status is not Status.PASSED and c.name != "backup_manifest"]
+    failing = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
     assert rep.error is None, rep.error
     assert not failing, failing
+    for name in ("recovery_target", "pitr_exactness", "data_loss_window", "wal_continuity", "recoverable_window",
+                 "row_counts", "table_checksums", "rto"):
+        assert check(rep, name).status is Status.PASSED, check(rep, name).message
+    if any(b.major > run.host.binaries.major for b in binaries.servers()):
+        assert check(rep, "upgrade_check").status is Status.PASSED, check(rep, "upgrade_check").message
     assert rep.status == "passed"
     assert isinstance(run.outcome, RecoveryOutcome) and run.outcome.new_timeline == 2
     assert rep.disasters and rep.disasters[0].name == "bad-statement"

@@ -23,19 +23,43 @@ STATEMENTS = ("delete", "update", "drop")
 RESTORE_POINT = "restore_drill_before_bad_statement"
 
 
+_COLUMNS = (
+    "SELECT a.attname, a.attnotnull, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+    "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
+    "AND a.attidentity = '' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid "
+    "AND a.attnum = ANY(i.indkey)) AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = a.attrelid "
+    "AND k.contype IN ('f', 'c') AND a.attnum = ANY(k.conkey)) ORDER BY a.attnotnull, a.attnum")
+
+
+def _overwrite(conn: psycopg.Connection, table: str) -> sql.Composed | None:
+    """An UPDATE of every row of ``table`` that damages one non-key column (no constraint on it): NULL where
+    the column allows it, else text gets a suffix, numbers + 1, json '{}'; None when no column fits."""
+    for col, notnull, typ in conn.execute(_COLUMNS, (table,)).fetchall():
+        c = sql.Identifier(col)
+        if not notnull:
+            value: sql.Composable = sql.SQL("NULL")
+        elif typ in ("text", "character varying") or typ.startswith("character varying"):
+            value = sql.SQL("{} || ' (overwritten)'").format(c)
+        elif typ in ("integer", "bigint", "smallint", "numeric", "double precision", "real"):
+            value = sql.SQL("{} + 1").format(c)
+        elif typ in ("jsonb", "json"):
+            value = sql.SQL("'{{}}'::{}").format(sql.SQL(typ))
+        else:
+            continue
+        return sql.SQL("UPDATE {} SET {} = {}").format(ident(table), c, value)
+    return None
+
+
 def _statement(conn: psycopg.Connection, kind: str, table: str) -> sql.Composed:
     if kind == "delete":
         return sql.SQL("DELETE FROM {}").format(ident(table))
     if kind == "drop":
         return sql.SQL("DROP TABLE {}").format(ident(table))
-    # update: overwrite one non-key column of every row with NULL (or, where NOT NULL, with its own default)
-    col = conn.execute(
-        "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-        "AND a.attgenerated = '' AND a.attidentity = '' AND NOT a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_index i "
-        "WHERE i.indrelid = a.attrelid AND a.attnum = ANY(i.indkey)) ORDER BY a.attnum LIMIT 1", (table,)).fetchone()
-    if col is None:
-        raise BadInput(f"bad-statement update: {table} has no nullable non-key column to overwrite; use delete or drop")
-    return sql.SQL("UPDATE {} SET {} = NULL").format(ident(table), sql.Identifier(col[0]))
+    stmt = _overwrite(conn, table)
+    if stmt is None:
+        raise BadInput(f"bad-statement update: {table} has no unconstrained non-key column to overwrite; "
+                       "use delete or drop, or pin another table")
+    return stmt
 
 
 def run_statement(ctx: DisasterContext, kind: str) -> DisasterRecord:
@@ -51,6 +75,10 @@ def run_statement(ctx: DisasterContext, kind: str) -> DisasterRecord:
         raise BadInput(f"bad-statement kind {kind!r}; use one of {', '.join(STATEMENTS)}")
     with ctx.db.connect(autocommit=True) as conn:
         table = pick_table(ctx, conn, need_pk=False, prefer_leaf=True)
+        if kind == "update" and ctx.target_table is None and _overwrite(conn, table) is None:
+            # the drawn table has nothing an UPDATE can damage: take the first table in scope that has
+            fits = [t for t in ctx.scope if counts(conn, [t]).get(t) and _overwrite(conn, t) is not None]
+            table = fits[0] if fits else table
         stmt = _statement(conn, kind, table)
         before = counts(conn, ctx.scope)
         rp_lsn = conn.execute("SELECT pg_create_restore_point(%s)::text", (RESTORE_POINT,)).fetchone()[0]  # type: ignore[index]

@@ -57,7 +57,8 @@ class PitrOptions:
     target from the evidence instead (fault tests). ``action``: recovery_target_action.
     ``statement``: delete | update | drop. ``ledger_before`` / ``ledger_after``: ledger transactions
     between the base backup and the disaster, and after it. ``before_start``: called with the run just
-    before the restored server starts (fault tests damage the archive there)."""
+    before the restored server starts (fault tests damage the archive there). ``upgrade_check``: after the
+    other checks, ``pg_upgrade --check`` of the restored cluster into the next newer major found."""
 
     target_kind: str = "time"
     target_offset_ms: float = 100.0
@@ -69,6 +70,7 @@ class PitrOptions:
     ledger_after: int = 20
     recovery_timeout_s: float = 180.0
     before_start: Callable[[PitrRun], Any] | None = None
+    upgrade_check: bool = True
 
     def __post_init__(self) -> None:
         if self.target_kind not in recovery.TARGET_KINDS:
@@ -272,6 +274,9 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
     with drill._phase("checks"):
         rep.checks = pitr_checks(run, base, rpo_s=rep.targets.rpo_s, rto_s=rep.targets.rto_s, restore_s=restore_s,
                                  manifest=drill.state.manifest, emit=drill._emit_check)
+        if opts.upgrade_check:
+            rep.checks.append(_upgrade_check(run))
+            drill._emit_check(rep.checks[-1])
     dlw = next((c for c in rep.checks if c.name == "data_loss_window"), None)
     rep.metrics.update({f"{k}_s": v.get("duration_s") for k, v in result.phases.items()})
     rep.metrics.update({
@@ -409,6 +414,27 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
     if emit is not None:
         emit(rto)
     return results
+
+
+def _upgrade_check(run: PitrRun) -> CheckResult:
+    """upgrade_check over the restored cluster (stops the restored server: it runs last)."""
+    from restore_drill.checks.upgrade_check import upgrade_check
+
+    from .upgrade import newer_major, run_upgrade_check
+
+    new = newer_major(run.host.binaries, binaries.servers())
+    if new is None:
+        return upgrade_check(None, reason=f"no PostgreSQL newer than {run.host.binaries.major} with pg_upgrade here")
+    if run.outcome is None or run.outcome.state != "promoted":
+        return upgrade_check(None, reason="the restored server was not promoted: nothing to upgrade")
+    t0 = time.monotonic()
+    try:
+        r = upgrade_check(run_upgrade_check(run.host, new))
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        r = CheckResult.errored("upgrade_check", f"{type(e).__name__}: {e}")
+    from dataclasses import replace
+
+    return replace(r, duration_s=round(time.monotonic() - t0, 3))
 
 
 def _verify_tools(major: int) -> list[Any]:
