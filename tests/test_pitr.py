@@ -201,3 +201,19 @@ def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill
     # the restored server and its data directory are gone; the base backup stays as evidence
     assert not run.host.root.exists() and not run.host.restore_dir.exists()
     assert Path(rep.backups[0].path).name == "base.tar"
+
+
+def test_a_logical_disaster_on_a_physical_drill_is_bad_input(drill_infra, tmp_path):
+    """One clear line, errored, before anything is started."""
+    from dataclasses import replace
+
+    from restore_drill import catalog
+    from restore_drill.config import DrillConfig
+    from restore_drill.engine import Drill
+    from restore_drill.events import EventBus
+
+    spec = replace(catalog.get("arqonbus-pitr"), disaster="truncate")
+    rep = Drill(spec, DrillConfig(report_dir=tmp_path), drill_infra, EventBus(), tmp_path).run()
+    assert rep.status == "errored" and rep.error is not None and rep.error.type == "BadInput"
+    assert "bad-statement" in rep.error.message
+    assert not (tmp_path / "work" / "arqonbus-pitr" / "pgdata-restore").exists()

@@ -140,6 +140,12 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
     """
     opts = opts or getattr(drill, "pitr_options", None) or PitrOptions()  # tests set drill.pitr_options
     sysdef, cfg = drill.system, drill.config
+    if drill.spec.disaster not in (None, "bad-statement"):
+        raise BadInput(f"--disaster {drill.spec.disaster}: a point-in-time recovery drill's disaster is bad-statement "
+                       "(an errant statement while writes go on); drop --disaster or pick a logical drill")
+    if cfg.pg_backend != "embedded":
+        raise BadInput(f"--pg-backend {cfg.pg_backend}: a physical drill starts its own archiving server from the "
+                       "PostgreSQL binaries here; use --pg-backend embedded")
     bins = binaries.select(cfg.pg_version)
     host: PitrHost | None = None
     try:

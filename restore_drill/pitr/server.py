@@ -86,6 +86,8 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *, wait: bool = True) -> None:
+        """Start the postmaster as the server user, its output appended to ``log``; with ``wait``, block until
+        it accepts connections (InfraUnavailable when it exits first or takes over START_TIMEOUT_S)."""
         args = [str(self.binaries.tool("postgres")), "-D", str(self.data), "-k", str(self.sock), "-p", str(self.port),
                 "-c", "listen_addresses="]
         for k, v in self.settings.items():
@@ -98,6 +100,7 @@ class ServerProcess:
             self.wait_ready()
 
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Poll a connection until it succeeds; InfraUnavailable (with the log's tail) otherwise."""
         deadline = time.monotonic() + timeout_s
         last: Exception | None = None
         while time.monotonic() < deadline:
@@ -120,15 +123,18 @@ class ServerProcess:
                         backend="pitr")
 
     def alive(self) -> bool:
+        """The postmaster we started is still running."""
         return self.proc is not None and self.proc.poll() is None
 
     def log_text(self) -> str:
+        """The whole server log ("" when there is none yet)."""
         try:
             return self.log.read_text(errors="replace")
         except OSError:
             return ""
 
     def log_tail(self, n: int = 800) -> str:
+        """The last ``n`` characters of the log, for error messages."""
         return self.log_text()[-n:].strip() or "(no server log)"
 
     def stop(self) -> None:
@@ -266,6 +272,7 @@ class PitrHost:
         return self.restored
 
     def pids(self) -> list[int]:
+        """Pids of the postmasters running now (primary, restored)."""
         return [s.proc.pid for s in (self.primary, self.restored) if s is not None and s.proc is not None]
 
     def close(self) -> None:

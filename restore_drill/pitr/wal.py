@@ -31,6 +31,7 @@ def parse_lsn(text: str) -> int:
 
 
 def format_lsn(lsn: int) -> str:
+    """50434416 -> '0/3019170' (PostgreSQL's X/X form)."""
     return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
 
 
@@ -39,11 +40,6 @@ def segment_name(lsn: int, timeline: int = 1, seg_bytes: int = DEFAULT_SEGMENT_B
     segno = lsn // seg_bytes
     per_log = 0x100000000 // seg_bytes
     return f"{timeline:08X}{segno // per_log:08X}{segno % per_log:08X}"
-
-
-def segment_number(name: str, seg_bytes: int = DEFAULT_SEGMENT_BYTES) -> int:
-    per_log = 0x100000000 // seg_bytes
-    return int(name[8:16], 16) * per_log + int(name[16:24], 16)
 
 
 def segments_between(start: int, end: int, timeline: int = 1, seg_bytes: int = DEFAULT_SEGMENT_BYTES) -> list[str]:
