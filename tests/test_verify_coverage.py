@@ -135,3 +135,25 @@ def test_extension_table_whose_rows_pg_dump_never_writes_is_flagged(drill_infra:
     assert clean.status is Status.PASSED, clean.message
     assert res.status is Status.FAILED
     assert "public.ext_notes: table of extension plpgsql not registered with pg_extension_config_dump" in res.message
+
+
+def test_restored_objects_counts_the_archives_large_objects(drill_infra: Any, tmp_path: Path) -> None:
+    """The 20 large objects are archived objects too: restored_objects counts them, and names one that
+    a restore lost (deleted here in the restored database, as a failed BLOBS entry would leave it)."""
+    from restore_drill.verify import inspect_archive, restored_objects
+
+    with source(drill_infra) as db:
+        f = dump(db, tmp_path / "all.dump")
+    archive = inspect_archive(f, [binaries.select(16)])
+    target = drill_infra.database(16)
+    try:
+        run([binaries.select(16).tool("pg_restore"), "-d", target.name, f], env=libpq_env(target), timeout_s=60,
+            check=True)
+        with target.connect(autocommit=True) as c:
+            ok = restored_objects(c, archive)
+            c.execute("SELECT lo_unlink(min(blob)) FROM docs")
+            lost = restored_objects(c, archive)
+    finally:
+        drill_infra.drop(target)
+    assert ok.status is Status.PASSED and "20 LARGE OBJECT" in ok.message, ok.message
+    assert lost.status is Status.FAILED and "LARGE OBJECT" in lost.message

@@ -65,23 +65,30 @@ SELECT 'schema', '- ' || nspname FROM pg_namespace
 @timed("restored_objects")
 def restored_objects(conn: psycopg.Connection, archive: ArchiveInfo) -> CheckResult:
     """Every table, view, sequence, index, constraint, trigger, function, extension and schema the
-    archive's table of contents lists exists in the restored database."""
+    archive's table of contents lists exists in the restored database, and so does every large object
+    the archive creates (its pre-data ``lo_create`` calls: pg_dump 17+ lists them as ranges)."""
     name = "restored_objects"
     wanted = [(e, _TOC_GROUPS[e.desc]) for e in archive.entries if e.desc in _TOC_GROUPS]
+    los = sorted(archive.shape.large_objects) if archive.shape is not None else []
     with read_session(conn):
         have = {(g, k) for g, k in conn.execute(_RESTORED_OBJECTS_SQL).fetchall()}
+        lo_have = {int(r[0]) for r in conn.execute("SELECT oid FROM pg_largeobject_metadata").fetchall()} if los else set()
     missing = [f"{e.desc} {e.key}" for e, g in wanted if (g, e.key) not in have]
+    missing += [f"LARGE OBJECT {o}" for o in los if o not in lo_have]
     per_kind: dict[str, int] = {}
     for e, _ in wanted:
         per_kind[e.desc] = per_kind.get(e.desc, 0) + 1
-    ev = {"archived": len(wanted), "per_kind": per_kind, "missing": capped(missing)}
+    if los:
+        per_kind["LARGE OBJECT"] = len(los)
+    wanted_n = len(wanted) + len(los)
+    ev = {"archived": wanted_n, "per_kind": per_kind, "missing": capped(missing)}
     if missing:
-        return CheckResult.failed(name, f"{len(missing)} of {len(wanted)} archived objects missing after restore: "
-                                  f"{sample(missing)}", expected=len(wanted), observed=len(wanted) - len(missing),
+        return CheckResult.failed(name, f"{len(missing)} of {wanted_n} archived objects missing after restore: "
+                                  f"{sample(missing)}", expected=wanted_n, observed=wanted_n - len(missing),
                                   evidence=ev)
-    return CheckResult.passed(name, f"all {len(wanted)} archived objects exist after restore ("
+    return CheckResult.passed(name, f"all {wanted_n} archived objects exist after restore ("
                               + ", ".join(f"{n} {k}" for k, n in sorted(per_kind.items())) + ")",
-                              expected=len(wanted), observed=len(wanted), evidence=ev)
+                              expected=wanted_n, observed=wanted_n, evidence=ev)
 
 
 @timed("row_counts")
