@@ -17,8 +17,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from restore_drill.objectstore import ObjectStore, base_prefix, list_objects, open_store
-from restore_drill.seeds.manifest import Manifest, ObjectSnapshot
+from restore_drill.objectstore import ObjectInfo, ObjectStore, base_prefix, list_objects, open_store
+from restore_drill.seeds.manifest import Manifest, ObjectSnapshot, content_etag, known_sha256, remember_sha256
 
 from ._util import capped, human_duration, ident, missing_tables, parse_time, qualified, quote_qualified, read_session, sample, timed
 from .result import CheckResult
@@ -54,10 +54,14 @@ class ReferenceDiff:
     lost_columns: list[str] = field(default_factory=list)
 
 
-def _referenced_keys_sql(cols: Sequence[tuple[str, str, str]]) -> sql.Composed:
-    # Keys sorted bytewise (COLLATE "C") so they merge with S3's UTF-8-ordered listing.
-    parts = [sql.SQL("SELECT ltrim({col}, '/') AS k, {ref} AS src FROM {tbl} WHERE {col} IS NOT NULL "
-                     "AND {col} <> ''").format(col=sql.Identifier(col), ref=sql.Literal(ref), tbl=ident(tbl))
+def _referenced_keys_sql(cols: Sequence[tuple[str, str, str]], keys: Mapping[str, str] | None = None) -> sql.Composed:
+    # Keys sorted bytewise (COLLATE "C") so they merge with S3's UTF-8-ordered listing. ``keys``: per reference,
+    # an SQL expression over the row that builds the key from the column (the system definition's own SQL).
+    keys = keys or {}
+    parts = [sql.SQL("SELECT ltrim(({key})::text, '/') AS k, {ref} AS src FROM {tbl} WHERE {col} IS NOT NULL "
+                     "AND {col}::text <> ''").format(
+                         key=sql.SQL(keys[ref]) if ref in keys else sql.Identifier(col),  # type: ignore[arg-type]
+                         col=sql.Identifier(col), ref=sql.Literal(ref), tbl=ident(tbl))
              for ref, tbl, col in cols]
     return sql.SQL("SELECT k COLLATE \"C\", array_agg(DISTINCT src) FROM ({}) AS r GROUP BY 1 ORDER BY 1").format(
         sql.SQL(" UNION ALL ").join(parts))
@@ -72,6 +76,7 @@ def reference_diff(
     *,
     cap: int = 50,
     batch: int = 5000,
+    keys: Mapping[str, str] | None = None,
 ) -> ReferenceDiff:
     """Merge-join the sorted referenced keys (a server-side cursor) with the sorted listing.
 
@@ -108,7 +113,7 @@ def reference_diff(
     if live:
         with conn.transaction(), conn.cursor(name="rd_referenced_keys") as cur:
             cur.itersize = batch
-            cur.execute(_referenced_keys_sql(live))
+            cur.execute(_referenced_keys_sql(live, keys))
             for key, sources in cur:
                 diff.referenced += 1
                 while cur_key is not None and cur_key < key:
@@ -154,9 +159,12 @@ def artifact_paths_exist(
     reference_columns: Mapping[str, str] | Sequence[str],
     *,
     manifest: Manifest | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> CheckResult:
     """Every object key held in ``reference_columns`` (``"schema.table.column"``, keys relative to
     ``prefix``) exists in the restored bucket, decided by listing, not by HEAD per key.
+
+    ``keys``: per reference, an SQL expression over its row that builds the key (the definition's own SQL).
 
     No vacuous pass: zero referenced keys while ``manifest`` recorded rows in the tables holding the
     reference columns and objects under the prefix fails (the keys did not come back); zero with nothing
@@ -165,7 +173,7 @@ def artifact_paths_exist(
     if not reference_columns:
         return CheckResult.skipped(name, "no reference columns declared for this system")
     with read_session(conn), _RequestCounter(s3_client) as counter:
-        d = reference_diff(conn, s3_client, bucket, prefix, reference_columns)
+        d = reference_diff(conn, s3_client, bucket, prefix, reference_columns, keys=keys)
     where = f"s3://{bucket}/{base_prefix(prefix)}"
     if d.referenced == 0 and not d.lost_columns:
         tables = {_column_parts(r)[0] for r in reference_columns}
@@ -235,7 +243,26 @@ def unreadable_objects(client: Any, bucket: str, prefix: str | None = None) -> l
     return out
 
 
-def _fetch(client: Any, bucket: str, key: str) -> dict[str, Any]:
+def _proven_sha256(info: ObjectInfo, exp: ObjectSnapshot) -> str | None:
+    """The sha256 S3's listing proves for a listed object without reading it, or None: a readable (STANDARD)
+    object whose single-part ETag and size equal the manifest's carries the manifest's sha256; else one
+    whose ETag and size match a content this process hashed (seeds.manifest.known_sha256)."""
+    if info.storage_class != "STANDARD" or info.size != exp.size:
+        return None
+    md5 = content_etag(info.etag)
+    if md5 is not None and md5 == content_etag(exp.etag):
+        return exp.sha256
+    return known_sha256(info.etag, info.size)
+
+
+def _head(client: Any, bucket: str, key: str, size: int, sha256: str) -> dict[str, Any]:
+    """The headers of an object whose content is proven (see _proven_sha256): no body is read."""
+    head = client.head_object(Bucket=bucket, Key=key)
+    return {"sha256": sha256, "size": size, "content_type": head.get("ContentType", "") or "",
+            "metadata": dict(head.get("Metadata", {}) or {})}
+
+
+def _fetch(client: Any, bucket: str, key: str, etag: str = "") -> dict[str, Any]:
     from botocore.exceptions import ClientError
 
     try:
@@ -252,6 +279,7 @@ def _fetch(client: Any, bucket: str, key: str) -> dict[str, Any]:
     for chunk in got.chunks:
         h.update(chunk)
         size += len(chunk)
+    remember_sha256(etag, size, h.hexdigest())
     return {"sha256": h.hexdigest(), "size": size, "content_type": got.content_type, "metadata": got.metadata}
 
 
@@ -270,11 +298,17 @@ def object_integrity(
     workers: int = 8,
 ) -> CheckResult:
     """The restored prefix equals the backup-time manifest: no missing keys, no extra keys (orphans),
-    and per key the same size, sha256 of the content (read back, never an ETag), content type and
-    user metadata."""
+    and per key the same size, sha256 of the content, content type and user metadata.
+
+    The content is read back and hashed unless S3 itself proves it unchanged: a STANDARD object whose
+    single-part ETag (the MD5 of its content) and size equal the manifest's, or those of a content this
+    process already hashed (seeds.manifest.known_sha256), carries that sha256 and only its headers are read
+    (HEAD). Wherever it may have changed (multipart or non-MD5 ETag, size or ETag differs) it is read in
+    full. evidence: sha256_read_back / sha256_carried count each way (issue 19)."""
     name = "object_integrity"
     expected: Mapping[str, ObjectSnapshot] = manifest.objects if isinstance(manifest, Manifest) else manifest
-    listed = dict(iter_listing(s3_client, bucket, prefix))
+    infos = {o.key: o for o in open_store(s3_client, bucket, prefix).list()}
+    listed = {k: o.size for k, o in infos.items()}
     if not expected and not listed:  # no vacuous pass over 0 objects
         return CheckResult.skipped(name, f"nothing to check: the manifest holds no object under "
                                    f"s3://{bucket}/{base_prefix(prefix)} and none is there",
@@ -283,8 +317,11 @@ def object_integrity(
     extra = sorted(set(listed) - set(expected))
     common = sorted(set(expected) & set(listed))
     base = base_prefix(prefix)
+    carried = {k: sha for k in common if (sha := _proven_sha256(infos[k], expected[k])) is not None}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        fetched = dict(zip(common, pool.map(lambda k: _fetch(s3_client, bucket, base + k), common), strict=True))
+        fetched = dict(zip(common, pool.map(
+            lambda k: (_head(s3_client, bucket, base + k, infos[k].size, carried[k]) if k in carried
+                       else _fetch(s3_client, bucket, base + k, infos[k].etag)), common), strict=True))
     unreadable = [fetched[k]["unreadable"] for k in common if "unreadable" in fetched[k]]
     if unreadable:  # a verdict, not a crash: the restored copy cannot be read back as it is
         return CheckResult.failed(
@@ -313,7 +350,8 @@ def object_integrity(
     where = f"s3://{bucket}/{base}"
     ev = {"bucket": bucket, "prefix": base, "expected_objects": len(expected), "listed_objects": len(listed),
           "missing": capped(missing), "orphans": capped(extra), "changed": capped(differs),
-          "tool_metadata_ignored": capped(tool_meta)}
+          "tool_metadata_ignored": capped(tool_meta),
+          "sha256_read_back": len(common) - len(carried), "sha256_carried": len(carried)}
     if missing or extra or differs:
         desc = [f"missing {k}" for k in missing] + [f"changed {d['key']} ({'; '.join(d['differences'])})"
                                                     for d in differs] + [f"orphan {k}" for k in extra]

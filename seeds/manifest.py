@@ -7,6 +7,7 @@ stream (no table is loaded into memory) and agree between source and restore wha
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ class ObjectSnapshot:
     sha256: str
     content_type: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    etag: str = ""  # as S3 listed it, quotes included ("" in manifests written before issue 19)
 
 
 @dataclass
@@ -194,17 +196,62 @@ def catalog_snapshot(
 
 # -- object storage -------------------------------------------------------------------------------
 
-def object_snapshots(client: S3Client, bucket: str, prefix: str = "") -> dict[str, ObjectSnapshot]:
-    """Every object under ``prefix``: size, sha256 of the content (streamed), content type, metadata.
+# sha256 of contents this process has read, by (single-part ETag, size). A single-part upload's ETag is the
+# MD5 of its content (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html, "ETag"; moto does the
+# same), and a server-side copy keeps it, so an object listed with an ETag and size seen here holds that
+# content: its sha256 is carried, not downloaded and hashed again (issue 19: the manifest, the backup
+# snapshot record and object_integrity each read every object). A multipart ETag ("<md5>-<parts>") names the
+# parts, not the content, and an ETag that is not 32 hex digits (SSE-KMS/SSE-C) is no digest: never reused.
+_SHA256_BY_CONTENT: dict[tuple[str, int], str] = {}
+_MD5_ETAG = re.compile(r'^"?[0-9a-fA-F]{32}"?$')
 
-    Keys are relative to the prefix so a snapshot of ``backup/x-DATE`` compares with ``live/x``.
+
+def content_etag(etag: str) -> str | None:
+    """The MD5 a single-part S3 ETag is (lower case, unquoted), or None for a multipart, encrypted or empty one."""
+    return etag.strip('"').lower() if _MD5_ETAG.match(etag or "") else None
+
+
+def known_sha256(etag: str, size: int) -> str | None:
+    """sha256 (hex) of a content this process has read whose single-part ETag and size (bytes) are these,
+    else None (never for a multipart or non-MD5 ETag: then the object must be read)."""
+    md5 = content_etag(etag)
+    return _SHA256_BY_CONTENT.get((md5, size)) if md5 else None
+
+
+def remember_sha256(etag: str, size: int, sha256: str) -> None:
+    """Record that the content with this single-part ETag and ``size`` bytes hashed to ``sha256`` (read in
+    full by the caller); a multipart or non-MD5 ETag is not recorded."""
+    md5 = content_etag(etag)
+    if md5:
+        _SHA256_BY_CONTENT[(md5, size)] = sha256
+
+
+def object_snapshots(client: S3Client, bucket: str, prefix: str = "", *,
+                     reused: list[str] | None = None) -> dict[str, ObjectSnapshot]:
+    """Every object under ``prefix``: size, ETag, sha256 of the content, content type, metadata.
+
+    Keys are relative to the prefix so a snapshot of ``backup/x-DATE`` compares with ``live/x``. The content
+    is streamed and hashed unless its single-part ETag and size match a content already hashed in this
+    process (:func:`known_sha256`): then only its headers are read (HEAD) and the key is appended to
+    ``reused`` when given. Raises botocore's ClientError (NoSuchBucket, AccessDenied, ...).
     """
     store = S3Store(client, bucket, prefix)
     out: dict[str, ObjectSnapshot] = {}
     for obj in store.list():
+        sha = known_sha256(obj.etag, obj.size) if obj.storage_class == "STANDARD" else None
+        if sha is not None:
+            head = client.head_object(Bucket=bucket, Key=store.prefix + obj.key)
+            out[obj.key] = ObjectSnapshot(key=obj.key, size=obj.size, sha256=sha,
+                                          content_type=head.get("ContentType", "") or "",
+                                          metadata=dict(head.get("Metadata", {}) or {}), etag=obj.etag)
+            if reused is not None:
+                reused.append(obj.key)
+            continue
         got = store.get(obj.key)
-        out[obj.key] = ObjectSnapshot(key=obj.key, size=obj.size, sha256=got.sha256(),
-                                      content_type=got.content_type, metadata=got.metadata)
+        sha = got.sha256()
+        remember_sha256(obj.etag, obj.size, sha)
+        out[obj.key] = ObjectSnapshot(key=obj.key, size=obj.size, sha256=sha,
+                                      content_type=got.content_type, metadata=got.metadata, etag=obj.etag)
     return out
 
 

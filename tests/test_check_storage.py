@@ -122,6 +122,28 @@ def test_synced_back_prefix_equals_the_manifest(restored):
     res = object_integrity(client, bucket.name, PREFIX, manifest)
     assert res.status is Status.PASSED, res.message
     assert res.evidence["expected_objects"] == 9
+    # `aws s3 sync` copies single-part objects server-side: ETag (MD5) and size equal the manifest's, so
+    # each sha256 is carried from the manifest (issue 19) instead of downloading and hashing again.
+    assert res.evidence["sha256_carried"] == 9 and res.evidence["sha256_read_back"] == 0
+
+
+def test_an_object_whose_etag_changed_is_read_back_and_a_multipart_one_always_is(restored):
+    """Issue 19: the sha256 is read back wherever the object may have changed: an ETag that differs from the
+    manifest's, or a multipart ETag (which names the parts, not the content)."""
+    bucket, client, manifest = restored
+    key = "audio/lecture-1.wav"
+    body = client.get_object(Bucket=bucket.name, Key=f"{PREFIX}/{key}")["Body"].read()
+    mp = client.create_multipart_upload(Bucket=bucket.name, Key=f"{PREFIX}/{key}",
+                                        ContentType=manifest[key].content_type, Metadata=manifest[key].metadata)
+    part = client.upload_part(Bucket=bucket.name, Key=f"{PREFIX}/{key}", UploadId=mp["UploadId"], PartNumber=1,
+                              Body=body)
+    client.complete_multipart_upload(Bucket=bucket.name, Key=f"{PREFIX}/{key}", UploadId=mp["UploadId"],
+                                     MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
+    etag = client.head_object(Bucket=bucket.name, Key=f"{PREFIX}/{key}")["ETag"]
+    assert "-" in etag  # multipart: the same bytes, another ETag
+    res = object_integrity(client, bucket.name, PREFIX, manifest)
+    assert res.evidence["sha256_read_back"] == 1 and res.evidence["sha256_carried"] == 8
+    assert res.status is Status.PASSED, res.message  # same bytes and headers: read back and equal
 
 
 def test_object_overwritten_in_place_with_the_same_size_fails(restored):
@@ -136,6 +158,7 @@ def test_object_overwritten_in_place_with_the_same_size_fails(restored):
     assert f"changed {key} (sha256" in res.message and "size" not in res.evidence["changed"]["items"][0][
         "differences"][0]
     assert hashlib.sha256(bytes(body)).hexdigest()[:12] in res.message
+    assert res.evidence["sha256_read_back"] == 1  # the ETag changed: read back, never carried
 
 
 def test_missing_extra_and_metadata_changes_fail(restored):
