@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from restore_drill.objectstore import iter_pages
+from restore_drill.objectstore import S3Client, iter_pages
 
 from ._util import timed
 from .result import CheckResult
@@ -23,7 +23,7 @@ RECOMMENDED_DAYS = 30
 class S3Location:
     """Backups under ``s3://bucket/prefix*``; ``prefix`` is a name prefix (``pegasus-``), not only a folder."""
 
-    client: Any = field(repr=False)
+    client: S3Client = field(repr=False)
     bucket: str
     prefix: str = ""
 

@@ -24,6 +24,8 @@ from urllib.parse import unquote
 
 import psycopg
 
+from restore_drill.objectstore import S3Client
+
 from .errors import HarnessFault
 from .redact import Redactor
 
@@ -62,7 +64,7 @@ class StandinApi:
     def __init__(
         self,
         db_url: str,
-        s3_client: Any,
+        s3_client: S3Client,
         bucket: str,
         prefix: str,
         *,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_drill.errors import BadInput, InfraUnavailable
-from restore_drill.objectstore import list_objects
+from restore_drill.objectstore import S3Client, list_objects
 
 # botocore DEBUG records carry request headers (the signature and key id): keep them out of logs.
 if logging.getLogger("botocore").level < logging.INFO:
@@ -62,7 +62,7 @@ def endpoint_url(flag: str | None) -> str | None:
     return flag or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
-def client(endpoint: str | None = None) -> Any:
+def client(endpoint: str | None = None) -> S3Client:
     """A boto3 S3 client on the default credential chain. Raises BadInput when no credentials are found
     (naming the variables to set, never their values)."""
     import boto3

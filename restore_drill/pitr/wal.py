@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from restore_drill.fixtures.binaries import PgBinaries
-from restore_drill.objectstore import S3Store
+from restore_drill.objectstore import S3Client, S3Store
 
 SEGMENT = re.compile(r"^[0-9A-F]{24}$")
 DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
@@ -47,7 +47,7 @@ def segments_between(start: int, end: int, timeline: int = 1, seg_bytes: int = D
     return [segment_name(n * seg_bytes, timeline, seg_bytes) for n in range(start // seg_bytes, end // seg_bytes + 1)]
 
 
-def archive_listing(client: Any, bucket: str, prefix: str) -> dict[str, int]:
+def archive_listing(client: S3Client, bucket: str, prefix: str) -> dict[str, int]:
     """{file name: size in bytes} of everything under ``s3://bucket/prefix/``."""
     return {o.key: o.size for o in S3Store(client, bucket, prefix).list()}
 
@@ -74,7 +74,7 @@ class WalScan:
     downloaded: list[str] = field(default_factory=list)
 
 
-def download_segments(client: Any, bucket: str, prefix: str, names: list[str], dest: Path) -> list[str]:
+def download_segments(client: S3Client, bucket: str, prefix: str, names: list[str], dest: Path) -> list[str]:
     """Download the named archive files into ``dest``; returns those that existed."""
     got = []
     base = prefix.strip("/") + "/"
@@ -88,7 +88,7 @@ def download_segments(client: Any, bucket: str, prefix: str, names: list[str], d
     return got
 
 
-def scan(bins: PgBinaries, client: Any, bucket: str, prefix: str, start: int, timeline: int = 1,
+def scan(bins: PgBinaries, client: S3Client, bucket: str, prefix: str, start: int, timeline: int = 1,
          end: int | None = None, seg_bytes: int = DEFAULT_SEGMENT_BYTES, timeout_s: float = 120.0) -> WalScan:
     """pg_waldump the archived segments of ``timeline`` from ``start`` (to ``end`` when given).
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 from restore_drill.checks.retention import date_in
 from restore_drill.fixtures.s3 import S3Endpoint
-from restore_drill.objectstore import DirectoryStore
+from restore_drill.objectstore import DirectoryStore, ObjectStore, S3Client
 
 from ..errors import BadInput
 from ..redact import redact_url
@@ -27,7 +26,7 @@ class Snapshot:
 
     spec: str  # as the user wrote it (credentials never part of it)
     kind: str  # "s3" | "dir"
-    client: Any = field(repr=False)
+    client: S3Client | ObjectStore = field(repr=False)  # an ObjectStore for a folder
     bucket: str
     prefix: str | None
     taken_on: date | None  # from the name: prefix-YYYY-MM-DD, pegasus_20260220 ...
