@@ -5,6 +5,11 @@ recorded), in the drill's working folder, with the bound environment. Nothing is
 command fails or does nothing here the way it would on the bad day, and the record shows it.
 The drill's own actions (seeding, the disaster, the stand-in API, replacements) appear in the
 same step stream, labelled as restore-drill's, never as the runbook's.
+
+The run is split by concern (issue 12): ``results`` (step records, the result, hook types),
+``values`` (variables, placeholders, operator inputs), ``findings`` (first failing line, copies that
+moved nothing), ``effects`` (what a restore step changed), ``backups`` (backup and snapshot records),
+``tools`` (wrapper shims, rclone remotes); this module sequences the plan.
 """
 
 from __future__ import annotations
