@@ -524,3 +524,42 @@ def test_reference_keys_built_by_sql_expressions(tmp_path: Path, restores_storag
         assert code == 0 and d["status"] == "passed", failed_checks(d)
     else:
         assert refs["status"] == "failed" and "media/001/002/original/b.png" in refs["message"], refs["message"]
+
+
+RCLONE_RUNBOOK = """\
+    # Shop media with rclone
+
+    ## Backup
+
+    ```bash
+    pg_dump -Fc "$DATABASE_URL" -f shop.dump
+    rclone copy "offsite:$S3_BUCKET/$S3_PREFIX" media-backup
+    ```
+
+    ## Restore
+
+    ```bash
+    pg_restore --clean --if-exists -d "$DATABASE_URL" shop.dump
+    rclone copy media-backup "offsite:$S3_BUCKET/$S3_PREFIX"
+    ```
+"""
+
+
+@pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone is not installed (make tools installs it)")
+def test_rclone_remote_named_in_the_runbook_reaches_the_drills_endpoint(tmp_path: Path) -> None:
+    """shared/cases/byo-s3cmd (rclone flavour): the remote `offsite:` the runbook names gets a private rclone
+    config for the drill's endpoint; rclone's own x-amz-meta-mtime is recorded, not counted as a change. (rclone
+    re-derives Content-Type from the file name: a .txt object comes back as "text/plain; charset=utf-8", a
+    real difference object_integrity reports; these objects keep theirs.)"""
+    system = make(tmp_path, RCLONE_RUNBOOK, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+    """, objects={"a/photo.bin": b"\x00\x01photo" * 50, "b/notes.bin": b"notes"})
+    code, d = drill(system, "--disaster", "delete-objects")
+    assert [s["status"] for s in steps(d, "backup") + steps(d, "restore")] == ["passed", "passed"], d["steps"]
+    assert_as_written(d)
+    integrity = next(c for c in d["checks"] if c["name"] == "object_integrity")
+    assert integrity["evidence"]["tool_metadata_ignored"], integrity["evidence"]
+    assert code == 0 and d["status"] == "passed", failed_checks(d)

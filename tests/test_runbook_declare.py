@@ -165,3 +165,20 @@ def test_failed_block_names_its_first_failing_line_and_first_error(pg_database: 
     assert step.failed_line == 5 and step.failed_command.startswith("psql")
     assert 'relation "no_such_table" does not exist' in step.first_error
     assert "line 2 of the block" in step.reason and "later failing lines: 3" in step.reason
+
+
+def test_a_placeholder_rewrite_is_a_deviation_an_operator_input_is_a_finding(pg_database: Database,
+                                                                           tmp_path: Path) -> None:
+    """shared/cases/byo-libpq-flags (the old workaround): rewriting the runbook's literal text through
+    [placeholders] is recorded as a deviation on the step and the result; a fill-in such as <backup-file> is an
+    operator input (a finding), not a deviation."""
+    env = bind(db=pg_database, client_bins=binaries.client_for(pg_database.major), workdir=tmp_path)
+    book = parse_runbook("# R\n## Backup\n```bash\npg_dump -Fc mataroa -f backups_<backup-file>.dump\n```\n", "r.md")
+    binding = parse_binding({"phases": {"backup": ["Backup"]}, "placeholders": {
+        "mataroa": {"source": "value", "value": '"$DATABASE_URL"'}, "<backup-file>": "x"}}, name="r")
+    res = run_runbook(book, binding, env, tmp_path / "w")
+    step = res.steps[0]
+    assert step.status == "passed", step.reason
+    assert len(step.deviations) == 1 and "'mataroa' was replaced" in step.deviations[0]
+    assert res.deviations == [f"{step.name}: {step.deviations[0]}"]
+    assert [o["name"] for o in step.operator_inputs] == ["<backup-file>"] and step.operator_inputs[0]["value"] == "x"
