@@ -198,6 +198,8 @@ def _backup_artifact(ctx: CheckContext) -> CheckResult:
     if ctx.backup is None:
         return CheckResult.failed("backup_artifact", "the backup phase produced no backup file")
     scope = ctx.scope_tables
+    if scope is not None and ctx.system.exclude_data:  # [database] exclude_data: no data in the archive, on purpose
+        scope = [t for t in scope if t not in ctx.system.exclude_data]
     if scope is not None and ledger.TABLE in (ctx.backup.data_tables or []):
         scope = [*scope, ledger.TABLE]  # the harness's own write ledger rides along in a whole-database dump
     return backup.backup_artifact(ctx.backup, ctx.client_bins.tool("pg_restore"), scope,

@@ -40,6 +40,11 @@ class SystemDef:
     table_scoped: bool = False  # the procedure restores only `tables`; blast_radius checks the rest
     storage_prefix: str | None = None  # None = Postgres-only system
     references: dict[str, str] = field(default_factory=dict)  # "schema.table.column" -> description
+    # "schema.table.column" -> SQL expression over that table's row building the object key (media/000/001/x.jpg)
+    reference_keys: dict[str, str] = field(default_factory=dict)
+    # [database] exclude_data: tables whose rows the backup leaves out on purpose (pg_dump --exclude-table-data):
+    # their schema is checked, their rows are expected absent after the restore
+    exclude_data: tuple[str, ...] = ()
     versioning: bool = False
     generator: str | None = None
     seed_sql: Path | None = None
@@ -136,7 +141,10 @@ def load_system(path: Path) -> SystemDef:
     if not all(isinstance(a, str) and _is_name(a) and a != name for a in aliases):
         raise r.fail("aliases", f"must be a list of other names (letters, digits, '-' or '_'), got {aliases!r}")
     db = r.table("database")
-    db.unknown({"tables", "schemas", "table_scoped", "migration"})
+    db.unknown({"tables", "schemas", "table_scoped", "migration", "exclude_data"})
+    exclude = db.get("exclude_data", list, [])
+    if not all(isinstance(t, str) and t for t in exclude):
+        raise db.fail("exclude_data", 'must be a list of table names, e.g. ["public.sessions"]')
     tables = db.get("tables", (str, list), "all")
     if isinstance(tables, str):
         if tables != "all":
@@ -149,9 +157,16 @@ def load_system(path: Path) -> SystemDef:
     st = r.table("storage")
     st.unknown({"prefix", "references", "versioning"})
     refs = st.get("references", dict, {})
-    for col, desc in refs.items():
+    ref_keys: dict[str, str] = {}
+    for col, desc in list(refs.items()):
+        if isinstance(desc, dict) and set(desc) <= {"description", "key"} and isinstance(desc.get("key"), str) \
+                and desc["key"].strip():
+            ref_keys[col] = desc["key"]
+            refs[col] = str(desc.get("description", col))
+            desc = refs[col]
         if col.count(".") != 2 or not isinstance(desc, str):
-            raise st.fail(f"references.{col}", 'must be "schema.table.column" = "description"')
+            raise st.fail(f"references.{col}", 'must be "schema.table.column" = "description" or '
+                                                '{ description = "...", key = "SQL expression building the key" }')
     prefix = st.get("prefix", str)
     if refs and prefix is None:
         raise st.fail("prefix", "is required when storage.references are given")
@@ -192,7 +207,8 @@ def load_system(path: Path) -> SystemDef:
         name=name, path=path.resolve(), description=r.get("description", str, ""), aliases=tuple(aliases),
         tables=table_tuple,
         schemas=tuple(db.get("schemas", list, ["public"])), table_scoped=db.get("table_scoped", bool, False),
-        storage_prefix=prefix, references=dict(refs), versioning=st.get("versioning", bool, False),
+        storage_prefix=prefix, references=dict(refs), reference_keys=ref_keys,
+        exclude_data=tuple(t if "." in t else f"public.{t}" for t in exclude), versioning=st.get("versioning", bool, False),
         generator=gen, seed_sql=sql, seed_dump=dump, seed_objects=objects,
         runbook=p.path_("runbook"), binding=p.path_("binding"), corrected=p.path_("corrected"),
         corrected_binding=p.path_("corrected_binding"),
