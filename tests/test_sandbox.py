@@ -343,3 +343,24 @@ def test_real_host_cli_by_absolute_path_reaches_nothing(tmp_path: Path, tool: st
     done, out = _sandbox(tmp_path).run(f"{exe} {args}", env=ENV, timeout_s=60)
     assert done.exit_code != 0
     assert out.blocks and all(b.kind in ("unix", "tcp") for b in out.blocks), out.blocks
+
+
+def test_cli_refuses_before_any_server_starts_where_steps_cannot_be_confined(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from restore_drill.cli import main
+    from restore_drill.fixtures.postgres.embedded import EmbeddedPostgres as Embedded
+
+    started: list[str] = []
+    monkeypatch.setattr(landlock, "abi_version", lambda: 0)
+    monkeypatch.setattr(Embedded, "start", lambda self: started.append("postgres"))
+    monkeypatch.delenv(sandbox.confine.UNCONFINED_ENV, raising=False)
+    with pytest.raises(SystemExit) as e:
+        main(["run", "arqonbus-table-restore", "--quiet", "--report-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and started == []
+    assert err.splitlines()[0] == (
+        "restore-drill: error: runbook steps cannot be confined on this machine: Landlock is not enabled in this "
+        "kernel; pass --unconfined (or set RESTORE_DRILL_UNCONFINED=1) to run them with the host's network, "
+        "sockets and tools")
+    (report,) = (tmp_path / "r").glob("*/report.json")
+    assert '"errored"' in report.read_text()
