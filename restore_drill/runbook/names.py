@@ -36,12 +36,12 @@ def drill_database(srv: Any, names: Names) -> Database:
     """
     if not names.database and not names.all_roles:
         return srv.create_database()  # type: ignore[no-any-return]
-    admin = srv.admin_db()
     disposable = getattr(srv, "kind", "") in DISPOSABLE_BACKENDS
-    if names.all_roles and not disposable:
+    if names.all_roles and not disposable:  # refused before anything touches the server
         raise BadInput(f"[names] roles {list(names.all_roles)} can only be created on a disposable server; roles are "
                        "cluster-wide, so on --pg-backend external they would change the server's real roles: use "
                        "--pg-backend embedded, or remove user/roles from [names]")
+    admin = srv.admin_db()
     conn: psycopg.Connection = srv.admin
     if names.database:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (names.database,)).fetchone()
