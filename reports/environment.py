@@ -8,6 +8,7 @@ import platform
 import socket
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from restore_drill.errors import StepTimeout
@@ -51,20 +52,41 @@ def _user() -> str:
         return str(os.getuid())
 
 
+# (path, size, mtime_ns, PATH) -> the answer: a run asks for the same tools' versions more than once (the
+# session's report is built twice), and `aws --version` alone costs ~0.5 s of Python start (issue 19).
+_VERSIONS: dict[tuple[str, int, int, str], str] = {}
+
+
+def _probe_one(path: str | Path, child_env: dict[str, str], timeout_s: float) -> str:
+    try:
+        st = os.stat(path)
+        key = (str(path), st.st_size, st.st_mtime_ns, child_env.get("PATH", ""))
+    except OSError:
+        key = None  # run() names the problem
+    if key is not None and key in _VERSIONS:
+        return _VERSIONS[key]
+    try:
+        res = run([str(path), "--version"], env=child_env, timeout_s=timeout_s)
+    except (OSError, StepTimeout) as exc:
+        return f"unavailable: {exc}"
+    text = (res.stdout.strip() or res.stderr.strip()).splitlines()
+    answer = text[0] if res.exit_code == 0 and text else f"unavailable: exit {res.exit_code}"
+    if key is not None and res.exit_code == 0:
+        _VERSIONS[key] = answer
+    return answer
+
+
 def probe_tool_versions(tools: Mapping[str, str | Path], env: Mapping[str, str] | None = None,
                         timeout_s: float = 20.0) -> dict[str, str]:
-    """tool -> first line of `<path> --version`, or "unavailable: why" (a report records what it found)."""
+    """tool -> first line of `<path> --version`, or "unavailable: why" (a report records what it found).
+
+    The tools run concurrently, and a successful answer is remembered for the process, keyed by the
+    binary's path, size and mtime and the PATH it ran with (a replaced binary is asked again)."""
     child_env = dict(env) if env is not None else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    out: dict[str, str] = {}
-    for name, path in tools.items():
-        try:
-            res = run([str(path), "--version"], env=child_env, timeout_s=timeout_s)
-        except (OSError, StepTimeout) as exc:
-            out[name] = f"unavailable: {exc}"
-            continue
-        text = (res.stdout.strip() or res.stderr.strip()).splitlines()
-        out[name] = text[0] if res.exit_code == 0 and text else f"unavailable: exit {res.exit_code}"
-    return out
+    items = list(tools.items())
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(items)))) as pool:
+        answers = list(pool.map(lambda item: _probe_one(item[1], child_env, timeout_s), items))
+    return {name: answer for (name, _), answer in zip(items, answers, strict=True)}
 
 
 def capture_environment(

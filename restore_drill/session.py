@@ -40,10 +40,11 @@ def _environment(config: DrillConfig, infra: Infra | None) -> Any:
     with contextlib.suppress(DrillError):
         b = binaries.select(config.pg_version)
         pg = PostgresInfo(config.pg_backend, b.version, b.version, b.source)
-        tools = probe_tool_versions({t: b.tool(t) for t in ("pg_dump", "pg_restore", "psql") if b.has(t)})
+        probes: dict[str, Path] = {t: b.tool(t) for t in ("pg_dump", "pg_restore", "psql") if b.has(t)}
         aws = Path(sys.executable).parent / "aws"
         if aws.exists():
-            tools.update(probe_tool_versions({"aws": aws}))
+            probes["aws"] = aws
+        tools = probe_tool_versions(probes)  # concurrently, each once per process (issue 19)
     if infra is not None and infra._s3 is not None:
         s3 = S3Info(config.s3_backend, infra._s3.endpoint.url)
     elif config.s3_backend:
