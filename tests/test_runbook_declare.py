@@ -46,6 +46,7 @@ def test_wrappers_unwrap_into_the_wrapped_command(tool: str, args: list[str], co
     ("kubectl", ["delete", "pod", "postgres-0"], "real cluster"),
     ("kubectl", ["exec", "other-0", "--", "psql"], "'other-0' is not the drill's database"),
     ("sudo", ["-i"], "without a command"),
+    ("systemctl", ["stop", "mastodon-web"], "this host's services"),
 ])
 def test_wrappers_refuse_what_would_reach_real_infrastructure(tool: str, args: list[str], words: str) -> None:
     got = wrappers.unwrap(tool, args, TARGETS)

@@ -6,7 +6,7 @@ database (``[names] containers``), and the wrapper runs the wrapped command here
 server (the libpq environment is already exported). ``sudo -u USER cmd`` means "as the database's OS
 user" and always runs ``cmd`` (as the drill's user; ``PGUSER`` becomes USER when the binding declares
 that role). Anything else (``docker start``, ``kubectl delete``, a container the binding does not name)
-is refused: it would reach a real Docker engine, cluster or host.
+is refused: it would reach a real Docker engine, cluster or host; so is ``systemctl``/``service``.
 
 This file is stdlib-only and runs as a script (``python wrappers.py docker "$@"``) from the shims
 :func:`write_shims` puts first on the runbook's PATH, so each wrapped call costs one interpreter start,
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REFUSED_EXIT = 126  # "command found but not executable": what a shell reports for a command it cannot run
-TOOLS = ("sudo", "docker", "podman", "docker-compose", "kubectl")
+TOOLS = ("sudo", "docker", "podman", "docker-compose", "kubectl", "systemctl", "service")
 TARGETS_VAR = "RESTORE_DRILL_DB_TARGETS"
 ROLES_VAR = "RESTORE_DRILL_ROLES"
 
@@ -147,6 +147,9 @@ def unwrap(tool: str, args: list[str], targets: set[str], roles: set[str] | None
         if not _target_ok(pod, targets):
             return Refusal(f"pod {pod!r} is not the drill's database: {declare}")
         return Unwrapped(cmd, f"kubectl exec {pod}", {})
+    if name in ("systemctl", "service"):
+        return Refusal(f"`{name} {' '.join(args[:2])}` would act on this host's services; the drill has none of the "
+                       "application's processes: mark the step not_run (or phase never) in the binding")
     return Refusal(f"{name} is not a wrapper restore-drill knows")
 
 
