@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
-from restore_drill.objectstore import S3Client
+from restore_drill.objectstore import ObjectStore, S3Client
 
 from ._util import ident, quote_qualified
 from .result import CheckResult
@@ -42,7 +42,7 @@ class CheckContext:
     backup: BackupRecord | None
     restore_steps: list[StepRecord]
     restore_s: float | None
-    s3_client: S3Client | None = None
+    s3_client: S3Client | ObjectStore | None = None  # an ObjectStore for a folder snapshot (verify-backup)
     bucket: str | None = None
     prefix: str | None = None
     snapshot: SnapshotRecord | None = None  # the storage snapshot that was restored

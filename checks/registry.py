@@ -216,7 +216,7 @@ def _with_manifest(name: str, fn: Callable[[CheckContext], CheckResult]) -> Runn
 
 
 def _artifact_paths_exist(ctx: CheckContext) -> CheckResult:
-    assert ctx.bucket is not None
+    assert ctx.bucket is not None and ctx.s3_client is not None
     return storage.artifact_paths_exist(ctx.conn(), ctx.s3_client, ctx.bucket, ctx.prefix, ctx.system.references,
                                         manifest=ctx.manifest, keys=ctx.system.reference_keys)
 
@@ -227,7 +227,7 @@ def _pairing(ctx: CheckContext) -> CheckResult:
     if ctx.snapshot is None:
         return CheckResult.skipped("snapshot_pairing", "no storage snapshot was recorded: declare [snapshot] bucket/prefix "
                                    "in the binding so the drill can check the database/storage pair")
-    assert ctx.bucket is not None
+    assert ctx.bucket is not None and ctx.s3_client is not None
     diff = storage.reference_diff(ctx.conn(), ctx.s3_client, ctx.bucket, ctx.prefix, ctx.system.references,
                                   keys=ctx.system.reference_keys)
     return storage.snapshot_pairing(ctx.backup.started_at, ctx.snapshot.listed_at, ctx.system.snapshot_tolerance_s,

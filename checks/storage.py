@@ -17,14 +17,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from restore_drill.objectstore import ObjectInfo, ObjectStore, base_prefix, list_objects, open_store
+from restore_drill.objectstore import ObjectInfo, ObjectStore, S3Client, base_prefix, list_objects, open_store
 from restore_drill.seeds.manifest import Manifest, ObjectSnapshot, content_etag, known_sha256, remember_sha256
 
 from ._util import capped, human_duration, ident, missing_tables, parse_time, qualified, quote_qualified, read_session, sample, timed
 from .result import CheckResult
 
 
-def iter_listing(client: Any, bucket: str, prefix: str | None) -> Iterator[tuple[str, int]]:
+def iter_listing(client: S3Client | ObjectStore, bucket: str, prefix: str | None) -> Iterator[tuple[str, int]]:
     """(key relative to prefix, size) in S3's order (UTF-8 byte order), one request per 1,000 keys.
     ``client`` is a boto3 S3 client or an ObjectStore (a folder snapshot)."""
     for o in open_store(client, bucket, prefix).list():
@@ -69,7 +69,7 @@ def _referenced_keys_sql(cols: Sequence[tuple[str, str, str]], keys: Mapping[str
 
 def reference_diff(
     conn: psycopg.Connection,
-    s3_client: Any,
+    s3_client: S3Client | ObjectStore,
     bucket: str,
     prefix: str | None,
     reference_columns: Mapping[str, str] | Sequence[str],
@@ -134,7 +134,7 @@ def reference_diff(
 class _RequestCounter:
     """Counts S3 list requests through botocore's event hooks (for evidence and the benchmark)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: S3Client | ObjectStore) -> None:
         self.client, self.count = client, 0
 
     def __call__(self, **_: Any) -> None:
@@ -153,7 +153,7 @@ class _RequestCounter:
 @timed("artifact_paths_exist")
 def artifact_paths_exist(
     conn: psycopg.Connection,
-    s3_client: Any,
+    s3_client: S3Client | ObjectStore,
     bucket: str,
     prefix: str | None,
     reference_columns: Mapping[str, str] | Sequence[str],
@@ -224,7 +224,7 @@ def describe_unreadable(bucket: str, key: str, cause: str, storage_class: str = 
             "on this prefix before restoring")
 
 
-def unreadable_objects(client: Any, bucket: str, prefix: str | None = None) -> list[str]:
+def unreadable_objects(client: S3Client, bucket: str, prefix: str | None = None) -> list[str]:
     """describe_unreadable() lines for every object under ``prefix`` that a GET would refuse: each in a cold
     storage class, by listing (no GET needed); a prefix that cannot even be listed gives one line for the
     prefix. Raises nothing for S3 errors (they are the answer)."""
@@ -290,7 +290,7 @@ TOOL_PRIVATE_METADATA = frozenset({"s3cmd-attrs", "mtime", "mc-attrs"})
 
 @timed("object_integrity")
 def object_integrity(
-    s3_client: Any,
+    s3_client: S3Client | ObjectStore,
     bucket: str,
     prefix: str | None,
     manifest: Manifest | Mapping[str, ObjectSnapshot],

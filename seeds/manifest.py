@@ -262,7 +262,7 @@ def take_manifest(
     tables: list[str] | None = None,
     seed: int | None = None,
     scale: int | None = None,
-    s3_client: Any = None,
+    s3_client: S3Client | None = None,
     bucket: str | None = None,
     prefix: str | None = None,
     schemas: tuple[str, ...] = ("public",),
