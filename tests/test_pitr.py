@@ -176,6 +176,17 @@ def test_upgrade_check_reads_pg_upgrade():
     assert upgrade_check.upgrade_check(None, reason="no newer major").status is Status.SKIPPED
 
 
+def test_backup_chain_without_backups_or_tool(tmp_path):
+    from restore_drill.checks.backup_chain import backup_chain
+
+    for b in binaries.servers():
+        r = backup_chain(b, [])
+        if b.has("pg_combinebackup"):
+            assert r.status is Status.FAILED and "empty chain" in r.message
+        else:
+            assert r.status is Status.SKIPPED and "PG 17+" in r.message
+
+
 # -- one real physical drill -------------------------------------------------------------------------------
 
 def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill_infra, tmp_path):
@@ -187,7 +198,7 @@ def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill
     assert rep.error is None, rep.error
     assert not failing, failing
     for name in ("recovery_target", "pitr_exactness", "data_loss_window", "wal_continuity", "recoverable_window",
-                 "row_counts", "table_checksums", "rto"):
+                 "row_counts", "table_checksums", "rto", "rpo"):
         assert check(rep, name).status is Status.PASSED, check(rep, name).message
     if any(b.major > run.host.binaries.major for b in binaries.servers()):
         assert check(rep, "upgrade_check").status is Status.PASSED, check(rep, "upgrade_check").message

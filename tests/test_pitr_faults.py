@@ -156,3 +156,40 @@ def test_bad_statement_kinds_are_undone(drill_infra, tmp_path):
         assert run.disaster["kind"] == kind
         assert rep.status == "passed", [(c.name, c.message) for c in rep.checks if c.status is not Status.PASSED]
         assert Path(rep.backups[0].path).exists()
+
+
+def test_incremental_chain_lacking_a_link_fails_backup_chain(tmp_path):
+    """PG 18 incremental backups (summarize_wal = on, pg_basebackup --incremental): full <- incr1 <- incr2.
+    The whole chain combines; full + incr2 (incr1 lost) fails backup_chain naming the LSN gap. Taken with
+    pg_basebackup against a disposable server directly, not through a runbook procedure."""
+    import subprocess
+
+    import psycopg
+
+    from restore_drill.checks.backup_chain import backup_chain
+    from restore_drill.pitr.server import PitrHost
+
+    new = [b for b in binaries.servers() if b.has("pg_combinebackup")]
+    if not new:
+        pytest.skip("no PostgreSQL 17+ with pg_combinebackup on this machine")
+    bins = new[-1]
+    with PitrHost(bins, None) as host:
+        url = host.start_primary({"summarize_wal": "on", "archive_mode": "off"}).database().url
+
+        def backup(name: str, base: str | None = None) -> Path:
+            args = [str(bins.tool("pg_basebackup")), "-d", url, "-D", str(tmp_path / name), "--checkpoint=fast"]
+            if base:
+                args += ["--incremental", str(tmp_path / base / "backup_manifest")]
+            subprocess.run(args, check=True, capture_output=True, timeout=300)
+            return tmp_path / name
+
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute("CREATE TABLE t (i int); INSERT INTO t SELECT generate_series(1, 1000)")
+        full = backup("full")
+        for name, base in (("incr1", "full"), ("incr2", "incr1")):
+            with psycopg.connect(url, autocommit=True) as c:
+                c.execute("INSERT INTO t SELECT generate_series(1, 1000)")
+            backup(name, base)
+    assert backup_chain(bins, [full, tmp_path / "incr1", tmp_path / "incr2"]).status is Status.PASSED
+    r = backup_chain(bins, [full, tmp_path / "incr2"])
+    assert r.status is Status.FAILED and "starts at LSN" in r.message and "but expected" in r.message

@@ -415,10 +415,17 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
     from restore_drill.checks import objectives
 
     fidelity = [r for r in results if r.name in ("recovery_target", "pitr_exactness", "row_counts", "table_checksums")]
-    rto = objectives.rto(restore_s if restore_s is not None else float("nan"), rto_s, fidelity=fidelity)
-    results.append(rto)
-    if emit is not None:
-        emit(rto)
+    rto = (objectives.rto(restore_s, rto_s, fidelity=fidelity) if restore_s is not None else
+           CheckResult.failed("rto", "not achieved: no restore step ran"))
+    # The project's rpo check, fed by the ledger: the newest write before the disaster vs the newest restored.
+    before = [e.committed_at for e in run.ledger if disaster_at is not None and e.committed_at <= disaster_at]
+    kept = [e.committed_at for e in run.ledger if present is not None and e.seq in present]
+    rpo = objectives.rpo(max(before) if before else None, max(kept) if kept else None, rpo_s,
+                         note="write ledger restore_drill_ledger.writes (commit timestamps)")
+    for r in (rto, rpo):
+        results.append(r)
+        if emit is not None:
+            emit(r)
     return results
 
 
