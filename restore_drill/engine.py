@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -166,11 +167,20 @@ class Drill:
         sysdef = self.system
         backup_major, restore_major = self._majors()
         with self._phase("infra"):
-            srv = self.infra.postgres(backup_major)
+            # S3 (moto: a Python child, ~1 s) starts in a worker thread while PostgreSQL starts here: the
+            # server stays on the main thread, whose PDEATHSIG stops it if the harness is killed.
+            s3_up = _Background(lambda: self.infra.s3) if sysdef.has_storage else None
+            try:
+                srv = self.infra.postgres(backup_major)
+            finally:
+                if s3_up is not None:
+                    s3_up.wait()
             self.servers_used.append(srv)
             self.db = runbook.drill_database(srv, runbook.load_binding(self.binding_path).names)  # [names]
             self.redact.add(self.db.password)
             client = srv.client_bins
+            if s3_up is not None:
+                s3_up.result()  # its InfraUnavailable, raised here as when it started inline
             if sysdef.has_storage:
                 self.bucket = self._bucket(sysdef.name, "live")
                 self.backup_bucket = self._bucket(f"{sysdef.name}-backup", "backup")
@@ -536,6 +546,32 @@ class Drill:
         self.buckets.clear()
         # The runbook's private HOME holds .aws/credentials with the S3 keys: it must not outlive the drill.
         shutil.rmtree(self.workdir / ".home", ignore_errors=True)
+
+
+class _Background:
+    """Run ``fn`` in a thread now; ``wait()`` joins it, ``result()`` returns its value or raises its error."""
+
+    def __init__(self, fn: Any) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = fn()
+            except BaseException as e:  # noqa: BLE001 - handed to result()
+                self._error = e
+
+        self._thread = threading.Thread(target=run, name="restore-drill-infra", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def restore_steps_s(steps: list[Any]) -> float | None:
