@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.infra_bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.figures --quick $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
