@@ -49,7 +49,9 @@ LOG = """\
 
 
 def test_read_log_finds_stop_last_commit_and_timeline():
-    o = read_log(LOG, "promoted", 3.0)
+    o = read_log(LOG + "2026-11-30 18:05:14.950 UTC [1] LOG:  database system is ready to accept connections\n",
+                 "promoted", 3.0)
+    assert o.ended_at == datetime(2026, 11, 30, 18, 5, 14, 950000, tzinfo=UTC)
     assert o.stop_how == "before" and "transaction 775" in o.stop_line
     assert o.stop_time == datetime(2026, 11, 30, 18, 5, 5, 203354, tzinfo=UTC)
     assert o.last_commit_time == datetime(2026, 11, 30, 18, 5, 5, 150609, tzinfo=UTC)
@@ -209,6 +211,9 @@ def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill
     assert rep.metrics["data_loss_window_ms"] == want
     assert check(rep, "data_loss_window").evidence["window_ms"] == want
     assert rep.metrics["rows_lost"] == check(rep, "data_loss_window").evidence["rows_lost"] > 0
+    events = [e["event"] for e in rep.metrics["pitr"]["timeline"]]
+    assert events[0] == "base backup started" and events[-1] == "recovery ended (promoted)", events
+    assert events.index("recovery target (time)") < events.index("disaster (errant statement began)"), events
     # the restored server and its data directory are gone; the base backup stays as evidence
     assert not run.host.root.exists() and not run.host.restore_dir.exists()
     assert Path(rep.backups[0].path).name == "base.tar"

@@ -19,7 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -298,7 +298,37 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
                            "boundary": run.boundary.isoformat() if run.boundary else None,
                            "disaster": {k: run.disaster.get(k) for k in ("statement", "began_at", "lsn_before", "xid",
                                                                            "committed_at")},
-                           "recovery": run.outcome.to_dict() if run.outcome else None}
+                           "recovery": run.outcome.to_dict() if run.outcome else None,
+                           "timeline": timeline(rep, run)}
+
+
+def timeline(rep: DrillReport, run: PitrRun) -> list[dict[str, str]]:
+    """The drill's instants in time order, for the report: base backup start/end, WAL archived through,
+    disaster, recovery target, last transaction kept, recovery end. ISO-8601 UTC; absent ones left out."""
+    def step_times(word: str) -> tuple[str | None, str | None]:
+        st = next((s for s in rep.steps if word in s.name and s.started_at), None)
+        if st is None or st.started_at is None:
+            return None, None
+        end = datetime.fromisoformat(st.started_at.replace("Z", "+00:00")) + timedelta(seconds=st.duration_s or 0)
+        return st.started_at, end.isoformat()
+
+    events: list[tuple[str, str | None]] = []
+    bs, be = step_times("Base Backup")
+    events += [("base backup started", bs), ("base backup ended", be)]
+    events.append(("WAL archived (current segment switched and shipped)", step_times("Archive the Current WAL")[1]))
+    events.append(("disaster (errant statement began)", run.disaster.get("began_at")))
+    if run.target is not None and run.boundary is not None:
+        events.append((f"recovery target ({run.target.kind})", run.boundary.isoformat()))
+    o = run.outcome
+    if o is not None:
+        events.append(("last transaction kept", o.last_commit_time.isoformat() if o.last_commit_time else None))
+        events.append((f"recovery ended ({o.state})", o.ended_at.isoformat() if o.ended_at else None))
+    def utc(t: str) -> datetime:
+        d = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+    out = sorted(((utc(t), e) for e, t in events if t), key=lambda p: p[0])
+    return [{"event": e, "at": d.isoformat()} for d, e in out]
 
 
 def _backup_record(base: Path, rep: DrillReport, *, bins: Any) -> BackupRecord:

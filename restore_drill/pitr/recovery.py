@@ -86,6 +86,7 @@ class RecoveryOutcome:
     consistent_at: str | None = None
     redo_done_at: str | None = None
     fatal: str = ""
+    ended_at: datetime | None = None  # the log time of the line that ended recovery (ready / paused / FATAL)
     log_tail: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +94,8 @@ class RecoveryOutcome:
                 "stop_time": self.stop_time.isoformat() if self.stop_time else None,
                 "last_commit_time": self.last_commit_time.isoformat() if self.last_commit_time else None,
                 "new_timeline": self.new_timeline, "consistent_at": self.consistent_at,
-                "redo_done_at": self.redo_done_at, "fatal": self.fatal}
+                "redo_done_at": self.redo_done_at, "fatal": self.fatal,
+                "ended_at": self.ended_at.isoformat() if self.ended_at else None}
 
 
 def read_log(text: str, state: str, duration_s: float) -> RecoveryOutcome:
@@ -114,10 +116,27 @@ def read_log(text: str, state: str, duration_s: float) -> RecoveryOutcome:
         out.redo_done_at = m.group(1)
     if m := _FATAL.search(text):
         out.fatal = m.group(1).strip()
+        out.ended_at = _line_time(text, m.group(0))
     elif state in ("failed", "shut_down"):
         # e.g. "postgres: could not access directory ...": the postmaster died before logging a FATAL line
         out.fatal = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
+    for marker in (_READY, *_PAUSED):
+        if marker in text:
+            out.ended_at = _line_time(text, marker)
+            break
     return out
+
+
+_LINE_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC")
+
+
+def _line_time(text: str, needle: str) -> datetime | None:
+    """The log_line_prefix time (the servers run with TZ=UTC: '2026-11-30 18:05:14.950 UTC') of the first
+    line holding ``needle``."""
+    for line in text.splitlines():
+        if needle in line and (m := _LINE_TIME.match(line)):
+            return datetime.fromisoformat(m.group(1) + "+00:00")
+    return None
 
 
 def watch(server: ServerProcess, timeout_s: float = 300.0) -> RecoveryOutcome:
