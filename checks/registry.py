@@ -151,6 +151,15 @@ def _invariant_items(r: CheckResult) -> dict[str, float]:
             for v in (r.evidence.get("violated") or {}).get("items", [])}
 
 
+def _missing_key_items(r: CheckResult) -> dict[str, float]:
+    # One item for all missing keys, weighed by their count: the evidence lists only a sample of keys, so
+    # comparing samples key by key could blame the restore for a key the source sample merely left out.
+    missing = int((r.evidence.get("missing") or {}).get("count") or 0)
+    out: dict[str, float] = {"referenced object keys missing from storage": float(missing)} if missing else {}
+    out.update({str(c): float("inf") for c in r.evidence.get("lost_columns") or []})  # a lost column is never inherited
+    return out
+
+
 def source_findings(ctx: CheckContext) -> dict[str, Any]:
     """Run the checks that can judge the source (those with ``items``) over ``ctx`` (whose ``db`` is the
     source, right before the backup) and return the failures as ``Manifest.source_findings``:
@@ -326,7 +335,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
     CheckSpec("physical_integrity", lambda c: physical.physical_integrity(c.db, c.client_bins),
               "heap and B-tree indexes are sound (pg_amcheck where available)"),
     CheckSpec("artifact_paths_exist", _artifact_paths_exist, "every object key referenced by a row exists in storage",
-              applies=_storage, fidelity=True),
+              applies=_storage, fidelity=True, items=_missing_key_items),
     CheckSpec("object_integrity", _with_manifest("object_integrity", lambda c: storage.object_integrity(
         c.s3_client, c.bucket, c.prefix, c.manifest)),  # type: ignore[arg-type]
         "the restored prefix equals the manifest (sha256, size, content type, metadata; no orphans)",

@@ -456,7 +456,10 @@ class Drill:
         assert self.db is not None
         return source_findings(CheckContext(system=self.system, db=self.db,
                                             client_bins=self.servers_used[0].client_bins, manifest=manifest,
-                                            backup=None, restore_steps=[], restore_s=None))
+                                            backup=None, restore_steps=[], restore_s=None,
+                                            s3_client=self.bucket.endpoint.client() if self.bucket else None,
+                                            bucket=self.bucket.name if self.bucket else None,
+                                            prefix=self.system.storage_prefix))
 
     def _hook_disaster(self, ctx: runbook.HookContext) -> runbook.HookOutcome:
         spec = self.spec
