@@ -16,9 +16,9 @@ import pytest
 
 from restore_drill.errors import BadInput, DestructiveRefused
 from restore_drill.fixtures import binaries
-from restore_drill.fixtures.postgres import EmbeddedPostgres, PgSettings, docker_available
+from restore_drill.fixtures.postgres import EmbeddedPostgres, PgSettings, PostgresKind, docker_available
 from restore_drill.fixtures.postgres import registry as pg_registry
-from restore_drill.fixtures.s3 import Bucket, MotoS3, S3Settings
+from restore_drill.fixtures.s3 import Bucket, MotoS3, S3Kind, S3Settings
 from restore_drill.fixtures.s3 import registry as s3_registry
 from restore_drill.pytest_plugin import require_or_skip
 from tests.helpers import alive
@@ -93,71 +93,80 @@ def test_compliance_setups_name_registered_backends() -> None:
 
 @pytest.mark.parametrize("name", pg_registry.NAMES)
 def test_postgres_backend_contract(name: str, pytestconfig: pytest.Config) -> None:
-    kind = pg_registry.get(name)
     with PG_SETUPS.get(name, _no_settings)(pytestconfig) as settings:
-        kind.check_settings(settings)
-        kind.preflight(settings, None)
-        key = kind.server_key(settings, None)
-        srv = kind.create(settings, key)
-        assert srv.kind == name
-        assert not srv.alive()
-        srv.start()
-        pid = srv.pid
-        try:
-            assert srv.alive()
-            assert srv.major >= 9 and srv.server_version.split(".")[0] == str(srv.major)
-            assert srv.client_bins.has("pg_dump") and srv.client_bins.major >= srv.major
-            db = srv.create_database()
-            assert db.created_by_harness and db.major == srv.major
-            with db.connect(autocommit=True) as c:
-                c.execute("CREATE TABLE t (id int)")
-                c.execute("INSERT INTO t VALUES (1), (2)")
-                assert c.execute("SELECT count(*) FROM t").fetchone()[0] == 2
-            clone = srv.create_database(template=db.name)
-            with clone.connect() as c:
-                assert c.execute("SELECT count(*) FROM t").fetchone()[0] == 2
-            for d in (clone, db):
-                srv.drop_database(d)
-            with srv.create_database().connect() as c:
-                names = {r[0] for r in c.execute("SELECT datname FROM pg_database").fetchall()}
-            assert db.name not in names and clone.name not in names
-        finally:
-            srv.stop()
-        assert not srv.alive()
-        srv.stop()  # idempotent
-        if pid is not None:
-            assert not alive(pid)
+        postgres_contract(pg_registry.get(name), settings)
+
+
+def postgres_contract(kind: PostgresKind, settings: PgSettings) -> None:
+    """What every Postgres backend does, built as ``Infra`` builds it (also used for README examples)."""
+    name = kind.name
+    kind.check_settings(settings)
+    kind.preflight(settings, None)
+    key = kind.server_key(settings, None)
+    srv = kind.create(settings, key)
+    assert srv.kind == name
+    assert not srv.alive()
+    srv.start()
+    pid = srv.pid
+    try:
+        assert srv.alive()
+        assert srv.major >= 9 and srv.server_version.split(".")[0] == str(srv.major)
+        assert srv.client_bins.has("pg_dump") and srv.client_bins.major >= srv.major
+        db = srv.create_database()
+        assert db.created_by_harness and db.major == srv.major
+        with db.connect(autocommit=True) as c:
+            c.execute("CREATE TABLE t (id int)")
+            c.execute("INSERT INTO t VALUES (1), (2)")
+            assert c.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+        clone = srv.create_database(template=db.name)
+        with clone.connect() as c:
+            assert c.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+        for d in (clone, db):
+            srv.drop_database(d)
+        with srv.create_database().connect() as c:
+            names = {r[0] for r in c.execute("SELECT datname FROM pg_database").fetchall()}
+        assert db.name not in names and clone.name not in names
+    finally:
+        srv.stop()
+    assert not srv.alive()
+    srv.stop()  # idempotent
+    if pid is not None:
+        assert not alive(pid)
 
 
 @pytest.mark.parametrize("name", s3_registry.NAMES)
 def test_s3_backend_contract(name: str) -> None:
-    kind = s3_registry.get(name)
     with S3_SETUPS.get(name, _moto_settings)() as settings:
-        kind.preflight(settings)
-        s3 = kind.create(settings)
-        assert s3.kind == name
-        s3.start()
-        pid = s3.pid
-        try:
-            assert s3.alive()
-            b = s3.create_bucket("compliance test")
-            assert b.created_by_harness and b.name.startswith("rd-compliance-test-")
-            client = b.endpoint.client()
-            client.put_object(Bucket=b.name, Key="a/1.txt", Body=b"one")
-            assert client.get_object(Bucket=b.name, Key="a/1.txt")["Body"].read() == b"one"
-            s3.delete_bucket(b)
-            assert b.name not in {x["Name"] for x in client.list_buckets()["Buckets"]}
-            if kind.user_given:
-                # A store the harness does not own: a bucket it did not create is refused, and kept.
-                client.create_bucket(Bucket="users-bucket")
-                with pytest.raises(DestructiveRefused):
-                    s3.delete_bucket(Bucket("users-bucket", b.endpoint, created_by_harness=False))
-                assert "users-bucket" in {x["Name"] for x in client.list_buckets()["Buckets"]}
-        finally:
-            s3.stop()
-        s3.stop()  # idempotent
-        if pid is not None:
-            assert not alive(pid)
+        s3_contract(s3_registry.get(name), settings)
+
+
+def s3_contract(kind: S3Kind, settings: S3Settings) -> None:
+    """What every S3 backend does, built as ``Infra`` builds it (also used for README examples)."""
+    kind.preflight(settings)
+    s3 = kind.create(settings)
+    assert s3.kind == kind.name
+    s3.start()
+    pid = s3.pid
+    try:
+        assert s3.alive()
+        b = s3.create_bucket("compliance test")
+        assert b.created_by_harness and b.name.startswith("rd-compliance-test-")
+        client = b.endpoint.client()
+        client.put_object(Bucket=b.name, Key="a/1.txt", Body=b"one")
+        assert client.get_object(Bucket=b.name, Key="a/1.txt")["Body"].read() == b"one"
+        s3.delete_bucket(b)
+        assert b.name not in {x["Name"] for x in client.list_buckets()["Buckets"]}
+        if kind.user_given:
+            # A store the harness does not own: a bucket it did not create is refused, and kept.
+            client.create_bucket(Bucket="users-bucket")
+            with pytest.raises(DestructiveRefused):
+                s3.delete_bucket(Bucket("users-bucket", b.endpoint, created_by_harness=False))
+            assert "users-bucket" in {x["Name"] for x in client.list_buckets()["Buckets"]}
+    finally:
+        s3.stop()
+    s3.stop()  # idempotent
+    if pid is not None:
+        assert not alive(pid)
 
 
 # -- settings a backend needs are named before anything starts --------------------------------------

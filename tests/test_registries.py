@@ -91,11 +91,11 @@ def test_backend_names_agree_everywhere(param: str, registry: Any, schema_key: t
     assert default == registry.DEFAULT and help_ == " | ".join(names)
     env = DEFS["environment"]["properties"][schema_key[0]]["oneOf"][1]["properties"]["backend"]["enum"]
     assert set(env) == set(names), f"report.schema.json environment.{schema_key[0]}.backend: {env} != {names}"
-    flag = "--" + param.replace("_", "-")
-    assert readme_names(rf"`{flag} ([a-z\\|]+)`") == list(names), f"README configuration table, {flag}"
-    assert readme_names(rf"\| {'Postgres' if param == 'pg_backend' else 'S3'} backend \|[^\n]*\| ([a-z]+) \|\n") \
-        == [registry.DEFAULT], "README configuration table: the default"
-    architecture = README[README.index("## Architecture"):README.index("## Configuration")]
+    flag, row = "--" + param.replace("_", "-"), "Postgres backend" if param == "pg_backend" else "S3 backend"
+    assert readme_names(rf"\| {row} \| `{flag} ([a-z\\|]+)`") == list(names), f"README configuration table, {flag}"
+    assert readme_names(rf"\| {row} \|[^\n]*\| ([a-z]+) \|\n") == [registry.DEFAULT], "README configuration table: the default"
+    start = README.index("## Architecture")
+    architecture = README[start:README.index("\n## ", start + 5)]
     shown = re.search(rf"{schema_key[0]}/\s*\(([^)]*)\)", architecture)
     assert shown, f"README's architecture does not show the fixtures/{schema_key[0]}/ package"
     assert {f"{n}.py" for n in names} <= set(re.findall(r"[a-z_]+\.py", shown.group(1))), \
