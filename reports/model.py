@@ -22,6 +22,8 @@ from restore_drill.records import BackupRecord, DisasterRecord, SnapshotRecord, 
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "restore-drill"
+# The process exit status of each verdict (DESIGN): 0 every drill passed, 1 a check or procedure failed, 2 errored.
+EXIT_CODES: dict[str, int] = {"passed": 0, "failed": 1, "errored": 2}
 
 RunStatus = Literal["passed", "failed", "errored"]
 PHASE_NAMES = ("infra", "setup", "seed", "backup", "disaster", "restore", "verify", "checks", "report")
@@ -493,7 +495,7 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         """DESIGN: 0 every drill passed, 1 a check or procedure failed, 2 errored."""
-        return {"passed": 0, "failed": 1, "errored": 2}[self.status]
+        return EXIT_CODES[self.status]
 
     def finish(self) -> None:
         self.finished_at = utcnow()

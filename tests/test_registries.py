@@ -3,7 +3,7 @@ backend or report page that exists in one place and not another fails here.
 
 Owners: checks -> ``checks/registry.py``; disasters -> ``restore_drill/disasters/registry.py``; Postgres and
 S3 backends -> ``fixtures/postgres/registry.py``, ``fixtures/s3/registry.py``; report pages -> what
-``reports.writers.write_run`` writes; verdicts and exit codes -> ``cli/_common.EXIT``; check statuses ->
+``reports.writers.write_run`` writes; verdicts and exit codes -> ``reports.model.EXIT_CODES``; check statuses ->
 ``checks.result.Status``. Places compared: the CLI's choices (every command that takes the option), the
 pytest plugin's options, the report JSON schema, ``restore-drill list`` and the README.
 """
@@ -24,10 +24,10 @@ from restore_drill.checks import CHECK_NAMES
 from restore_drill.checks.registry import names as check_names
 from restore_drill.checks.result import Status
 from restore_drill.cli import cli
-from restore_drill.cli._common import EXIT
 from restore_drill.disasters import registry as disasters
 from restore_drill.fixtures.postgres import registry as pg_registry
 from restore_drill.fixtures.s3 import registry as s3_registry
+from restore_drill.reports.model import EXIT_CODES
 from restore_drill.verify import CHECK_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,8 +144,8 @@ def test_procedure_names_agree_everywhere() -> None:
 
 
 def test_statuses_and_exit_codes_agree_with_the_schema() -> None:
-    assert set(DEFS["verdict"]["enum"]) == set(EXIT)
-    assert EXIT == {"passed": 0, "failed": 1, "errored": 2}
+    assert set(DEFS["verdict"]["enum"]) == set(EXIT_CODES)
+    assert EXIT_CODES == {"passed": 0, "failed": 1, "errored": 2}  # DESIGN: the exit statuses users script against
     assert set(DEFS["check_status"]["enum"]) == {s.value for s in Status}
     doc = " ".join((cli_package.__doc__ or "").split())
     assert "0 every drill passed, 1 a check or procedure failed, 2 errored" in doc

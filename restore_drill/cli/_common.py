@@ -18,7 +18,7 @@ from ..fixtures.postgres import registry as pg_registry
 from ..fixtures.s3 import S3Settings
 from ..fixtures.s3 import registry as s3_registry
 
-EXIT = {"passed": 0, "failed": 1, "errored": 2}
+
 def _choices_help(intro: str, kinds: Any) -> str:
     return intro + "; ".join(f"{k.name}: {k.summary}" for k in kinds.values()) + "."
 
@@ -142,7 +142,7 @@ def guarded(go: Callable[[], tuple[Any, Path | None]], report_dir: Path | None, 
     except DrillError as e:
         error_exit(e, argv, report_dir)
     finish(report, run_dir)
-    sys.exit(EXIT[report.status])
+    sys.exit(report.exit_code)
 
 
 def report_dir_arg(args: list[str]) -> Path | None:

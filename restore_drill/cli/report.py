@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import BadInput, DrillError
-from ._common import EXIT, finish
+from ._common import finish
 
 
 @click.command("report")
@@ -45,4 +45,4 @@ def command(run_dir: Path | None, history: bool, history_file: Path | None) -> N
         click.echo(f"restore-drill: error: {e}", err=True)
         sys.exit(e.exit_code)
     finish(rep, run_dir)
-    sys.exit(EXIT[rep.status])
+    sys.exit(rep.exit_code)
