@@ -84,8 +84,8 @@ def bare(infra: Infra, system: str, major: int | None, work: Path) -> dict[str, 
         w.start()
         out["Base Backup"] = block("Base Backup")
         w.wait_for(40)
-        with w.pause():
-            rec = run_statement(DisasterContext(db=db, tables=list(sysdef.tables or ()) or [], seed=1234), "delete")
+        rec = run_statement(DisasterContext(db=db, tables=list(sysdef.tables or ()) or [], seed=1234), "delete",
+                            hold=w.pause())
         w.wait_for(20)
         w.stop()
         env.update(recovery.RecoveryTarget("time", rec.details["began_at"], True).variables())

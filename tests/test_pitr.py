@@ -189,6 +189,27 @@ def test_backup_chain_without_backups_or_tool(tmp_path):
             assert r.status is Status.SKIPPED and "PG 17+" in r.message
 
 
+def test_storage_at_target_judges_objects_and_the_instant():
+    from restore_drill.checks.storage_pitr import storage_at_target
+    from restore_drill.seeds.manifest import ObjectSnapshot
+
+    then = {k: ObjectSnapshot(k, 3, f"sha-{k}") for k in ("a", "b", "c")}
+    t = T0
+    ok = storage_at_target(then, dict(then), storage_target=t, db_target=t, changed=["b"])
+    assert ok.status is Status.PASSED and "the 1 the disaster changed are back" in ok.message
+    lost = {k: v for k, v in then.items() if k != "b"}
+    assert "1 missing (first b)" in storage_at_target(then, lost, storage_target=t, db_target=t).message
+    other = {**then, "c": ObjectSnapshot("c", 3, "sha-x")}
+    assert "with other content (first c)" in storage_at_target(then, other, storage_target=t, db_target=t).message
+    new = {**then, "d": ObjectSnapshot("d", 1, "sha-d")}
+    assert "did not exist then" in storage_at_target(then, new, storage_target=t, db_target=t).message
+    apart = storage_at_target(then, then, storage_target=t, db_target=t + timedelta(seconds=1))
+    assert apart.status is Status.FAILED and "not the same instant" in apart.message
+    same = storage_at_target(then, then, storage_target=t, db_target=t, same_second=["a"])
+    assert same.status is Status.FAILED and "own second" in same.message
+    assert storage_at_target({}, {}, storage_target=t, db_target=t).status is Status.FAILED
+
+
 # -- one real physical drill -------------------------------------------------------------------------------
 
 def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill_infra, tmp_path):

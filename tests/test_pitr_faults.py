@@ -145,7 +145,25 @@ def test_pegasus_pitr_passes_on_the_default_postgresql(drill_infra, tmp_path):
     rep, run = run_pitr(drill_infra, tmp_path, "pegasus-pitr")
     assert rep.status == "passed", [(c.name, c.message) for c in rep.checks if c.status is not Status.PASSED]
     assert check(rep, "backup_manifest").status is Status.PASSED
+    st = check(rep, "storage_at_target")  # the versioned bucket restored to the database's instant
+    assert st.status is Status.PASSED and len(run.storage_changed) == 4 and "are back" in st.message
     assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
+
+
+def test_storage_left_at_the_disaster_fails_storage_at_target(drill_infra, tmp_path):
+    """The procedure restores the database to the target but leaves the bucket as the disaster left it."""
+    rb, bd = procedure_files("pegasus")
+    text = rb.read_text()
+    start = text.index("## Restore Object Storage to the Target Time")
+    end = text.index("## Start the Restored Server")
+    body = "## Restore Object Storage to the Target Time\n\n```bash\necho storage left as it is\n```\n\n"
+    (tmp_path / "p.md").write_text(text[:start] + body + text[end:])
+    (tmp_path / "run").mkdir()
+    rep, run = run_pitr(drill_infra, tmp_path / "run", "pegasus-pitr", runbook=tmp_path / "p.md", binding=bd,
+                        opts=PitrOptions(upgrade_check=False))
+    st = check(rep, "storage_at_target")
+    assert st.status is Status.FAILED and "storage is not as it was at" in st.message
+    assert check(rep, "recovery_target").status is Status.PASSED  # the database part was right
 
 
 def test_bad_statement_kinds_are_undone(drill_infra, tmp_path):

@@ -9,6 +9,8 @@ commit time (``pg_xact_commit_timestamp``; needs ``track_commit_timestamp = on``
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -62,8 +64,12 @@ def _statement(conn: psycopg.Connection, kind: str, table: str) -> sql.Composed:
     return stmt
 
 
-def run_statement(ctx: DisasterContext, kind: str) -> DisasterRecord:
+def run_statement(ctx: DisasterContext, kind: str, hold: AbstractContextManager[Any] | None = None) -> DisasterRecord:
     """Run the errant ``kind`` statement ("delete" | "update" | "drop") on one table in scope.
+
+    ``hold``: entered only around the recorded instant and the statement's transaction (a write ledger's
+    pause, so no ledger commit straddles the boundary while the choice of table and the counts, which
+    take longer, run with writes going on).
 
     Records: statement, table, rows affected, counts before/after, ``began_at`` (clock_timestamp() just
     before, ISO UTC), ``lsn_before`` (pg_current_wal_insert_lsn() then), ``restore_point`` (its name and
@@ -81,11 +87,12 @@ def run_statement(ctx: DisasterContext, kind: str) -> DisasterRecord:
             table = fits[0] if fits else table
         stmt = _statement(conn, kind, table)
         before = counts(conn, ctx.scope)
-        rp_lsn = conn.execute("SELECT pg_create_restore_point(%s)::text", (RESTORE_POINT,)).fetchone()[0]  # type: ignore[index]
-        began_at, lsn = conn.execute("SELECT clock_timestamp(), pg_current_wal_insert_lsn()::text").fetchone()  # type: ignore[misc]
-        with conn.transaction():
-            xid = conn.execute("SELECT txid_current()").fetchone()[0]  # type: ignore[index]
-            affected = conn.execute(stmt).rowcount
+        with hold if hold is not None else contextlib.nullcontext():
+            rp_lsn = conn.execute("SELECT pg_create_restore_point(%s)::text", (RESTORE_POINT,)).fetchone()[0]  # type: ignore[index]
+            began_at, lsn = conn.execute("SELECT clock_timestamp(), pg_current_wal_insert_lsn()::text").fetchone()  # type: ignore[misc]
+            with conn.transaction():
+                xid = conn.execute("SELECT txid_current()").fetchone()[0]  # type: ignore[index]
+                affected = conn.execute(stmt).rowcount
         committed_at = conn.execute("SELECT pg_xact_commit_timestamp(%s::text::xid)", (str(xid),)).fetchone()[0]  # type: ignore[index]
         after = counts(conn, ctx.scope)
         text = stmt.as_string(conn)

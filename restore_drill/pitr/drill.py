@@ -96,6 +96,9 @@ class PitrRun:
     boundary: datetime | None = None  # the commit time the target stands for
     outcome: RecoveryOutcome | None = None
     present: set[int] | None = None  # ledger seqs the restored server holds (read by the checks)
+    storage: tuple[Any, str, str] | None = None  # (S3 client, live bucket, prefix) for systems with storage
+    storage_changed: list[str] = field(default_factory=list)  # keys the disaster overwrote or deleted
+    storage_target: datetime | None = None  # the instant object storage is restored to
     backup_manifest: dict[str, Any] | None = None
 
 
@@ -212,7 +215,11 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
             hooks_for(sysdef).load(conn, client, drill.bucket.name if drill.bucket else None, sysdef.storage_prefix,
                                    seed=cfg.seed, scale=cfg.scale)
             drill.state.manifest = take_manifest(conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale,
-                                                 tables=list(sysdef.tables or ()) or None, schemas=sysdef.schemas)
+                                                 tables=list(sysdef.tables or ()) or None, schemas=sysdef.schemas,
+                                                 s3_client=client, bucket=drill.bucket.name if drill.bucket else None,
+                                                 prefix=sysdef.storage_prefix if drill.bucket else None)
+        if drill.bucket is not None:
+            run.storage = (drill.bucket.endpoint.client(), drill.bucket.name, sysdef.storage_prefix or "")
         drill.state.manifest.save(drill.run_dir / f"{drill.spec.name}.manifest.json")
         run.writer = ledger_mod.LedgerWriter(db, opts.ledger_interval_s)
         run.writer.start()
@@ -231,8 +238,8 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         w.wait_for(opts.ledger_before)
         tables = list(sysdef.tables or ()) or sorted(drill.state.manifest.tables if drill.state.manifest else ())
         dctx = DisasterContext(db=db, tables=tables, seed=cfg.seed, allow_destructive=cfg.allow_destructive)
-        with w.pause():  # no ledger commit straddles the recorded instant (see LedgerWriter.pause)
-            rec = run_statement(dctx, opts.statement)
+        # The ledger is held only around the recorded instant and the statement (see LedgerWriter.pause).
+        rec = run_statement(dctx, opts.statement, hold=w.pause())
         w.wait_for(opts.ledger_after)
         w.stop()
         with db.connect(autocommit=True) as conn:
@@ -241,10 +248,18 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         run.target, run.boundary = _target(opts, run)
         drill.state.disasters.append(rec)
         drill.state.last_write_at = run.ledger[-1].committed_at.isoformat() if run.ledger else None
+        variables = run.target.variables()
+        storage = ""
+        if run.storage is not None:
+            run.storage_target = run.boundary or datetime.fromisoformat(run.disaster["began_at"])
+            variables["STORAGE_TARGET_TIME"] = run.storage_target.isoformat()
+            run.storage_changed = _damage_storage(run, cfg.seed)
+            rec.details["storage_changed"] = list(run.storage_changed)
+            storage = f"; then {len(run.storage_changed)} object(s) overwritten or deleted"
         return runbook.HookOutcome(
-            summary=f"bad-statement: {rec.details['summary']}; {len(run.ledger)} ledger transactions; restore "
-                    f"target {run.target.describe()}",
-            variables=run.target.variables(), records=[rec])
+            summary=f"bad-statement: {rec.details['summary']}{storage}; {len(run.ledger)} ledger transactions; "
+                    f"restore target {run.target.describe()}",
+            variables=variables, records=[rec])
 
     def start_restored(ctx: runbook.HookContext) -> runbook.HookOutcome:
         if opts.before_start is not None:
@@ -329,6 +344,49 @@ def timeline(rep: DrillReport, run: PitrRun) -> list[dict[str, str]]:
 
     out = sorted(((utc(t), e) for e, t in events if t), key=lambda p: p[0])
     return [{"event": e, "at": d.isoformat()} for d, e in out]
+
+
+def _damage_storage(run: PitrRun, seed: int) -> list[str]:
+    """What follows an errant DELETE in an application: its clean-up overwrites and deletes objects. Done in
+    a later whole second than the storage target, since S3 times object versions to the second."""
+    import random
+
+    assert run.storage is not None and run.storage_target is not None
+    client, bucket, prefix = run.storage
+    wait = run.storage_target.timestamp() // 1 + 1.2 - time.time()
+    if wait > 0:
+        time.sleep(wait)
+    base = prefix.strip("/") + "/"
+    keys = sorted(o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
+                  for o in page.get("Contents", []))
+    if len(keys) < 2:
+        raise HarnessFault(f"s3://{bucket}/{base} holds {len(keys)} object(s): too few to damage")
+    chosen = random.Random(seed).sample(keys, min(4, len(keys)))
+    half = len(chosen) // 2
+    for k in chosen[:half]:
+        client.put_object(Bucket=bucket, Key=k, Body=b"overwritten by the clean-up job after the errant DELETE")
+    for k in chosen[half:]:
+        client.delete_object(Bucket=bucket, Key=k)
+    return [k[len(base):] for k in chosen]
+
+
+def _storage_check(run: PitrRun, manifest: Any) -> CheckResult:
+    from restore_drill.checks.storage_pitr import storage_at_target
+    from restore_drill.seeds.manifest import object_snapshots
+
+    assert run.storage is not None
+    client, bucket, prefix = run.storage
+    now = object_snapshots(client, bucket, prefix)
+    target = run.storage_target
+    same: list[str] = []
+    if target is not None:
+        second = target.replace(microsecond=0)
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix.strip("/") + "/"):
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                if v["LastModified"].replace(microsecond=0) == second:
+                    same.append(v["Key"])
+    return storage_at_target(manifest.objects if manifest is not None else {}, now, storage_target=target,
+                             db_target=run.boundary, changed=run.storage_changed, same_second=sorted(set(same)))
 
 
 def _backup_record(base: Path, rep: DrillReport, *, bins: Any) -> BackupRecord:
@@ -427,6 +485,7 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
         ("recoverable_window", c_window),
         ("backup_manifest", lambda: base_backup_checks.backup_manifest(
             base, run.host.binaries.major, _verify_tools(run.host.binaries.major))),
+        *([("storage_at_target", lambda: _storage_check(run, manifest))] if run.storage is not None else []),
         ("row_counts", c_rows),
         ("table_checksums", c_sums),
     ]
