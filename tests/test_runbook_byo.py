@@ -563,3 +563,20 @@ def test_rclone_remote_named_in_the_runbook_reaches_the_drills_endpoint(tmp_path
     integrity = next(c for c in d["checks"] if c["name"] == "object_integrity")
     assert integrity["evidence"]["tool_metadata_ignored"], integrity["evidence"]
     assert code == 0 and d["status"] == "passed", failed_checks(d)
+
+
+def test_sudo_wrapper_that_cannot_reach_the_database_is_not_reported_as_met(tmp_path: Path) -> None:
+    """shared/cases/byo-sudo-wrapper as the tester ran it (nothing declared): the dump is empty (0 bytes), the
+    backup step names its failing line, and neither RTO nor RPO passes."""
+    system = make(tmp_path, SUDO_RUNBOOK, """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Database backup"]
+        restore = ["Database restore"]
+    """)
+    code, d = drill(system, "--disaster", "truncate")
+    backup = steps(d, "backup")[0]
+    assert backup["status"] == "failed" and backup["failed_command"].startswith("sudo -u postgres pg_dump")
+    checks = {c["name"]: c["status"] for c in d["checks"]}
+    assert checks.get("rto") != "passed" and checks.get("rpo") != "passed", checks
+    assert code != 0 and d["status"] != "passed"
