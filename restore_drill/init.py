@@ -104,7 +104,7 @@ rpo_s = 86400               # data-loss window objective, seconds
     binding = f'''# How restore-drill runs {rb_rel} against disposable infrastructure. Sections are found by heading.
 name = "{name}"
 system = "{name}"
-backup_globs = ["*.dump", "backups/*.dump"]   # files the backup steps write
+backup_globs = {{globs}}   # files the backup steps write
 
 [phases]                    # setup | backup | restore | verify | never (guessed from the headings: check them)
 {phase_lines}
@@ -146,6 +146,7 @@ prefix = "{prefix}"           # S3_PREFIX: where the live objects are
 ''')
     system = system.replace("{storage_block}", storage_block)
     binding = binding.replace("{names}", names_table(found))
+    binding = binding.replace("{globs}", _toml_list(found.backup_globs or ["*.dump", "backups/*.dump"]))
     seed = f'''-- Schema and a few realistic rows for {name}. Replace with your own (anonymised) data.
 CREATE TABLE IF NOT EXISTS public.documents (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

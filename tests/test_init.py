@@ -53,6 +53,7 @@ def test_init_writes_the_names_the_runbook_uses_and_keeps_the_users_seed(tmp_pat
     names = tomllib.loads(binding)["names"]
     assert names == {"database": "shop", "user": "shop_app", "roles": ["postgres", "reporting"],
                      "containers": ["shop_db"], "buckets": {"live": "shop-media", "backup": "shop-backups"}}
+    assert tomllib.loads(binding)["backup_globs"] == ["shop.dump"]  # where the runbook's pg_dump writes
     system = (tmp_path / "shop.toml").read_text()
     assert "# schemas = " in system and "# [checks]" in system and "[storage]" in system
     assert "# [[files]]" in binding and "restore-drill:restore" in binding

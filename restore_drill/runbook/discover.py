@@ -40,6 +40,7 @@ class Found:
     hosts: list[str] = field(default_factory=list)
     buckets: list[str] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
+    backup_globs: list[str] = field(default_factory=list)  # where pg_dump writes (-f, > file, | tee file)
 
     def add(self, kind: str, value: str) -> None:
         items: list[str] = getattr(self, kind)
@@ -147,6 +148,32 @@ def _pg_args(tool: str, args: list[str], found: Found) -> None:
         found.add("databases", positional[0])
 
 
+_DUMP_TARGET = re.compile(r"(?:\s-f\s*|\s--file[= ])(\"?)([^\s\"]+)\1|>\s*(\"?)([^\s\"|;&]+)\3|"
+                          r"\btee\s+(?:-a\s+)?(\"?)([^\s\"|;&>]+)\5")
+_SHELL_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_]\w*)=(\"?)(.*?)\2\s*(?:&&|;|$)", re.M)
+_COMMAND_SUBST = re.compile(r"\$\([^)]*\)|`[^`]*`")
+_EXPANSION = re.compile(r"\$\([^)]*\)|`[^`]*`|\$\{[^}]*\}|\$[A-Za-z_]\w*")
+
+
+def _dump_globs(text: str) -> list[str]:
+    """Glob patterns for the files a block's pg_dump writes (date and variable parts become ``*``)."""
+    assigned = {m[1]: m[3] for m in _SHELL_ASSIGN.finditer(text)}
+    out: list[str] = []
+    for line in re.sub(r"\\\n", " ", text).splitlines():
+        if not re.search(r"\bpg_dump(?:all)?\b", line):
+            continue
+        line = _COMMAND_SUBST.sub("*", line)  # `date +"%Y%m%d"` and $(date -u +%F) hold spaces and quotes
+        for m in _DUMP_TARGET.finditer(line):
+            target = m[2] or m[4] or m[6]
+            bare = re.fullmatch(r"\$\{?([A-Za-z_]\w*)\}?", target)
+            if bare and bare[1] in assigned:
+                target = assigned[bare[1]]
+            glob = re.sub(r"\*+", "*", _EXPANSION.sub("*", target))
+            if glob.strip("*/") and not glob.startswith("/dev/") and glob not in out:
+                out.append(glob)
+    return out
+
+
 def discover(book: Runbook) -> Found:
     """Literal names the runbook's shell steps use (variables like ``$DB`` are not names)."""
     found = Found()
@@ -155,6 +182,9 @@ def discover(book: Runbook) -> Found:
             continue
         for b in _S3_LITERAL.findall(st.text):
             found.add("buckets", b)
+        for g in _dump_globs(st.text):
+            if g not in found.backup_globs:
+                found.backup_globs.append(g)
         for words in _commands(st.text):
             words = _unwrap(words, found)
             if words and words[0].rsplit("/", 1)[-1] in PG_TOOLS:
