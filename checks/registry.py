@@ -362,9 +362,24 @@ VERIFY_ONLY: tuple[tuple[str, str], ...] = (
 )
 
 
+# Checks only physical (point-in-time recovery) drills run, over what restore_drill/pitr collected
+# (restore_drill.pitr.drill.pitr_checks runs them through run_plan).
+PHYSICAL_ONLY: tuple[tuple[str, str], ...] = (
+    ("recovery_target", "recovery reached its target, left recovery and runs on a new timeline (server log)"),
+    ("pitr_exactness", "every write-ledger transaction committed at or before the target is restored, none after"),
+    ("data_loss_window", "disaster instant minus the newest ledger transaction restored, and rows lost, vs the RPO"),
+    ("wal_continuity", "every WAL segment from the base backup's start to the target is archived and readable"),
+    ("recoverable_window", "earliest and latest time the base backup and archive can restore to"),
+    ("backup_manifest", "pg_verifybackup of the base backup against its backup_manifest"),
+    ("storage_at_target", "object storage restored to the versions current at the database's recovery target"),
+    ("upgrade_check", "pg_upgrade --check of the restored base backup into the next newer major"),
+    ("backup_chain", "pg_combinebackup accepts the incremental backup chain (no missing link)"),
+)
+
+
 def names() -> tuple[str, ...]:
-    """Every registered check name, drill checks in plan order, then verify-backup-only ones."""
-    return tuple(s.name for s in REGISTRY) + tuple(n for n, _ in VERIFY_ONLY)
+    """Every registered check name, drill checks in plan order, then verify-backup-only and physical-only ones."""
+    return tuple(s.name for s in REGISTRY) + tuple(n for n, _ in VERIFY_ONLY) + tuple(n for n, _ in PHYSICAL_ONLY)
 
 
 def by_name(name: str) -> CheckSpec:

@@ -12,6 +12,9 @@ CHECK_NAMES = (
     "projector_consistency", "physical_integrity", "artifact_paths_exist", "object_integrity",
     "snapshot_pairing", "write_smoke", "api_probe", "rto", "rpo", "retention", "restored_objects",
     "domain_invariants", "archive_coverage",
+    # physical (point-in-time recovery) drills only: checks.registry.PHYSICAL_ONLY
+    "recovery_target", "pitr_exactness", "data_loss_window", "wal_continuity", "recoverable_window",
+    "backup_manifest", "storage_at_target", "upgrade_check", "backup_chain",
 )
 
 

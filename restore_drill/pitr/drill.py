@@ -11,6 +11,7 @@ judge the result against the ledger, the archive and the server's log.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib.resources
 import json
@@ -489,15 +490,12 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
         ("row_counts", c_rows),
         ("table_checksums", c_sums),
     ]
-    for name, fn in plan:
-        t0 = time.monotonic()
-        try:
-            r = fn()
-        except Exception as e:  # a check that blows up is errored evidence, never a pass
-            r = CheckResult.errored(name, f"{type(e).__name__}: {str(e).strip()[:300]}")
-        from dataclasses import replace
+    from restore_drill.checks.registry import run_plan
 
-        r = replace(r, duration_s=round(time.monotonic() - t0, 3))
+    for name, fn in plan:  # one at a time, so each result is announced as it is known
+        t0 = time.monotonic()
+        r = run_plan([(name, fn)])[0]  # registered names only (checks.registry.PHYSICAL_ONLY); isolated
+        r = dataclasses.replace(r, duration_s=round(time.monotonic() - t0, 3))
         results.append(r)
         if emit is not None:
             emit(r)
@@ -509,8 +507,8 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
     # The project's rpo check, fed by the ledger: the newest write before the disaster vs the newest restored.
     before = [e.committed_at for e in run.ledger if disaster_at is not None and e.committed_at <= disaster_at]
     kept = [e.committed_at for e in run.ledger if present is not None and e.seq in present]
-    rpo = objectives.rpo(max(before) if before else None, max(kept) if kept else None, rpo_s,
-                         note="write ledger restore_drill_ledger.writes (commit timestamps)")
+    rpo = run_plan([("rpo", lambda: objectives.rpo(max(before) if before else None, max(kept) if kept else None,
+                                                   rpo_s, note="write ledger restore_drill_ledger.writes (commit times)"))])[0]
     for r in (rto, rpo):
         results.append(r)
         if emit is not None:
@@ -534,9 +532,7 @@ def _upgrade_check(run: PitrRun) -> CheckResult:
         r = upgrade_check(run_upgrade_check(run.host, new))
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         r = CheckResult.errored("upgrade_check", f"{type(e).__name__}: {e}")
-    from dataclasses import replace
-
-    return replace(r, duration_s=round(time.monotonic() - t0, 3))
+    return dataclasses.replace(r, duration_s=round(time.monotonic() - t0, 3))
 
 
 def _verify_tools(major: int) -> list[Any]:
