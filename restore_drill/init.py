@@ -51,6 +51,7 @@ def starter_files(name: str, runbook: Path | None, out_dir: Path) -> dict[Path, 
     found = Found()
     storage = True
     prefix = name
+    snapshot = ""
     if runbook is not None:
         if not runbook.is_file():
             raise BadInput(f"--runbook {runbook} does not exist or is not a file")
@@ -61,6 +62,11 @@ def starter_files(name: str, runbook: Path | None, out_dir: Path) -> dict[Path, 
         live = [b for b in found.buckets if not re.search(r"backup|bak|archive|snapshot", b)]
         m = re.search(rf"s3://{re.escape(live[0])}/([^/\s\"']+)/", text) if live else None
         prefix = m[1] if m else prefix
+        backup = [b for b in found.buckets if b not in live]
+        if live and backup:  # a copy from the live bucket into the backup bucket: that is the snapshot
+            c = re.search(rf"s3://{re.escape(live[0])}/\S*\s+\"?s3://{re.escape(backup[0])}/([^\s\"'$`]+?)/?[\"'\s]", text + " ")
+            snapshot = (f'[snapshot]                  # where the backup phase copies the objects (found in the runbook)\n'
+                        f'bucket = "{{BACKUP_BUCKET}}"\nprefix = "{c[1]}"\n') if c else snapshot
         rb_rel = runbook.resolve().relative_to(out_dir.resolve()).as_posix() if runbook.resolve().is_relative_to(
             out_dir.resolve()) else str(runbook.resolve())
     phase_lines = "\n".join(f"{p} = {_toml_list(h)}" for p, h in phases.items()) or \
@@ -117,10 +123,7 @@ disaster = "after-phase:backup"    # when it injects the disaster (before the re
 # "<backup-file>" = {{ source = "backup_stem" }}   # the dump the backup phase wrote, without .dump
 # "YYYY-MM-DD" = {{ source = "backup_date" }}
 
-# [snapshot]                # where the backup phase copies the objects, so the restore can be checked
-# bucket = "{{BACKUP_BUCKET}}"
-# prefix = "{{S3_PREFIX}}-backup"
-
+{{snapshot}}
 # [variables]
 # RESTORE_PREFIX = "{{S3_PREFIX}}-backup"
 
@@ -146,6 +149,9 @@ prefix = "{prefix}"           # S3_PREFIX: where the live objects are
 ''')
     system = system.replace("{storage_block}", storage_block)
     binding = binding.replace("{names}", names_table(found))
+    binding = binding.replace("{snapshot}", snapshot or (
+        "# [snapshot]                # where the backup phase copies the objects, so the restore can be checked\n"
+        '# bucket = "{BACKUP_BUCKET}"\n# prefix = "{S3_PREFIX}-backup"\n'))
     binding = binding.replace("{globs}", _toml_list(found.backup_globs or ["*.dump", "backups/*.dump"]))
     seed = f'''-- Schema and a few realistic rows for {name}. Replace with your own (anonymised) data.
 CREATE TABLE IF NOT EXISTS public.documents (

@@ -53,6 +53,7 @@ def test_init_finds_the_names_the_committed_binding_declares(tmp_path: Path, nam
     fresh = tomllib.loads((folder / f"{name}.binding.toml").read_text())
     assert fresh["names"] == committed["names"]
     assert fresh["phases"] == committed["phases"]
+    assert fresh.get("snapshot") == committed.get("snapshot")
 
 
 @pytest.mark.parametrize("name, passes, fails, failing", CASES, ids=lambda v: str(v))
