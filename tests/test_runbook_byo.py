@@ -580,3 +580,26 @@ def test_sudo_wrapper_that_cannot_reach_the_database_is_not_reported_as_met(tmp_
     checks = {c["name"]: c["status"] for c in d["checks"]}
     assert checks.get("rto") != "passed" and checks.get("rpo") != "passed", checks
     assert code != 0 and d["status"] != "passed"
+
+
+def test_database_host_named_by_the_runbook_reaches_the_drills_server(tmp_path: Path) -> None:
+    """shared/cases/byo-libpq-flags with a real host name (`-h db.internal`): [names] hosts makes libpq connect
+    to the drill's listener (PGHOSTADDR) whatever the name resolves to; undeclared, the step fails naming it."""
+    runbook = LIBPQ_RUNBOOK.replace("-h localhost", "-h db.internal")
+    binding = """\
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Backup"]
+        restore = ["Restore"]
+        [names]
+        database = "shop"
+        user = "shop"
+    """
+    code, d = drill(make(tmp_path / "declared", runbook, binding + '    hosts = ["db.internal"]\n'),
+                    "--disaster", "truncate")
+    assert [s["status"] for s in steps(d, "backup") + steps(d, "restore")] == ["passed", "passed"], d["steps"]
+    assert_as_written(d)
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+    code, d = drill(make(tmp_path / "undeclared", runbook, binding), "--disaster", "truncate")
+    backup = steps(d, "backup")[0]
+    assert backup["status"] == "failed" and "db.internal" in backup["first_error"], backup["first_error"]

@@ -183,3 +183,17 @@ def test_a_placeholder_rewrite_is_a_deviation_an_operator_input_is_a_finding(pg_
     assert len(step.deviations) == 1 and "'mataroa' was replaced" in step.deviations[0]
     assert res.deviations == [f"{step.name}: {step.deviations[0]}"]
     assert [o["name"] for o in step.operator_inputs] == ["<backup-file>"] and step.operator_inputs[0]["value"] == "x"
+
+
+def test_discover_reads_hosts_and_dump_targets() -> None:
+    """shared/cases/byo-libpq-flags: the host a runbook names (other than localhost) and where pg_dump writes go
+    into the starter binding as declarations."""
+    import tomllib
+
+    from restore_drill.runbook.discover import discover, names_table
+
+    book = parse_runbook("# A\n```bash\npg_dump -Fc app -h db.internal -U app -f \"app_$(date +%F).dump\"\n"
+                         "psql -h localhost -d app -c 'SELECT 1'\n```\n", "a.md")
+    found = discover(book)
+    assert found.backup_globs == ["app_*.dump"]
+    assert tomllib.loads(names_table(found))["names"] == {"database": "app", "user": "app", "hosts": ["db.internal"]}

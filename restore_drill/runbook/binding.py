@@ -40,6 +40,7 @@ Format (every key optional except ``[phases]``)::
     roles = ["app_reader"]                   # other roles it names (--role, --owner, GRANT ... TO), created
     containers = ["immich_postgres"]         # docker/compose/kubectl exec targets that are the drill's database
     remotes = ["backup"]                     # rclone remotes / mc aliases meaning the drill's S3 endpoint
+    hosts = ["db.internal"]                  # database hosts the runbook names (-h): they reach the drill's server
     buckets = { live = "app-media", backup = "app-backups" }   # the drill's buckets carry these names (moto)
 """
 
@@ -109,6 +110,7 @@ class Names:
     containers: tuple[str, ...] = ()
     remotes: tuple[str, ...] = ()  # rclone remotes / mc aliases (found in rclone lines too) -> the drill's S3
     buckets: dict[str, str] = field(default_factory=dict)  # "live"/"backup" -> the bucket name the runbook uses
+    hosts: tuple[str, ...] = ()  # database host names the runbook passes to -h: PGHOSTADDR points them here
 
     @property
     def all_roles(self) -> tuple[str, ...]:
@@ -348,10 +350,10 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$")  # what the runbook may 
 def _names(where: str, raw: Any) -> Names:
     if not isinstance(raw, dict):
         raise _err(where, "[names] must be a table (database, user, roles, containers)")
-    unknown = sorted(set(raw) - {"database", "user", "roles", "containers", "remotes", "buckets"})
+    unknown = sorted(set(raw) - {"database", "user", "roles", "containers", "remotes", "buckets", "hosts"})
     if unknown:
-        raise _err(where, f"[names] has unknown key(s) {unknown}; known: buckets, containers, database, remotes, "
-                          "roles, user")
+        raise _err(where, f"[names] has unknown key(s) {unknown}; known: buckets, containers, database, hosts, "
+                          "remotes, roles, user")
     for key in ("database", "user"):
         v = raw.get(key, "")
         if not isinstance(v, str) or (v and not _NAME.match(v)):
@@ -369,7 +371,10 @@ def _names(where: str, raw: Any) -> Names:
                           'e.g. { live = "app-media", backup = "app-backups" }')
     if len(set(buckets.values())) < len(buckets):
         raise _err(where, "names.buckets: live and backup must be two different buckets")
-    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers, remotes, dict(buckets))
+    hosts = _str_list(where, "names.hosts", raw.get("hosts", []))
+    if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", h) for h in hosts):
+        raise _err(where, f"names.hosts {list(hosts)}: give host names as the runbook spells them after -h")
+    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers, remotes, dict(buckets), hosts)
 
 
 def load_binding(path: str | Path) -> Binding:

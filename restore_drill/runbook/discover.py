@@ -218,8 +218,7 @@ def names_table(found: Found) -> str:
         pairs = [f"live = {lit(live)}"] if live else []
         pairs += [f"backup = {lit(backup)}"] if backup else []
         lines.append("buckets = { " + ", ".join(pairs) + " }   # check which is live and which is the backup")
-    odd = [h for h in found.hosts if h not in _LOCAL_HOSTS]
+    odd = [h for h in found.hosts if h not in _LOCAL_HOSTS and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", h)]
     if odd:
-        lines.append(f"# hosts named: {', '.join(odd)}: the drill's server answers on 127.0.0.1 only (PGHOST); a "
-                     "command naming another host would reach that host: mark it not_run or use $PGHOST")
+        lines.append(f"hosts = [{', '.join(lit(h) for h in odd)}]   # -h names that mean the drill's server")
     return "\n".join(lines) + "\n"

@@ -43,8 +43,15 @@ def wrapper_env(binding: Binding, env: dict[str, str]) -> dict[str, str]:
     other container-engine, cluster or sudo use is refused or unwrapped, never sent to the host's.
     """
     shims = write_shims(Path(env["HOME"]) / ".restore-drill-bin")
-    return {
+    out = {
         "PATH": os.pathsep.join([str(shims), env.get("PATH", "")]),
         TARGETS_VAR: ",".join(binding.names.containers),
         ROLES_VAR: ",".join(binding.names.all_roles),
     }
+    # [names] hosts: `-h db.internal` sets libpq's host, PGHOSTADDR the address it connects to, so the name the
+    # runbook spells reaches the drill's TCP listener without DNS or a rewrite. Source: libpq docs,
+    # "Parameter Key Words" (hostaddr: "if hostaddr is specified, the host name lookup is not done").
+    addr = env.get("PGHOST", "")
+    if binding.names.hosts and re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", addr):
+        out["PGHOSTADDR"] = addr
+    return out
