@@ -80,7 +80,8 @@ BACKENDS: list[tuple[str, Any, tuple[str, ...]]] = [
 
 
 @pytest.mark.parametrize("param, registry, schema_key", BACKENDS, ids=["postgres", "s3"])
-def test_backend_names_agree_everywhere(param: str, registry: Any, schema_key: tuple[str, ...]) -> None:
+def test_backend_names_agree_everywhere(param: str, registry: Any, schema_key: tuple[str, ...],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
     names = registry.NAMES
     assert registry.DEFAULT in names
     choices = cli_choices(param)
@@ -94,6 +95,10 @@ def test_backend_names_agree_everywhere(param: str, registry: Any, schema_key: t
     flag, row = "--" + param.replace("_", "-"), "Postgres backend" if param == "pg_backend" else "S3 backend"
     assert readme_names(rf"\| {row} \| `{flag} ([a-z\\|]+)`") == list(names), f"README configuration table, {flag}"
     assert readme_names(rf"\| {row} \|[^\n]*\| ([a-z]+) \|\n") == [registry.DEFAULT], "README configuration table: the default"
+    with pytest.raises(SystemExit):
+        cli.main(["list"], prog_name="restore-drill")
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(f"{flag}: "))
+    assert line == f"{flag}: " + ", ".join(n + (" (default)" if n == registry.DEFAULT else "") for n in names)
     start = README.index("## Architecture")
     architecture = README[start:README.index("\n## ", start + 5)]
     shown = re.search(rf"{schema_key[0]}/\s*\(([^)]*)\)", architecture)

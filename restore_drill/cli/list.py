@@ -1,4 +1,4 @@
-"""``restore-drill list``: the built-in drills, systems (built-in and *.toml found here) and disasters."""
+"""``restore-drill list``: the built-in drills, systems (built-in and *.toml found here), disasters and backends."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import click
 
 from .. import catalog
 from ..errors import DrillError
+from ..fixtures.postgres import registry as pg_registry
+from ..fixtures.s3 import registry as s3_registry
 
 
 @click.command("list")
 def command() -> None:
-    """List the built-in drills, disasters and systems.
+    """List the built-in drills, disasters, systems and backends.
 
     \b
     Example:
@@ -34,3 +36,5 @@ def command() -> None:
             continue
         click.echo(f"  {s.name:<12} {s.description}  ({p})")
     click.echo(f"\ndisasters: {', '.join(catalog.DISASTERS)}")
+    for flag, reg in (("--pg-backend", pg_registry), ("--s3-backend", s3_registry)):
+        click.echo(f"{flag}: " + ", ".join(n + (" (default)" if n == reg.DEFAULT else "") for n in reg.NAMES))
