@@ -121,7 +121,8 @@ def test_disaster_names_agree_everywhere(capsys: pytest.CaptureFixture[str]) -> 
     assert all(d.disaster is None or d.disaster in names for d in catalog.DRILLS)
     with pytest.raises(SystemExit):
         cli.main(["list"], prog_name="restore-drill")
-    listed = capsys.readouterr().out.split("disasters: ", 1)[1].strip().split(", ")
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("disasters: "))
+    listed = line.removeprefix("disasters: ").split(", ")
     assert listed == list(names)
 
 
