@@ -13,6 +13,9 @@ PROCEDURES: tuple[str, ...] = ("corrected", "runbook")
 
 @dataclass(frozen=True)
 class DrillSpec:
+    """One named drill: which system, which disaster (``disasters.registry`` name), which procedure
+    (one of ``PROCEDURES``), and whether ``restore-drill run`` runs it by default."""
+
     name: str
     system: str  # built-in system name or a definition path
     disaster: str | None
@@ -23,6 +26,7 @@ class DrillSpec:
     physical: bool = False  # base backup + WAL archive + point-in-time recovery (restore_drill/pitr)
 
     def with_disaster(self, disaster: str | None) -> DrillSpec:
+        """This drill with ``disaster`` instead (None: unchanged); ``BadInput`` for an unknown name."""
         if disaster is None:
             return self
         validate_disaster(disaster)
@@ -54,12 +58,14 @@ DRILLS: tuple[DrillSpec, ...] = (
 
 
 def validate_disaster(name: str) -> str:
+    """``name`` when it is a registered disaster; ``BadInput`` listing the names otherwise."""
     if name not in DISASTERS:
         raise BadInput(f"unknown disaster {name!r}; use one of {', '.join(DISASTERS)}")
     return name
 
 
 def get(name: str) -> DrillSpec:
+    """The drill called ``name``; ``BadInput`` listing the drills otherwise."""
     for d in DRILLS:
         if d.name == name:
             return d
@@ -67,4 +73,5 @@ def get(name: str) -> DrillSpec:
 
 
 def defaults() -> list[DrillSpec]:
+    """The drills ``restore-drill run`` runs when given no names."""
     return [d for d in DRILLS if d.default]

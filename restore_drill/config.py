@@ -20,6 +20,10 @@ DEFAULT_REPORT_DIR = Path("reports") / "runs"
 
 @dataclass(frozen=True)
 class DrillConfig:
+    """Every setting of a run, validated on construction (``BadInput`` naming the flag). Times are
+    seconds; ``pg_backend``/``s3_backend`` are names in ``fixtures.postgres.registry`` /
+    ``fixtures.s3.registry`` (checked when ``Infra`` is built); S3 keys are never printed (``repr=False``)."""
+
     pg_version: int | None = None
     pg_backend: str = "embedded"
     pg_url: str | None = None
