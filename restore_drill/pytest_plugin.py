@@ -128,6 +128,7 @@ def _report_base(config: pytest.Config) -> Any:
 
 
 def drill_config(config: pytest.Config) -> Any:
+    """The run's ``DrillConfig`` from the plugin's options (flag > env > ini), resolved like the CLI's."""
     from restore_drill.config import resolve
 
     v = option(config, "pg_version")
