@@ -53,7 +53,8 @@ DRILLS: tuple[DrillSpec, ...] = (
     DrillSpec("arqonbus-pitr", "arqonbus", "bad-statement",
               "Errant DELETE while writes go on; base backup + archived WAL restored to just before it", physical=True),
     DrillSpec("pegasus-pitr", "pegasus", "bad-statement",
-              "Errant DELETE while writes go on; base backup + archived WAL restored to just before it", physical=True),
+              "Errant DELETE + object clean-up; base backup + WAL and the versioned bucket restored to just before it",
+              physical=True),
 )
 
 
