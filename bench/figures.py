@@ -152,6 +152,25 @@ def bench_database(infra: Infra, pairs: int) -> None:
     _report("per-drill database (CREATE DATABASE + connect) / 0.1 s", [t / 0.1 for t in took], "<= 1.0 (0.1 s)")
 
 
+# -- checks and verify-backup (their own benches, reported here as ratios) ---------------------------
+def bench_checks(infra: Infra, n: int, pairs: int, work: Path) -> None:
+    from .checks_bench import bench_size
+
+    print(f"database checks vs the pg_restore they verify, {n:,} rows, {pairs} runs (bench.checks_bench)")
+    major = binaries.select(None).major
+    got = [bench_size(infra, major, n, work) for _ in range(pairs)]
+    slow = max(got[-1]["timings"].items(), key=lambda kv: kv[1])
+    _report(f"all database checks vs pg_restore, {n:,} rows", [r["total_s"] / r["restore_s"] for r in got],
+            "<= 0.5x", f"(slowest check: {slow[0]} {slow[1]:.2f} s)")
+
+
+def bench_verify(n: int) -> None:
+    print(f"verify-backup per version vs bare pg_restore, {n:,} rows (bench.verify_bench; goal <= 1.1x):")
+    r = subprocess.run([sys.executable, "-m", "bench.verify_bench", "--rows", str(n)], capture_output=True,
+                       text=True, timeout=3600, cwd=Path(__file__).resolve().parent.parent)
+    print(textwrap.indent((r.stdout + r.stderr[-400:]).strip(), "    "), flush=True)
+
+
 # -- drills -----------------------------------------------------------------------------------------
 def _run_drill(python: str, name: str, scale: int, work: Path) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="rd-fig-", dir=work))
@@ -251,7 +270,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (make bench)")
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--base-python", help="interpreter whose restore_drill is the code before issue 19")
-    ap.add_argument("--only", default="seed,start,db,drills,rss", help="comma list of figure groups")
+    ap.add_argument("--only", default="seed,start,db,checks,verify,drills,rss", help="comma list of figure groups")
     args = ap.parse_args()
     only = set(args.only.split(","))
     quick = args.quick
@@ -265,6 +284,8 @@ def main() -> None:
         steps = [("seed", lambda: bench_seeding(infra, events, args.pairs)),
                  ("start", lambda: bench_server_start(args.pairs)),
                  ("db", lambda: bench_database(infra, args.pairs)),
+                 ("checks", lambda: bench_checks(infra, events, args.pairs, Path(work))),
+                 ("verify", lambda: bench_verify(events)),
                  ("drills", lambda: bench_drills(drills, args.pairs, args.base_python, Path(work))),
                  ("rss", lambda: bench_rss(infra, scales, args.base_python))]
         for key, fn in steps:
