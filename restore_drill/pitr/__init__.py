@@ -1,0 +1,14 @@
+"""Physical backups and point-in-time recovery drills (issue 17).
+
+- ``server``: the drill's own PostgreSQL servers (an archiving primary, the restored copy) as the
+  unprivileged server user, with an ``aws`` shim that user can run for archive/restore_command.
+- ``ledger``: the write ledger (one small transaction every few ms, txid + commit time).
+- ``wal``: WAL segment names, the S3 archive listing, a pg_waldump read of the archive.
+- ``recovery``: recovery targets and what the restored server's log says recovery did.
+- ``upgrade``: ``pg_upgrade --check`` of the restored base backup into the next major.
+- ``drill``: ``run_physical`` (what the engine runs for a DrillSpec with ``physical``), ``PitrOptions``.
+
+The checks live in ``restore_drill.checks`` (recovery, wal_archive, base_backup, storage_pitr,
+upgrade_check, backup_chain), registered in ``checks.registry.PHYSICAL_ONLY``; the disaster is
+``restore_drill.disasters.bad_statement``.
+"""
