@@ -115,6 +115,9 @@ WHERE i.indrelid = %s::regclass
   AND ic.relkind = 'i'                                                 -- not a partitioned index
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)  -- PK/UNIQUE/EXCLUDE stay
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = i.indexrelid AND d.deptype IN ('e', 'i'))
+  -- what DROP + pg_get_indexdef would lose stays: replica identity, CLUSTER mark, a comment, index statistics
+  AND NOT i.indisreplident AND NOT i.indisclustered AND obj_description(i.indexrelid, 'pg_class') IS NULL
+  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0)
 ORDER BY ic.relname
 """
 
