@@ -220,7 +220,7 @@ def bench_drills(drills: list[tuple[str, int]], pairs: int, base_python: str | N
 
 # -- memory -----------------------------------------------------------------------------------------
 _RSS_CHILD = textwrap.dedent('''
-    import os, resource, sys
+    import os, sys
     import boto3, psycopg
     system, scale, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     with psycopg.connect(url, autocommit=True) as conn:
@@ -236,7 +236,9 @@ _RSS_CHILD = textwrap.dedent('''
             s3 = boto3.client("s3", endpoint_url=os.environ["FIG_S3_URL"], region_name="us-east-1",
                               aws_access_key_id=os.environ["FIG_S3_KEY"], aws_secret_access_key=os.environ["FIG_S3_SECRET"])
             seed(conn, s3, os.environ["FIG_S3_BUCKET"], "p" + sys.argv[4], seed=1234, scale=scale)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # VmHWM, not ru_maxrss: Linux carries the forking parent's peak into ru_maxrss across execve
+    hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")][0].split()[1]
+    print(int(hwm) / 1024)
 ''')
 
 
