@@ -93,8 +93,9 @@ def table_digest(conn: psycopg.Connection, table: str) -> tuple[int, str]:
 # digested up to four times: restore effects, table_checksums, migration_idempotent's "before"): the
 # server's start time (a new server on a reused port never matches, though a cached data directory starts
 # every server at the same transaction ids), the database and relation oids, the relation's file, and the
-# MVCC snapshot the scan used. Two scans under equal snapshots see exactly the same row versions (a
-# snapshot is xmin:xmax:in-progress xids; every change to a table, unlogged too, needs a transaction id:
+# MVCC snapshot the scan used, and the role reading (row-level security). Two scans under equal snapshots
+# see exactly the same row versions (a snapshot is xmin:xmax:in-progress xids; every change to a table,
+# unlogged too, needs a transaction id:
 # https://www.postgresql.org/docs/current/functions-info.html#FUNCTIONS-PG-SNAPSHOT), so an equal key
 # proves an equal digest; any write anywhere on the server in between changes the snapshot and the table
 # is scanned again. Only plain, partitioned and materialized relations that are not temporary are keyed.
@@ -109,6 +110,8 @@ def _digest_key_sql(conn: psycopg.Connection, table: str) -> sql.Composable:
         snapshot, own = "txid_current_snapshot()", "txid_current_if_assigned()"
     return sql.SQL(
         "(SELECT concat_ws('|', pg_postmaster_start_time(), d.oid, c.oid, pg_relation_filenode(c.oid), "
+        # the role and row_security: row-level security shows each role its own rows
+        "current_user, current_setting('row_security'), "
         + snapshot + ") FROM pg_class c, pg_database d WHERE c.oid = {}::regclass "
         "AND d.datname = current_database() AND c.relkind IN ('r', 'p', 'm') AND c.relpersistence <> 't' "
         "AND " + own + " IS NULL)"

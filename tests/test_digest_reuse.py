@@ -64,3 +64,28 @@ def test_a_missing_table_still_raises(pg_database) -> None:
 
     with pg_database.connect(autocommit=True) as c, pytest.raises(psycopg.errors.UndefinedTable):
         table_digest(c, "public.no_such_table")
+
+
+def test_another_role_under_row_level_security_is_never_served_the_owners_digest(pg_database, counting) -> None:
+    """shared/cases/04-rls-table-restore: the same snapshot, another role: RLS shows it other rows."""
+    import secrets
+
+    import psycopg
+
+    role, pw = f"rd_reader_{secrets.token_hex(4)}", secrets.token_urlsafe(12)
+    with pg_database.connect(autocommit=True) as c:
+        c.execute("CREATE TABLE r (id int PRIMARY KEY, tenant text) WITH (autovacuum_enabled = off)")
+        c.execute("INSERT INTO r SELECT g, CASE WHEN g % 2 = 0 THEN 'even' ELSE 'odd' END FROM generate_series(1, 40) g")
+        c.execute("ALTER TABLE r ENABLE ROW LEVEL SECURITY")
+        c.execute("CREATE POLICY even_only ON r USING (tenant = 'even')")
+        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{pw}'")
+        c.execute(f"GRANT SELECT ON r TO {role}")
+        try:
+            owner = table_digest(c, "public.r")
+            url = psycopg.conninfo.make_conninfo(pg_database.url, user=role, password=pw)
+            with psycopg.connect(url, autocommit=True) as rc:
+                seen = table_digest(rc, "public.r")
+            assert owner[0] == 40 and seen[0] == 20 and counting.hits == 0, (owner, seen)
+        finally:
+            c.execute("DROP TABLE r")
+            c.execute(f"DROP ROLE {role}")
