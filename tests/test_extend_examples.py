@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 from click.testing import CliRunner
 
-from restore_drill.checks.result import Status
+from restore_drill.checks.result import CheckResult, Status
 from restore_drill.errors import DestructiveRefused
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.infra import Infra
@@ -34,7 +34,8 @@ SECTION = (lambda t: t[t.index("## How to extend"):t.index("\n## ", t.index("## 
     (ROOT / "README.md").read_text(encoding="utf-8"))
 BLOCKS = {m.group(1): m.group(2) for m in re.finditer(r"```python\n# (\S+\.py)\n(.*?)```", SECTION, re.S)}
 # Repository folders -> the installed package they are (pyproject's package-dir).
-PACKAGES = {"fixtures": "restore_drill.fixtures", "checks": "restore_drill.checks", "restore_drill": "restore_drill"}
+PACKAGES = {"fixtures": "restore_drill.fixtures", "checks": "restore_drill.checks", "reports": "restore_drill.reports",
+            "restore_drill": "restore_drill"}
 
 
 @contextmanager
@@ -59,7 +60,7 @@ def load(path: str, tmp_path: Path) -> Iterator[ModuleType]:
 def test_every_example_is_tested() -> None:
     assert set(BLOCKS) == {"fixtures/postgres/ramdisk.py", "fixtures/s3/minio.py",
                            "restore_drill/disasters/empty_objects.py", "checks/indexes.py",
-                           "restore_drill/cli/backends.py"}, sorted(BLOCKS)
+                           "reports/summary_txt.py", "restore_drill/cli/backends.py"}, sorted(BLOCKS)
 
 
 def test_postgres_backend_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,6 +105,23 @@ def test_check_example(tmp_path: Path, drill_infra: Infra, pg_database: Database
             c.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 't_v'::regclass")
             r = module.invalid_indexes(c)
         assert r.status is Status.FAILED and "t_v" in r.message
+
+
+def test_report_page_example(tmp_path: Path) -> None:
+    from restore_drill.reports.environment import capture_environment
+    from restore_drill.reports.model import DrillReport, RunReport
+
+    with load("reports/summary_txt.py", tmp_path) as module:
+        drill = DrillReport(name="d", id="d[pg16-moto]", system="s", procedure="corrected", runbook=None,
+                            disaster="truncate", started_at="2026-01-01T00:00:00Z")
+        drill.checks.append(CheckResult.failed("row_counts", "1 table differs"))
+        drill.finish()
+        rep = RunReport(run_id="r1", command=["test"], environment=capture_environment(),
+                        started_at="2026-01-01T00:00:00Z", drills=[drill])
+        rep.finish()
+        text = module.render_summary(rep)
+    assert text.splitlines()[0] == "restore-drill r1: FAILED"
+    assert "d[pg16-moto]: failed (" in text and "row_counts" in text
 
 
 def test_command_example(tmp_path: Path) -> None:
