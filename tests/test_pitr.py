@@ -212,11 +212,28 @@ def test_storage_at_target_judges_objects_and_the_instant():
 
 # -- one real physical drill -------------------------------------------------------------------------------
 
-def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(drill_infra, tmp_path):
+@pytest.fixture(scope="module")
+def real_drill(drill_infra, tmp_path_factory):
+    """The module's one real physical drill (arqonbus-pitr, default PostgreSQL, moto), written as a run folder
+    like `restore-drill run` writes it: (DrillReport, PitrRun, run folder holding report.json and its pages)."""
+    from restore_drill.reports.environment import capture_environment
+    from restore_drill.reports.model import RunReport
+    from restore_drill.reports.writers import write_run
+
+    tmp = tmp_path_factory.mktemp("pitr-drill")
+    rep, run = run_pitr(drill_infra, tmp)
+    report = RunReport(run_id="pitr-drill", command=["pytest"], environment=capture_environment(),
+                       started_at=rep.started_at, drills=[rep])
+    report.finish()
+    write_run(report, tmp / "run")
+    return rep, run, tmp / "run"
+
+
+def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(real_drill):
     """restore-drill run arqonbus-pitr: base backup + WAL archive in moto, errant DELETE, restore to 100 ms
     before it. Every PITR check passes, the errant DELETE is undone (row_counts/table_checksums), and the
     reported data-loss window equals the one the ledger alone shows, to the millisecond."""
-    rep, run = run_pitr(drill_infra, tmp_path)
+    rep, run, _ = real_drill
     failing = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
     assert rep.error is None, rep.error
     assert not failing, failing
@@ -254,3 +271,24 @@ def test_a_logical_disaster_on_a_physical_drill_is_bad_input(drill_infra, tmp_pa
     assert rep.status == "errored" and rep.error is not None and rep.error.type == "BadInput"
     assert "bad-statement" in rep.error.message
     assert not (tmp_path / "work" / "arqonbus-pitr" / "pgdata-restore").exists()
+
+
+def test_physical_rto_is_the_sum_of_the_restore_steps_durations(real_drill):
+    """As in the logical drills (tests/test_rto_timing.py): report.json's rto_s/restore_s and the rto check's
+    observed value equal, as floats, the sum of the restore steps' recorded durations (the restored server's
+    start and WAL replay being one of them); the harness's observation is kept apart as observe_s."""
+    _, _, run_dir = real_drill
+    drill = json.loads((run_dir / "report.json").read_text())["drills"][0]
+    restore = [s for s in drill["steps"] if s["phase"] == "restore"]
+    assert any(s["name"].startswith("Start the Restored Server") for s in restore), [s["name"] for s in restore]
+    # the start is "replaced" (the drill starts the server as its unprivileged user and watches recovery)
+    assert all(s["status"] in ("passed", "replaced") for s in restore), [(s["name"], s["status"]) for s in restore]
+    expected = 0.0
+    for s in restore:  # the recorded order, as restore_steps_s sums them
+        expected += s["duration_s"]
+    m = drill["metrics"]
+    assert m["rto_s"] == expected and m["restore_s"] == expected
+    (rto,) = [c for c in drill["checks"] if c["name"] == "rto"]
+    assert rto["status"] == "passed" and rto["observed"] == expected
+    assert isinstance(m["observe_s"], float) and m["observe_s"] >= 0
+    assert m["restore_phase_s"] >= m["rto_s"]
