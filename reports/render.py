@@ -7,6 +7,7 @@ autoescape; Markdown cells go through ``md`` so a message with a pipe or newline
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,48 @@ def objective(drill: DrillReport, name: str) -> str:
 OBJECTIVE_CLASS = {"met": "passed", "not achieved": "failed", "not measured": "errored", "no target": "skipped"}
 
 
+def _instant(v: Any) -> datetime | None:
+    """An ISO-8601 instant as an aware UTC datetime (naive taken as UTC); None when absent or unreadable."""
+    try:
+        t = datetime.fromisoformat(str(v).replace("Z", "+00:00")) if v else None
+    except ValueError:
+        return None
+    return None if t is None else (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC))
+
+
+def pitr_timeline(drill: DrillReport) -> list[dict[str, str]]:
+    """A physical drill's instants, read from report.json's ``metrics.pitr.timeline`` only (written by
+    restore_drill.pitr.drill.timeline: base backup start/end, WAL archived, disaster, recovery target, last
+    transaction kept, recovery end). Each row: ``event``, ``at`` (ISO-8601 UTC as recorded) and ``since``
+    ("+1.234 s" from the first instant, to the millisecond), in time order; [] for a logical drill or one
+    that stopped before its timeline was recorded. An instant that does not parse is left out."""
+    pitr = drill.metrics.get("pitr")
+    rows = pitr.get("timeline") if isinstance(pitr, dict) else None
+    timed = [(t, e) for e in rows or () if isinstance(e, dict) and (t := _instant(e.get("at"))) is not None]
+    timed.sort(key=lambda p: p[0])
+    if not timed:
+        return []
+    first = timed[0][0]
+    return [{"event": str(e.get("event", "")), "at": str(e["at"]), "since": f"+{(t - first).total_seconds():.3f} s"}
+            for t, e in timed]
+
+
+def data_loss_window(drill: DrillReport) -> str:
+    """The data-loss window report.json holds for ``drill``, for the pages: a physical drill's
+    ``metrics.data_loss_window_ms`` (disaster instant minus the last transaction kept, from the write ledger)
+    with ``rows_lost``; else ``metrics.rpo_s`` (the rpo check's measured window, seconds); "not measured" when
+    neither is a number (never 0 s for a window nobody measured)."""
+    m = drill.metrics
+    ms = m.get("data_loss_window_ms")
+    if isinstance(ms, int | float) and not isinstance(ms, bool):
+        lost = m.get("rows_lost")
+        return f"{ms:.3f} ms" + (f" ({lost} ledger write(s) lost)" if isinstance(lost, int) else "")
+    s = m.get("rpo_s")
+    if isinstance(s, int | float) and not isinstance(s, bool):
+        return dur(s)
+    return "not measured"
+
+
 def procedure_statement(run: RunReport) -> str:
     """"executed end to end" only when every drill ran every runbook step as written; otherwise how many
     steps deviated (each is listed under "Deviations and follow-up")."""
@@ -141,7 +184,7 @@ def jinja_env() -> Environment:
     env.globals.update(
         VERDICT_ICON=VERDICT_ICON, CHECK_ICON=CHECK_ICON, STEP_ICON=STEP_ICON, STATUS_COLOURS=STATUS_COLOURS,
         PHASE_COLOURS=PHASE_COLOURS, PHASE_NAMES=PHASE_NAMES, objective=objective, OBJECTIVE_CLASS=OBJECTIVE_CLASS,
-        snapshot_bytes=snapshot_bytes,
+        snapshot_bytes=snapshot_bytes, pitr_timeline=pitr_timeline, data_loss_window=data_loss_window,
     )
     return env
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -292,3 +293,64 @@ def test_physical_rto_is_the_sum_of_the_restore_steps_durations(real_drill):
     assert rto["status"] == "passed" and rto["observed"] == expected
     assert isinstance(m["observe_s"], float) and m["observe_s"] >= 0
     assert m["restore_phase_s"] >= m["rto_s"]
+
+
+def _rerender(run_dir: Path, dest: Path, edit: Any = None) -> dict[str, str]:
+    """Copy only report.json of ``run_dir`` into ``dest`` (optionally edited), render every page from it,
+    and return page name -> text: the pages can hold nothing report.json does not."""
+    from restore_drill.reports.writers import render_run
+
+    data = json.loads((run_dir / "report.json").read_text())
+    if edit is not None:
+        edit(data)
+    dest.mkdir(parents=True)
+    (dest / "report.json").write_text(json.dumps(data))
+    paths = render_run(dest, allow_modified=True)
+    return {name: Path(p).read_text() for name, p in paths.items()}
+
+
+def test_report_pages_show_the_pitr_timeline_and_the_measured_loss_window(real_drill, tmp_path):
+    """The real drill's report.json alone renders a point-in-time timeline (every recorded instant, in time
+    order) in report.md/.html, and the compliance pages state the measured data-loss window, equal to the
+    ledger's to the millisecond."""
+    rep, run, run_dir = real_drill
+    pages = _rerender(run_dir, tmp_path / "again")
+    timeline = json.loads((run_dir / "report.json").read_text())["drills"][0]["metrics"]["pitr"]["timeline"]
+    assert len(timeline) >= 6, timeline
+    window = f"{window_from_ledger(run):.3f} ms"
+    for name in ("report.md", "report.html"):
+        text = pages[name]
+        assert "Point-in-time recovery timeline" in text, name
+        section = text[text.index("Point-in-time recovery timeline"):]
+        positions = [section.index(e["at"]) for e in timeline]
+        assert positions == sorted(positions), (name, timeline)  # listed in time order
+        for e in timeline:
+            assert e["event"] in section, (name, e)
+        assert "Data-loss window (disaster minus the last transaction kept): " in section
+        assert window in section, (name, window)
+    md = pages["compliance.md"]
+    assert f"Measured data-loss window of {rep.id}: {window} ({rep.metrics['rows_lost']} ledger write(s) lost)" in md
+    row = next(line for line in md.splitlines() if line.startswith(f"| {rep.id} |") and "ms" in line)
+    assert f"| {window} (" in row, row  # the objectives table's data-loss window column
+    assert f"Measured data-loss window of {rep.id}: <strong>{window}" in pages["compliance.html"]
+    # the page written by the drill's own run folder says the same
+    assert window in (run_dir / "compliance.md").read_text()
+
+
+def test_compliance_says_not_measured_when_report_json_holds_no_window(real_drill, tmp_path):
+    """A drill whose report.json carries no data-loss window (no data_loss_window_ms, no rpo_s): the compliance
+    pages say "not measured", never a number, and no timeline section appears without a timeline."""
+    rep, _, run_dir = real_drill
+
+    def drop(data: dict[str, Any]) -> None:
+        m = data["drills"][0]["metrics"]
+        m["data_loss_window_ms"] = m["rpo_s"] = m["rows_lost"] = None
+        m["pitr"]["timeline"] = []
+
+    pages = _rerender(run_dir, tmp_path / "none", drop)
+    md = pages["compliance.md"]
+    row = next(line for line in md.splitlines() if line.startswith(f"| {rep.id} |") and "| not measured |" in line)
+    assert " ms" not in row, row
+    assert "not measured" in pages["compliance.html"].split("Recovery objectives", 1)[1].split("<h2>Checks", 1)[0]
+    assert "Measured data-loss window of" not in md
+    assert "Point-in-time recovery timeline" not in pages["report.md"]
