@@ -14,27 +14,15 @@ from restore_drill.errors import DrillError
 from restore_drill.fixtures.environment import RunbookEnvironment
 from restore_drill.foundation import sha256_file, utcnow
 from restore_drill.records import BackupRecord, SnapshotRecord
-from restore_drill.redact import Redactor
 from restore_drill.seeds.manifest import object_snapshots
 
-from .binding import Binding
-from .parser import Runbook
-from .results import RunbookResult
 from .values import _TEMPLATE, _Values
 
 
 class _Backups(_Values):
     """Mixin of _Run: which files the backup steps made, and their records (reads _Values' variables)."""
 
-    # State the runner (_Run) sets up; declared here for the type checker.
-    book: Runbook
-    binding: Binding
-    env: RunbookEnvironment
-    workdir: Path
-    res: RunbookResult
-    redact: Redactor
-    base_env: dict[str, str]
-    backup_files: dict[Path, str]
+    # State only the backups mixin adds (the rest is declared in _RunState and _Values).
     backup_finished: dict[Path, str]
 
     def _backup_candidates(self) -> dict[Path, tuple[int, int]]:

@@ -3,33 +3,20 @@ so a restore that exits 0 and does nothing is visible."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from restore_drill.fixtures.environment import RunbookEnvironment
 from restore_drill.foundation import table_digest
 from restore_drill.objectstore import list_objects
-from restore_drill.redact import Redactor
 from restore_drill.seeds.manifest import list_tables
 
-from .binding import Binding
-from .parser import Runbook
-from .results import RunbookResult, RunbookStepRecord
+from .results import RunbookStepRecord
+from .state import _RunState
 
 
-class _Effects:
+class _Effects(_RunState):
     """Mixin of _Run: state before/after a restore step and the difference."""
-
-    # State the runner (_Run) sets up; declared here for the type checker.
-    book: Runbook
-    binding: Binding
-    env: RunbookEnvironment
-    workdir: Path
-    res: RunbookResult
-    redact: Redactor
-    base_env: dict[str, str]
 
     def _state(self) -> dict[str, Any]:
         """Digests of the tables in scope and (size, etag, mtime) of every object under the live prefix."""

@@ -10,12 +10,9 @@ from pathlib import Path
 import psycopg
 
 from restore_drill.checks.retention import date_in
-from restore_drill.fixtures.environment import RunbookEnvironment
-from restore_drill.redact import Redactor
 
-from .binding import PLACEHOLDER_TOKEN, Binding
-from .parser import Runbook
-from .results import RunbookResult
+from .binding import PLACEHOLDER_TOKEN
+from .state import _RunState
 
 _VAR_REF = re.compile(r"(?<![\\$])\$(?:\{(?P<b>[A-Za-z_]\w*)[}:#%/^,]|(?P<n>[A-Za-z_]\w*))")
 _ASSIGNED = re.compile(r"(?:^|[\s;&|(])(?:export\s+|local\s+|declare\s+(?:-\w+\s+)*)?([A-Za-z_]\w*)=|\bfor\s+([A-Za-z_]\w*)\s+in\b")
@@ -44,17 +41,10 @@ def operator_input(name: str, value: str, origin: str, text: str) -> dict[str, s
     return {"name": name, "value": value, "origin": origin, "note": note}
 
 
-class _Values:
+class _Values(_RunState):
     """Mixin of _Run: the environment and placeholder values of each step."""
 
-    # State the runner (_Run) sets up; declared here for the type checker.
-    book: Runbook
-    binding: Binding
-    env: RunbookEnvironment
-    workdir: Path
-    res: RunbookResult
-    redact: Redactor
-    base_env: dict[str, str]
+    # State only the values mixin adds (the shared state is declared in _RunState).
     given: dict[str, str]
     hook_placeholders: dict[str, str]
     sql_values: dict[str, str]
