@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import glob
 import os
+import socket
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,39 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+class Listener:
+    """A TCP socket on 127.0.0.1:0 that accepts and counts connections (a sentinel or poisoned endpoint).
+
+    ``port``: the port the kernel chose; ``connections``: how many were accepted so far. ``accept_timeout_s``:
+    how long one accept() waits before the serving thread looks at the stop flag again. ``close()`` stops the
+    thread (joined for up to 5 s) and closes the socket."""
+
+    def __init__(self, accept_timeout_s: float = 0.1) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(accept_timeout_s)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
 
 
 def harness_tmpdirs() -> set[str]:

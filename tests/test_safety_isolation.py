@@ -9,43 +9,13 @@ checks and the stand-in API) must pass with zero connections to the listener and
 
 from __future__ import annotations
 
-import socket
-import threading
 from pathlib import Path
 
+from tests.helpers import Listener
 from tests.safety_support import (
     _remove_private_tmpdirs,  # noqa: F401 - autouse clean-up
     run_cli,
 )
-
-
-class Listener:
-    """A TCP socket on 127.0.0.1:0 that accepts and counts connections (a poisoned endpoint)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
 
 
 def _poison(home: Path, port: int, marker: Path) -> dict[str, str]:
@@ -66,7 +36,7 @@ def _poison(home: Path, port: int, marker: Path) -> dict[str, str]:
 
 def test_poisoned_user_aws_profile_is_never_used(tmp_path: Path) -> None:
     home, marker = tmp_path / "home", tmp_path / "credential_process_ran"
-    listener = Listener()
+    listener = Listener(accept_timeout_s=0.2)
     try:
         env = _poison(home, listener.port, marker)
         run = run_cli(["run", "pegasus-full-restore", "--quiet"], tmp_path, env_extra=env, home=home)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,37 +22,9 @@ from restore_drill.fixtures.environment import bind
 from restore_drill.fixtures.postgres.embedded import EmbeddedPostgres
 from restore_drill.runbook import HookContext, HookOutcome, RunHooks, parse_binding, parse_runbook, run_runbook
 from restore_drill.sandbox import Endpoint, Endpoints, landlock
+from tests.helpers import Listener
 
 pytestmark = pytest.mark.skipif(bool(sandbox.unavailable_reason()), reason="this kernel cannot confine steps")
-
-
-class Listener:
-    """A TCP socket on 127.0.0.1:0 that accepts and counts connections."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
 
 
 def _connections_logged(pg: EmbeddedPostgres) -> int:
