@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import socket
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,3 +116,16 @@ def seeded_dump_and_target(pg_database: Database, drill_infra: Any, tmp_path: Pa
         manifest = take_manifest(c, system="test")
     dump = dump_database(pg_database, tmp_path / "src.dump")
     return manifest, drill_infra.database(), dump
+
+
+@contextlib.contextmanager
+def scratch_database(infra: Any, major: int, sql: str) -> Iterator[Any]:
+    """A new database on ``infra``'s PostgreSQL ``major`` server, loaded with ``sql`` (run in autocommit, so it
+    may hold several statements); dropped on leaving the block, whether the block failed or not."""
+    db = infra.database(major)
+    try:
+        with db.connect(autocommit=True) as c:
+            c.execute(sql)
+        yield db
+    finally:
+        infra.drop(db)

@@ -8,6 +8,7 @@ import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from restore_drill.errors import BadInput
 from restore_drill.fixtures import binaries
 from restore_drill.procs import run
 from restore_drill.verify import VERDICT_FILE, archive_row_counts, inspect_archive, restored_objects, verify_backup
+from tests.helpers import scratch_database
 
 MAJORS = sorted(b.major for b in binaries.servers())
 # A small schema with every kind the archive-vs-restore comparison covers: FK, sequences, trigger,
@@ -43,16 +45,9 @@ def dump(db, path: Path, major: int | None = None, *args: str) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def source(infra, major: int, sql: str = SCHEMA):
+def source(infra, major: int, sql: str = SCHEMA) -> contextlib.AbstractContextManager[Any]:
     """A scratch database of ``major`` loaded with ``sql``, dropped on leaving the block."""
-    db = infra.database(major)
-    try:
-        with db.connect(autocommit=True) as c:
-            c.execute(sql)
-        yield db
-    finally:
-        infra.drop(db)
+    return scratch_database(infra, major, sql)
 
 
 def verify(path: Path, tmp_path: Path, infra, versions, **kw):

@@ -6,7 +6,6 @@ dumps is excused and named, never the verdict's reason. Real pg_dump archives, r
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from restore_drill.fixtures import binaries
 from restore_drill.procs import run
 from restore_drill.verify import verify_backup
 from restore_drill.verify.coverage import parse_shape
+from tests.helpers import scratch_database
 
 SQL = """
 CREATE TABLE docs (id int PRIMARY KEY, title text, blob oid);
@@ -32,15 +32,9 @@ INSERT INTO events VALUES ('2026-03-01', 1), ('2026-04-01', 2);
 """
 
 
-@contextlib.contextmanager
-def source(infra: Any, sql: str = SQL) -> Iterator[Any]:
-    db = infra.database(16)
-    try:
-        with db.connect(autocommit=True) as c:
-            c.execute(sql)
-        yield db
-    finally:
-        infra.drop(db)
+def source(infra: Any, sql: str = SQL) -> contextlib.AbstractContextManager[Any]:
+    """A scratch PostgreSQL 16 database loaded with ``sql``, dropped on leaving the block."""
+    return scratch_database(infra, 16, sql)
 
 
 def dump(db: Any, path: Path, *args: str) -> Path:
