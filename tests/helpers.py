@@ -7,6 +7,7 @@ import glob
 import os
 import socket
 import tempfile
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,3 +130,34 @@ def scratch_database(infra: Any, major: int, sql: str) -> Iterator[Any]:
         yield db
     finally:
         infra.drop(db)
+
+
+def write_runbook_system(root: Path, name: str, runbook: str, data_sql: str) -> Path:
+    """Write a one-runbook system ``name`` into the existing folder ``root``: runbook.md (``runbook``, the
+    whole Markdown), data.sql (``data_sql``), ``<name>.toml`` (every table, targets RTO 600 s / RPO 3600 s)
+    and ``<name>.binding.toml`` (backup files ``*.dump``; phases: "Nightly backup" backs up, "Restore"
+    restores). Returns the path of ``<name>.toml``."""
+    (root / "runbook.md").write_text(runbook)
+    (root / "data.sql").write_text(data_sql)
+    (root / f"{name}.toml").write_text(textwrap.dedent(f'''\
+        name = "{name}"
+        [database]
+        tables = "all"
+        [data]
+        sql = "data.sql"
+        [procedure]
+        runbook = "runbook.md"
+        binding = "{name}.binding.toml"
+        [targets]
+        rto_s = 600
+        rpo_s = 3600
+        '''))
+    (root / f"{name}.binding.toml").write_text(textwrap.dedent(f'''\
+        name = "{name}"
+        system = "{name}"
+        backup_globs = ["*.dump"]
+        [phases]
+        backup = ["Nightly backup"]
+        restore = ["Restore"]
+        '''))
+    return root / f"{name}.toml"

@@ -7,41 +7,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import write_runbook_system
 
 CLI = str(Path(sys.executable).parent / "restore-drill")
 
 
 def _system(root: Path, name: str, data_sql: str, backup: str, restore: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "runbook.md").write_text(f"# {name}\n\n## Nightly backup\n\n```bash\n{backup}\n```\n\n"
-                                     f"## Restore\n\n```bash\n{restore}\n```\n")
-    (root / "data.sql").write_text(data_sql)
-    (root / f"{name}.toml").write_text(textwrap.dedent(f'''\
-        name = "{name}"
-        [database]
-        tables = "all"
-        [data]
-        sql = "data.sql"
-        [procedure]
-        runbook = "runbook.md"
-        binding = "{name}.binding.toml"
-        [targets]
-        rto_s = 600
-        rpo_s = 3600
-        '''))
-    (root / f"{name}.binding.toml").write_text(textwrap.dedent(f'''\
-        name = "{name}"
-        system = "{name}"
-        backup_globs = ["*.dump"]
-        [phases]
-        backup = ["Nightly backup"]
-        restore = ["Restore"]
-        '''))
-    return root / f"{name}.toml"
+    runbook = (f"# {name}\n\n## Nightly backup\n\n```bash\n{backup}\n```\n\n"
+               f"## Restore\n\n```bash\n{restore}\n```\n")
+    return write_runbook_system(root, name, runbook, data_sql)
 
 
 def _drill(tmp: Path, *args: str) -> tuple[int, dict, Path]:

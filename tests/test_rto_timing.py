@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from restore_drill.engine import restore_steps_s
+from restore_drill.records import StepStatus
 from restore_drill.runbook import RunbookStepRecord
+from tests.helpers import write_runbook_system
 
 CLI = str(Path(sys.executable).parent / "restore-drill")
 
@@ -24,36 +25,14 @@ INSERT INTO public.tags (notes_id, tag) SELECT g, 't' || (g % 7) FROM generate_s
 
 def _system(root: Path) -> Path:
     root.mkdir(parents=True)
-    (root / "runbook.md").write_text(
+    runbook = (
         "# notes\n\n## Nightly backup\n\n```bash\npg_dump --format=custom --file=notes.dump \"$DATABASE_URL\"\n```\n\n"
         "## Restore\n\n```bash\npg_restore --clean --if-exists --exit-on-error --dbname \"$DATABASE_URL\" "
         "notes.dump\n```\n\n```bash\nsleep 0.2\npsql -X -q -c 'ANALYZE' \"$DATABASE_URL\"\n```\n")
-    (root / "data.sql").write_text(DATA)
-    (root / "notes.toml").write_text(textwrap.dedent('''\
-        name = "notes"
-        [database]
-        tables = "all"
-        [data]
-        sql = "data.sql"
-        [procedure]
-        runbook = "runbook.md"
-        binding = "notes.binding.toml"
-        [targets]
-        rto_s = 600
-        rpo_s = 3600
-        '''))
-    (root / "notes.binding.toml").write_text(textwrap.dedent('''\
-        name = "notes"
-        system = "notes"
-        backup_globs = ["*.dump"]
-        [phases]
-        backup = ["Nightly backup"]
-        restore = ["Restore"]
-        '''))
-    return root / "notes.toml"
+    return write_runbook_system(root, "notes", runbook, DATA)
 
 
-def _step(phase: str, duration_s: float, status: str = "passed") -> RunbookStepRecord:
+def _step(phase: str, duration_s: float, status: StepStatus = "passed") -> RunbookStepRecord:
     return RunbookStepRecord(name=f"{phase} {duration_s}", phase=phase, command="true", status=status,
                              duration_s=duration_s)
 
