@@ -114,12 +114,7 @@ def unwrap(tool: str, args: list[str], targets: set[str], roles: set[str] | None
         if rest[:1] != ["exec"]:
             return Refusal(f"`{name} {' '.join(rest[:2])}` would act on a real container engine; "
                            "only `exec` into a container the binding declares runs in a drill")
-        opts, rest = _options(rest[1:], _DOCKER_EXEC_VALUE)
-        if len(rest) < 2:
-            return Refusal(f"`{name} exec` needs a container and a command")
-        if not _target_ok(rest[0], targets):
-            return Refusal(f"container {rest[0]!r} is not the drill's database: {declare}")
-        return Unwrapped(rest[1:], f"{name} exec {rest[0]}", _env_opts(opts))
+        return _exec_into(rest[1:], _DOCKER_EXEC_VALUE, name, "container", targets, declare)
     if name == "docker-compose":
         return _compose(args, targets, "docker-compose", declare)
     if name == "kubectl":
@@ -158,11 +153,19 @@ def _compose(args: list[str], targets: set[str], label: str, declare: str) -> Un
     if rest[:1] != ["exec"]:
         return Refusal(f"`{label} {' '.join(rest[:1])}` would act on real containers; only `exec` into a service "
                        "the binding declares runs in a drill")
-    opts, rest = _options(rest[1:], _COMPOSE_EXEC_VALUE)
+    return _exec_into(rest[1:], _COMPOSE_EXEC_VALUE, label, "service", targets, declare)
+
+
+def _exec_into(args: list[str], valued: set[str], label: str, noun: str, targets: set[str],
+               declare: str) -> Unwrapped | Refusal:
+    """The words after `<label> exec` (docker/podman exec, docker compose exec): ``[options] TARGET command...``.
+    ``valued``: the options that take a value; ``noun``: what TARGET is ("container", "service"). Unwrapped
+    runs the command with the -e/--env variables when TARGET is one the binding declares; else a Refusal."""
+    opts, rest = _options(args, valued)
     if len(rest) < 2:
-        return Refusal(f"`{label} exec` needs a service and a command")
+        return Refusal(f"`{label} exec` needs a {noun} and a command")
     if not _target_ok(rest[0], targets):
-        return Refusal(f"service {rest[0]!r} is not the drill's database: {declare}")
+        return Refusal(f"{noun} {rest[0]!r} is not the drill's database: {declare}")
     return Unwrapped(rest[1:], f"{label} exec {rest[0]}", _env_opts(opts))
 
 
