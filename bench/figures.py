@@ -34,7 +34,7 @@ from restore_drill.fixtures import binaries
 from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.postgres import EmbeddedPostgres
 from restore_drill.seeds import arqonbus
-from restore_drill.seeds._copy import _CHUNK, bulk_load, copy_lines
+from restore_drill.seeds._copy import bulk_load, copy_lines, write_chunks
 from restore_drill.seeds.arqonbus.generate import EVENT_COLUMNS, EventGenerator
 from restore_drill.seeds.arqonbus.schema import PROJECTOR_TABLES
 
@@ -56,19 +56,8 @@ def _old_copy_lines(conn: psycopg.Connection, table: str, columns: Iterable[str]
     schema, name = table.split(".", 1)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(schema, name),
                                                       sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-    n, size, buf = 0, 0, []
     with conn.cursor() as cur, cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as cp:
-        for ln in lines:
-            buf.append(ln)
-            size += len(ln)
-            n += 1
-            if size >= _CHUNK:
-                cp.write("".join(buf).encode())
-                buf.clear()
-                size = 0
-        if buf:
-            cp.write("".join(buf).encode())
-    return n
+        return write_chunks(cp, lines)
 
 
 def _fresh(infra: Infra) -> tuple[Any, psycopg.Connection]:

@@ -83,20 +83,26 @@ def copy_lines(conn: psycopg.Connection, table: str, columns: Sequence[str], lin
         sql.Identifier(schema, name), sql.SQL(", ").join(sql.Identifier(c) for c in columns),
         sql.SQL(" WITH (FREEZE)") if freeze else sql.SQL(""),
     )
+    with conn.cursor() as cur, cur.copy(stmt) as cp:
+        return write_chunks(cp, lines)
+
+
+def write_chunks(cp: psycopg.Copy, lines: Iterable[str]) -> int:
+    """Write text ``lines`` (each ending in a newline) to the open COPY ``cp`` in chunks of about ``_CHUNK``
+    characters; returns the number of lines written."""
     n = 0
     buf: list[str] = []
     size = 0
-    with conn.cursor() as cur, cur.copy(stmt) as cp:
-        for ln in lines:
-            buf.append(ln)
-            size += len(ln)
-            n += 1
-            if size >= _CHUNK:
-                cp.write("".join(buf).encode())
-                buf.clear()
-                size = 0
-        if buf:
+    for ln in lines:
+        buf.append(ln)
+        size += len(ln)
+        n += 1
+        if size >= _CHUNK:
             cp.write("".join(buf).encode())
+            buf.clear()
+            size = 0
+    if buf:
+        cp.write("".join(buf).encode())
     return n
 
 
