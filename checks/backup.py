@@ -258,13 +258,10 @@ def backup_artifact(
         problems.append(f"{path.name} was dumped by pg_dump {dumped_by}, newer than {restore_ver}: "
                         "it cannot restore it")
 
-    if problems:
-        return CheckResult.failed(name, "; ".join(problems), expected=record.sha256 or "recorded sha256",
-                                  observed=digest, evidence=ev)
-    return CheckResult.passed(
-        name, f"{path.name}: {size} bytes, sha256 matches, {toc.entries} TOC entries, "
-        f"data for {len(toc.data_tables)} tables, dumped by {dumped_by or '?'}",
-        expected=record.sha256, observed=digest, evidence=ev)
+    return _artifact_verdict(
+        name, problems, record, digest, ev,
+        f"{path.name}: {size} bytes, sha256 matches, {toc.entries} TOC entries, "
+        f"data for {len(toc.data_tables)} tables, dumped by {dumped_by or '?'}")
 
 
 def _plain_artifact(name: str, path: Path, plain: PlainDump, problems: list[str], ev: dict[str, object],
@@ -287,13 +284,20 @@ def _plain_artifact(name: str, path: Path, plain: PlainDump, problems: list[str]
             problems.append(f"script has no data for {sample(missing)}")
     dumped_by = plain.header.get("Dumped by pg_dump version", "")
     ev["dumped_by"] = dumped_by
+    return _artifact_verdict(
+        name, problems, record, digest, ev,
+        f"{path.name}: plain-format SQL script, {size} bytes, sha256 matches, complete (trailer present), "
+        f"{plain.entries} objects, data for {len(plain.data_tables)} tables, dumped by {dumped_by or '?'}")
+
+
+def _artifact_verdict(name: str, problems: list[str], record: BackupRecord, digest: str, ev: dict[str, object],
+                      summary: str) -> CheckResult:
+    """backup_artifact's verdict for either format: failed naming every problem (``; ``-joined) against the
+    recorded sha256, else passed with ``summary``; ``digest`` (the file's sha256 now) is what was observed."""
     if problems:
         return CheckResult.failed(name, "; ".join(problems), expected=record.sha256 or "recorded sha256",
                                   observed=digest, evidence=ev)
-    return CheckResult.passed(
-        name, f"{path.name}: plain-format SQL script, {size} bytes, sha256 matches, complete (trailer present), "
-        f"{plain.entries} objects, data for {len(plain.data_tables)} tables, dumped by {dumped_by or '?'}",
-        expected=record.sha256, observed=digest, evidence=ev)
+    return CheckResult.passed(name, summary, expected=record.sha256, observed=digest, evidence=ev)
 
 
 # -- restore exit status ------------------------------------------------------------------------
