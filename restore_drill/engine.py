@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -205,11 +206,7 @@ class Drill:
         rep.steps = list(result.steps)
         rep.backups = list(result.backups)
         rep.snapshots = list(result.snapshots)
-        for name in ("setup", "seed", "backup", "disaster", "restore", "verify"):
-            ph = result.phases.get(name)
-            if ph is not None:
-                bad = [s for s in rep.steps if s.phase == name and s.status in ("failed", "errored")]
-                rep.phases.append(PhaseRecord(name, ph["started_at"], ph["duration_s"], "failed" if bad else "passed"))
+        rep.phases.extend(phase_records(result.phases, rep.steps))
         rep.disasters = list(self.state.disasters)
         self._ensure_infra_alive()
         if result.error:
@@ -587,6 +584,17 @@ def restore_steps_s(steps: list[Any]) -> float | None:
     durations = [s.duration_s for s in steps if s.phase == "restore"]
     return sum(durations) if durations else None
 
+
+def phase_records(phases: dict[str, dict[str, Any]], steps: list[Any]) -> Iterator[PhaseRecord]:
+    """One PhaseRecord per phase the runbook ran, in drill order (setup, seed, backup, disaster, restore,
+    verify): ``phases`` is RunbookResult.phases (name -> {"started_at": ISO-8601 UTC, "duration_s": seconds});
+    a phase is "failed" when one of its ``steps`` failed or errored, else "passed". Phases not run are left out.
+    Yields them one at a time (``rep.phases.extend(...)`` keeps those made before a malformed entry raises)."""
+    for name in ("setup", "seed", "backup", "disaster", "restore", "verify"):
+        ph = phases.get(name)
+        if ph is not None:
+            bad = [s for s in steps if s.phase == name and s.status in ("failed", "errored")]
+            yield PhaseRecord(name, ph["started_at"], ph["duration_s"], "failed" if bad else "passed")
 
 def _exit_text(code: int | None) -> str:
     if code is not None and code < 0:
