@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@# Barman cloud tools (the arqonbus-pitr-barman drill): barman requires psycopg2 (a source build), so it goes in
+	@# without its declared deps, beside psycopg2-binary (same module); versions from constraints.txt.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt barman psycopg2-binary
 	@$(MAKE) --no-print-directory tools
 	@touch $(STAMP)
 

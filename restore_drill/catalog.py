@@ -24,6 +24,7 @@ class DrillSpec:
     upgrade: bool = False  # dump on the oldest server found, restore on the newest
     default: bool = False  # part of `restore-drill run` with no names
     physical: bool = False  # base backup + WAL archive + point-in-time recovery (restore_drill/pitr)
+    variant: str = ""  # physical: procedure <system>-pitr-<variant>.md + binding <system>-pitr-<variant>.toml
 
     def with_disaster(self, disaster: str | None) -> DrillSpec:
         """This drill with ``disaster`` instead (None: unchanged); ``BadInput`` for an unknown name."""
@@ -55,6 +56,9 @@ DRILLS: tuple[DrillSpec, ...] = (
     DrillSpec("pegasus-pitr", "pegasus", "bad-statement",
               "Errant DELETE + object clean-up; base backup + WAL and the versioned bucket restored to just before it",
               physical=True),
+    DrillSpec("arqonbus-pitr-barman", "arqonbus", "bad-statement",
+              "Errant DELETE while writes go on; Barman cloud base backup + WAL restored to just before it",
+              physical=True, variant="barman"),
 )
 
 

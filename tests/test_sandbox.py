@@ -335,3 +335,82 @@ def test_cli_refuses_before_any_server_starts_where_steps_cannot_be_confined(
         "sockets and tools")
     (report,) = (tmp_path / "r").glob("*/report.json")
     assert '"errored"' in report.read_text()
+
+
+# -- a binding's declared allowance: backup steps may read the drill server's data directory (issue 17) -------
+
+def test_read_paths_grant_read_only_access_to_that_folder_alone(tmp_path: Path) -> None:
+    """What `[sandbox] read_data_directory` grants (sandbox.prepare/run_step read_paths): the step reads the
+    granted folder, cannot write into it, and still cannot read a readable sibling that was not granted."""
+    root = tmp_path / "host"
+    granted, other = root / "data", root / "other"
+    for d in (granted, other):
+        d.mkdir(parents=True)
+        (d / "PG_VERSION").write_text(f"{d.name}\n")
+        os.chmod(d, 0o755)
+        os.chmod(d / "PG_VERSION", 0o644)
+    script = (f"cat {granted}/PG_VERSION; touch {granted}/new 2>/dev/null || echo write-refused; "
+              f"cat {other}/PG_VERSION 2>/dev/null || echo other-refused")
+    sb = sandbox.prepare(tmp_path / "w", Endpoints.of([]), None, read_paths=(str(granted),))
+    done, _ = sb.run(script, env=ENV, timeout_s=30)
+    assert done.stdout.split() == ["data", "write-refused", "other-refused"], done.stderr
+    assert not (granted / "new").exists()
+    # the same step without the grant reads nothing of it
+    done, _ = _sandbox(tmp_path).run(f"cat {granted}/PG_VERSION 2>/dev/null || echo refused", env=ENV, timeout_s=30)
+    assert done.stdout.split() == ["refused"], done.stdout
+
+
+def test_read_data_directory_is_validated_and_needs_a_local_server(tmp_path: Path) -> None:
+    """[sandbox] takes only read_data_directory = true|false; declaring it where the drill has no data directory
+    of its own (any non-physical drill) is BadInput naming the key, before any step runs."""
+    from restore_drill.errors import BadInput
+
+    for bad in ({"read_data_directory": "yes"}, {"read_everything": True}, ["read_data_directory"]):
+        with pytest.raises(BadInput, match=r"\[sandbox\] takes only read_data_directory"):
+            parse_binding({**BINDING, "sandbox": bad}, name="t")
+    b = parse_binding({**BINDING, "sandbox": {"read_data_directory": True}}, name="t")
+    assert b.sandbox.read_data_directory and not parse_binding(BINDING, name="t").sandbox.read_data_directory
+    env = None  # refused before the environment is read
+    marker = tmp_path / "w" / "ran"
+    with pytest.raises(BadInput, match="read_data_directory = true, but this drill's database server has no data"):
+        run_runbook(parse_runbook(f"# t\n## Setup\n```bash\ntouch {marker}\n```\n", "t.md"),
+                    parse_binding({"phases": {"setup": ["Setup"]}, "sandbox": {"read_data_directory": True}}, name="t"),
+                    env, tmp_path / "w")  # type: ignore[arg-type]
+    assert not marker.exists()
+
+
+def test_a_declared_allowance_is_recorded_and_is_no_deviation() -> None:
+    """The runner records the grant on the step (allowances + one finding); the report's step_deviation ignores
+    it, so a step that ran as written under a declared allowance stays "executed as written"."""
+    from restore_drill.reports.model import ReportStep, step_deviation
+    from restore_drill.runbook import RunbookStepRecord
+
+    line = "declared allowance: read-only access to the drill server's data directory /x (binding [sandbox] ...)"
+    rec = RunbookStepRecord(name="Base Backup #1", phase="backup", command="barman-cloud-backup ...", status="passed",
+                            allowances=[line], findings=[line])
+    assert step_deviation(rec) is None
+    back = ReportStep.from_dict(rec.to_dict())  # as report.json gives it back
+    assert back.more["allowances"] == [line] and step_deviation(back) is None
+
+
+def test_a_long_working_folder_still_gives_steps_a_tmpdir_that_fits_a_unix_socket(tmp_path: Path) -> None:
+    """A unix socket path holds 107 bytes; Python's multiprocessing (Barman cloud's uploads) binds one under
+    $TMPDIR. Under a long working folder the step gets a short private TMPDIR for that step, usable (its own
+    manager's socket connects), and removed after the step."""
+    import shutil
+    import sys
+
+    deep = tmp_path / ("d" * 60) / ("e" * 40)
+    sb = sandbox.prepare(deep, Endpoints.of([]), None)
+    code = "import multiprocessing, os; m = multiprocessing.Manager(); q = m.Queue(); q.put(7); print(q.get(), os.environ['TMPDIR'])"
+    done, out = sb.run(f"{sys.executable} -c \"{code}\"", env=ENV, timeout_s=60)
+    assert done.exit_code == 0, done.stderr
+    got, tmpdir = done.stdout.split()
+    assert got == "7" and len(tmpdir) < 70 and not out.blocks, (done.stdout, out.blocks)
+    assert not Path(tmpdir).exists()
+    near = Path("/tmp") / tmp_path.name  # a short working folder keeps its own .tmp
+    try:
+        done, _ = sandbox.prepare(near, Endpoints.of([]), None).run("echo $TMPDIR", env=ENV, timeout_s=30)
+        assert done.stdout.strip() == str(near / ".tmp")
+    finally:
+        shutil.rmtree(near, ignore_errors=True)

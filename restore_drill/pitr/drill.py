@@ -101,12 +101,16 @@ class PitrRun:
     storage_changed: list[str] = field(default_factory=list)  # keys the disaster overwrote or deleted
     storage_target: datetime | None = None  # the instant object storage is restored to
     backup_manifest: dict[str, Any] | None = None
+    barman_info: dict[str, str] | None = None  # a Barman cloud base backup's backup.info (its WAL range)
 
 
-def procedure_files(system_name: str) -> tuple[Path, Path]:
-    """(procedure, binding) of the built-in PITR procedure for ``system_name``; BadInput when none."""
+def procedure_files(system_name: str, variant: str = "") -> tuple[Path, Path]:
+    """(procedure, binding) of the built-in PITR procedure for ``system_name``: ``<system>-pitr.md`` +
+    ``<system>-pitr-corrected.toml``, or for a ``variant`` (DrillSpec.variant, e.g. "barman")
+    ``<system>-pitr-<variant>.md`` + ``<system>-pitr-<variant>.toml``; BadInput when none."""
     root = Path(str(importlib.resources.files("restore_drill.drills")))
-    rb, bd = root / "procedures" / f"{system_name}-pitr.md", root / "bindings" / f"{system_name}-pitr-corrected.toml"
+    stem = f"{system_name}-pitr-{variant}" if variant else f"{system_name}-pitr"
+    rb, bd = root / "procedures" / f"{stem}.md", root / "bindings" / f"{stem if variant else stem + '-corrected'}.toml"
     if not rb.is_file() or not bd.is_file():
         raise BadInput(f"system {system_name!r} has no point-in-time recovery procedure ({rb.name} + {bd.name} in "
                        "drills/procedures and drills/bindings); pass --runbook/--binding")
@@ -194,7 +198,7 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
 def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: Any) -> None:
     sysdef, cfg = drill.system, drill.config
     default = drill.runbook_path in {p for p in (sysdef.corrected, sysdef.runbook) if p is not None}
-    rb, bd = procedure_files(sysdef.name) if default else (drill.runbook_path, drill.binding_path)
+    rb, bd = procedure_files(sysdef.name, drill.spec.variant) if default else (drill.runbook_path, drill.binding_path)
     rep.runbook = str(rb)
     from restore_drill.engine import load_procedure
 
@@ -279,7 +283,8 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
                              on_step=lambda s: drill.bus.emit("step", rep.id, s.name, s.status, phase=s.phase,
                                                               exit_code=s.exit_code, duration_s=s.duration_s),
                              on_step_start=lambda name, ph: drill.bus.emit("step_start", rep.id, name, phase=ph))
-    result = runbook.run_runbook(book, bnd, env, drill.workdir, hooks, step_timeout_s=cfg.step_timeout_s)
+    result = runbook.run_runbook(book, bnd, env, drill.workdir, hooks, step_timeout_s=cfg.step_timeout_s,
+                                 data_directory=primary.data)
     rep.steps = list(result.steps)
     rep.snapshots = list(result.snapshots)
     for name in ("setup", "seed", "backup", "disaster", "restore", "verify"):
@@ -291,7 +296,14 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
     if result.error:
         raise HarnessFault(result.error)
     base = drill.workdir / "backups" / "base"
-    rep.backups = [_backup_record(base, rep, bins=run.host.binaries)] if (base / "base.tar").exists() else []
+    if (base / "base.tar").exists():
+        rep.backups = [_backup_record(base, rep, bins=run.host.binaries)]
+    else:  # a tool that writes the base backup straight to S3 (Barman cloud): read what it left there
+        from .barman import barman_backup
+
+        found = barman_backup(run.s3_client, run.wal_bucket, run.base_prefix, rep)
+        run.barman_info = found[1] if found else None
+        rep.backups = [found[0]] if found else []
     # The RTO is the procedure's restore steps' own time, as in the logical drills (issue 19): the sum of the
     # restore steps' durations (the restored server's start and WAL replay included, being a restore step);
     # the harness's observation around them is timed apart (observe_s), the phase's wall time kept beside.
@@ -441,9 +453,14 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
 
     def scan() -> tuple[dict[str, int], wal.WalScan | None, int, int, int]:
         if "v" not in scan_box:
-            if manifest_json is None:
+            if manifest_json is not None:
+                tli, start, end = wal.backup_wal_range(manifest_json)
+            elif run.barman_info is not None:
+                from .barman import wal_range
+
+                tli, start, end = wal_range(run.barman_info)
+            else:
                 raise HarnessFault("no backup_manifest beside the base backup: the WAL range is unknown")
-            tli, start, end = wal.backup_wal_range(manifest_json)
             listing = wal.archive_listing(run.s3_client, run.wal_bucket, run.wal_prefix)
             scan_box["v"] = (listing, wal.scan(run.host.binaries, run.s3_client, run.wal_bucket, run.wal_prefix,
                                                start, tli), tli, start, end)
@@ -491,7 +508,10 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
         ("wal_continuity", c_wal),
         ("recoverable_window", c_window),
         ("backup_manifest", lambda: base_backup_checks.backup_manifest(
-            base, run.host.binaries.major, _verify_tools(run.host.binaries.major))),
+            base, run.host.binaries.major, _verify_tools(run.host.binaries.major)) if run.barman_info is None else
+         CheckResult.skipped("backup_manifest", "barman-cloud-backup writes no backup_manifest, so pg_verifybackup "
+                             "cannot verify this base backup; its content is judged by row_counts/table_checksums "
+                             "after recovery")),
         *([("storage_at_target", lambda: _storage_check(run, manifest))] if run.storage is not None else []),
         ("row_counts", c_rows),
         ("table_checksums", c_sums),

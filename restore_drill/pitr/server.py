@@ -177,10 +177,31 @@ def aws_shim(folder: Path, user: RunAs) -> Path:
         probe = subprocess.run([str(shim), "--version"], capture_output=True, text=True, timeout=60,
                                user=user.uid, group=user.gid, env={"PATH": "/usr/bin:/bin", "HOME": str(folder)})
         if probe.returncode == 0:
+            _barman_shims(folder, site, py)
             os.chmod(folder, 0o755)
             return folder
     raise InfraUnavailable(f"the server user {user.name!r} cannot run the aws CLI (tried {', '.join(candidates)} on "
                            f"{site}); install a Python {ver} that user can run, or run as that user")
+
+
+# Barman cloud's WAL tools, which archive_command / restore_command run as the server user (console-script
+# name -> module whose main() it runs; from barman 3.19.1's entry points).
+BARMAN_SERVER_TOOLS = {"barman-cloud-wal-archive": "barman.clients.cloud_walarchive",
+                       "barman-cloud-wal-restore": "barman.clients.cloud_walrestore"}
+
+
+def _barman_shims(folder: Path, site: str, py: str) -> None:
+    """Beside the aws shim, the Barman cloud WAL tools on the same interpreter and site-packages, when barman is
+    installed (the Makefile installs it; without it a Barman procedure's archive_command fails, named)."""
+    import importlib.util
+
+    if importlib.util.find_spec("barman") is None:
+        return
+    for tool, module in BARMAN_SERVER_TOOLS.items():
+        shim = folder / tool
+        code = f'import sys; sys.argv[0] = "{tool}"; from {module} import main; sys.exit(main())'
+        shim.write_text(f'#!/bin/sh\nPYTHONPATH="{site}" exec "{py}" -c \'{code}\' "$@"\n')
+        os.chmod(shim, 0o755)
 
 
 class PitrHost:

@@ -48,8 +48,15 @@ def segments_between(start: int, end: int, timeline: int = 1, seg_bytes: int = D
 
 
 def archive_listing(client: S3Client, bucket: str, prefix: str) -> dict[str, int]:
-    """{file name: size in bytes} of everything under ``s3://bucket/prefix/``."""
-    return {o.key: o.size for o in S3Store(client, bucket, prefix).list()}
+    """{file name: size in bytes} of everything under ``s3://bucket/prefix/``. Names are the file names
+    without folders: Barman cloud files each segment under a folder named for its timeline and log
+    (``<server>/wals/0000000100000000/000000010000000000000003``); a flat archive is unchanged."""
+    return {name: size for name, (_key, size) in _archive_keys(client, bucket, prefix).items()}
+
+
+def _archive_keys(client: S3Client, bucket: str, prefix: str) -> dict[str, tuple[str, int]]:
+    """{file name: (key relative to the prefix, size)} under ``s3://bucket/prefix/``."""
+    return {o.key.rsplit("/", 1)[-1]: (o.key, o.size) for o in S3Store(client, bucket, prefix).list()}
 
 
 def backup_wal_range(manifest: dict[str, Any]) -> tuple[int, int, int]:
@@ -78,9 +85,10 @@ def download_segments(client: S3Client, bucket: str, prefix: str, names: list[st
     """Download the named archive files into ``dest``; returns those that existed."""
     got = []
     base = prefix.strip("/") + "/"
+    keys = _archive_keys(client, bucket, prefix)
     for n in names:
         try:
-            client.download_file(bucket, base + n, str(dest / n))
+            client.download_file(bucket, base + keys.get(n, (n, 0))[0], str(dest / n))
             got.append(n)
         except Exception as e:  # a missing key: the caller names the gap
             if "404" not in str(e) and "Not Found" not in str(e) and "NoSuchKey" not in str(e):

@@ -118,6 +118,24 @@ class Names:
 
 
 @dataclass(frozen=True)
+class SandboxAllowance:
+    """What a binding declares its steps need beyond the sandbox's defaults (``[sandbox]``).
+
+    ``read_data_directory``: steps of the backup phase may READ the drill server's own data directory
+    (read-only; nothing else of the host). Backup tools that copy the cluster's files themselves instead of
+    streaming them through the replication protocol need it: ``barman-cloud-backup`` asks the server for
+    ``data_directory`` and reads it (Barman's docs: barman-cloud-backup "must run on the PostgreSQL
+    server"). Only a drill that started that server on this machine (a physical drill) can grant it.
+    """
+
+    read_data_directory: bool = False
+
+    @property
+    def declared(self) -> bool:
+        return self.read_data_directory
+
+
+@dataclass(frozen=True)
 class StepRule:
     section: str
     contains: str | None = None
@@ -175,6 +193,7 @@ class Binding:
     snapshot: SnapshotSpec | None = None
     standin: StandinSpec | None = None
     names: Names = field(default_factory=Names)
+    sandbox: SandboxAllowance = field(default_factory=SandboxAllowance)
 
     @property
     def label(self) -> str:
@@ -236,7 +255,7 @@ def parse_binding(data: dict[str, Any], *, name: str, path: Path | None = None) 
     """Validate a binding's TOML data; every mistake is a BadInput naming the key."""
     where = str(path) if path is not None else name
     known = {"name", "system", "description", "phases", "hooks", "placeholders", "variables", "files", "dirs",
-             "steps", "backup_globs", "tables", "snapshot", "standin_api", "names"}
+             "steps", "backup_globs", "tables", "snapshot", "standin_api", "names", "sandbox"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise _err(where, f"unknown key(s) {unknown}; known keys: {sorted(known)}")
@@ -333,9 +352,15 @@ def parse_binding(data: dict[str, Any], *, name: str, path: Path | None = None) 
         standin = StandinSpec(s["lecture_sql"], _str_list(where, "standin_api.key_sql", s.get("key_sql", [])))
 
     names = _names(where, data.get("names", {}))
+    sb = data.get("sandbox", {})
+    if not isinstance(sb, dict) or set(sb) - {"read_data_directory"} or not isinstance(
+            sb.get("read_data_directory", False), bool):
+        raise _err(where, "[sandbox] takes only read_data_directory = true|false (backup steps may read the drill "
+                          "server's data directory)")
 
     return Binding(
         name=str(data.get("name", name)), path=path, names=names, system=str(data.get("system", "")),
+        sandbox=SandboxAllowance(read_data_directory=bool(sb.get("read_data_directory", False))),
         description=str(data.get("description", "")), phases=phases, hooks=hooks, placeholders=placeholders,
         variables=dict(variables), files=tuple(files), dirs=_str_list(where, "dirs", data.get("dirs", [])),
         steps=tuple(rules), backup_globs=_str_list(where, "backup_globs", data.get("backup_globs", [])),

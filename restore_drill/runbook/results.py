@@ -74,6 +74,9 @@ class RunbookStepRecord(StepRecord):
     # Values the runbook leaves to the operator at incident time (<backup-file>, YYYY-MM-DD, RESTORE_PREFIX)
     # that the drill chose like an operator would: {"name", "value", "origin", "note"}.
     operator_inputs: list[dict[str, str]] = field(default_factory=list)
+    # Declared allowances the sandbox granted this step (binding [sandbox]): each one line naming what and
+    # why. Declared, so not a deviation: the step still ran exactly as written.
+    allowances: list[str] = field(default_factory=list)
 
 
 @dataclass

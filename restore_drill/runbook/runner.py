@@ -56,8 +56,10 @@ class _Run(_Backups, _Effects):
     """State of one run; ``run_runbook`` is the public entry point."""
 
     def __init__(self, book: Runbook, binding: Binding, env: RunbookEnvironment, workdir: Path, hooks: RunHooks,
-                 step_timeout_s: float, placeholders: dict[str, str], observe: bool) -> None:
+                 step_timeout_s: float, placeholders: dict[str, str], observe: bool,
+                 data_directory: Path | None = None) -> None:
         self.book, self.binding, self.env, self.hooks = book, binding, env, hooks
+        self.data_directory = data_directory
         self.workdir = workdir
         self.timeout = step_timeout_s
         self.observe = observe
@@ -408,10 +410,17 @@ class _Run(_Backups, _Effects):
             os.close(fd)
             env = {**env, "RESTORE_DRILL_ERRLOG": errlog}
             script = _ERR_TRAP + script
+        reads: tuple[str, ...] = ()
+        if self.binding.sandbox.read_data_directory and rec.phase == "backup" and self.data_directory is not None:
+            reads = (str(self.data_directory),)
+            allowance = (f"declared allowance: read-only access to the drill server's data directory "
+                         f"{self.data_directory} (binding [sandbox] read_data_directory = true)")
+            rec.allowances.append(allowance)
+            rec.findings.append(allowance)
         try:
             done = sandbox.run_step(script, env=env, cwd=self.workdir, timeout_s=self.timeout,
                                     redactor=self.redact, record=rec, runbook_env=self.env,
-                                    wrapper_map=self.wrapper_map)
+                                    wrapper_map=self.wrapper_map, read_paths=reads)
         except StepTimeout:
             rec.status, rec.exit_code = "failed", None
             rec.reason = f"timed out after {self.timeout:g}s and was killed"
@@ -449,15 +458,23 @@ def run_runbook(
     step_timeout_s: float = 600,
     placeholders: dict[str, str] | None = None,
     observe_effects: bool = True,
+    data_directory: Path | None = None,
 ) -> RunbookResult:
     """Run ``runbook`` as written under ``binding``; never raises for a failing step (the result says so).
 
     ``observe_effects`` records what each restore-phase step changed (table digests, objects under
-    the live prefix), so a restore that exits 0 and does nothing is visible.
-    Raises BadInput for a binding that does not fit the runbook (before anything runs) and for
-    BadInput from a hook (e.g. a destructive step refused on a non-harness target).
+    the live prefix), so a restore that exits 0 and does nothing is visible. ``data_directory``: the
+    drill server's data directory on this machine (physical drills), which backup steps may read when the
+    binding declares ``[sandbox] read_data_directory`` (each such step lists it in ``allowances``).
+    Raises BadInput for a binding that does not fit the runbook (before anything runs), for a binding
+    declaring read_data_directory when the drill has no local data directory, and for BadInput from a
+    hook (e.g. a destructive step refused on a non-harness target).
     """
+    if binding.sandbox.read_data_directory and data_directory is None:
+        raise BadInput(f"binding {binding.label}: [sandbox] read_data_directory = true, but this drill's database "
+                       "server has no data directory on this machine (only a physical drill starts its own); "
+                       "drop the key or run the procedure as a physical drill")
     return _Run(runbook, binding, env, Path(workdir).resolve(), hooks or RunHooks(), step_timeout_s,
-                placeholders or {}, observe_effects).run()
+                placeholders or {}, observe_effects, data_directory).run()
 
 

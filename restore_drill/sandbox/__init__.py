@@ -92,16 +92,20 @@ def endpoints_for(runbook_env: Any, step_env: Mapping[str, str]) -> Endpoints:
 
 
 def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float, redactor: Redactor | None,
-             record: Any, runbook_env: Any, wrapper_map: Mapping[str, str] | None = None) -> procs.Completed:
+             record: Any, runbook_env: Any, wrapper_map: Mapping[str, str] | None = None,
+             read_paths: tuple[str, ...] = ()) -> procs.Completed:
     """Run one runbook shell step confined (drop-in for ``procs.run([script], shell=True, ...)``).
 
     Blocked reaches go to ``record.blocked`` (list of str) and ``record.findings``; tools the wrapper_map
-    ran go to the findings. Raises StepTimeout as procs.run does (blocks still recorded) and
-    InfraUnavailable when the machine cannot confine steps and the user did not pass --unconfined.
+    ran go to the findings. ``read_paths``: folders this step alone may also read (read-only, Landlock
+    READ_EXEC), granted by the caller from a binding's declared allowance (e.g. ``[sandbox]
+    read_data_directory``: the drill server's own data directory); the caller records the allowance.
+    Raises StepTimeout as procs.run does (blocks still recorded) and InfraUnavailable when the machine
+    cannot confine steps and the user did not pass --unconfined.
     """
     bins = getattr(runbook_env, "client_bins", None)
     reads = tuple(str(d) for d in binaries.install_dirs(bins)) if bins is not None else ()
-    sb = prepare(Path(cwd), endpoints_for(runbook_env, env), wrapper_map, reads)
+    sb = prepare(Path(cwd), endpoints_for(runbook_env, env), wrapper_map, reads + tuple(read_paths))
     # The runner's ERR trap appends failing line numbers to this file (runbook/runner.py, _ERR_TRAP).
     writable = tuple(v for v in (env.get(ERRLOG_VARIABLE),) if v)
     try:

@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ DEV_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom
 # glibc asks these before reading /etc/passwd; refusing them is harmless (it falls back to files).
 NAME_SERVICE = ("/var/run/nscd/socket", "/run/nscd/socket", "/run/systemd/userdb/")
 SANDBOX_DIR = ".sandbox"
+# A unix socket path holds at most 107 bytes (sun_path[108], unix(7)). Python's multiprocessing binds its
+# manager's listener at $TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX (33 more bytes; Barman cloud's uploads use
+# one), so a TMPDIR longer than this fails with "AF_UNIX path too long": the step then gets a short private
+# TMPDIR under /tmp instead, for that step only, removed after it.
+TMPDIR_MAX = 70
 UNCONFINED_ENV = "RESTORE_DRILL_UNCONFINED"
 
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 4096, 16384, 1 << 18
@@ -98,6 +104,7 @@ class StepSandbox:
         self.read_paths = tuple(dict.fromkeys(os.path.realpath(p) for p in read_paths))
         self.shim_dir = self.workdir / SANDBOX_DIR / "bin"
         self.tmpdir = self.workdir / ".tmp"
+        self._step_tmp: tuple[str, ...] = ()  # a short TMPDIR of the running step (see TMPDIR_MAX)
         self._ready = False
         self._abi = landlock.abi_version()
 
@@ -168,7 +175,7 @@ class StepSandbox:
             if not isinstance(key, str):
                 return False, False
             if any(key == d or key.startswith(d.rstrip("/") + "/") for d in
-                   (*self.endpoints.socket_dirs, str(self.workdir))):
+                   (*self.endpoints.socket_dirs, str(self.workdir), *self._step_tmp)):
                 return True, False
             return False, any(key.startswith(n) for n in NAME_SERVICE)
         if family in ("inet", "inet6") and isinstance(key, tuple):
@@ -198,6 +205,12 @@ class StepSandbox:
         reader.start()
         child_env = self.env(env)
         child_env[shims.FD_VAR] = str(shim_w)
+        if len(str(self.tmpdir)) > TMPDIR_MAX:
+            short = tempfile.mkdtemp(prefix="rd-step-", dir="/tmp")
+            if self.run_as is not None:
+                os.chown(short, *self.run_as)
+            self._step_tmp = (short,)
+            child_env["TMPDIR"] = short
         outcome = StepOutcome(confined=confined)
         supervisor: list[seccomp.Supervisor] = []
         extra: dict[str, Any] = {"pass_fds": (shim_w,)}
@@ -223,6 +236,9 @@ class StepSandbox:
             for c in closers:
                 with contextlib.suppress(OSError):
                     c.close() if hasattr(c, "close") else os.close(c)
+            for d in self._step_tmp:
+                shutil.rmtree(d, ignore_errors=True)
+            self._step_tmp = ()
         self._collect(outcome, supervisor, shim_w, reader, log)
         return done, outcome
 
@@ -230,11 +246,12 @@ class StepSandbox:
                  writable: tuple[str, ...]) -> dict[str, Any]:
         """Popen arguments that confine the child; ``closers`` get what the parent closes afterwards."""
         rules = self._fs_rules() + [landlock.PathRule(w, landlock.FILE_RIGHTS) for w in writable]
+        rules += [landlock.PathRule(d, landlock.all_fs_rights(self._abi)) for d in self._step_tmp]
         ruleset = landlock.build_ruleset(rules, self.endpoints.tcp_ports, self._abi)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         closers += [parent_sock, child_sock, ruleset]
         installer = seccomp.Installer()
-        exposures = self._exposures(writable)
+        exposures = self._exposures(writable + self._step_tmp)
         run_as = self.run_as
         workdir = str(self.workdir)
         child_fd = child_sock.fileno()

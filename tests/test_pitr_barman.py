@@ -1,0 +1,109 @@
+"""Point-in-time recovery with Barman cloud (issue 17's "corrected procedure using Barman cloud"), slow: the
+real barman-cloud-wal-archive / -backup / -restore / -wal-restore against moto, in the drill
+arqonbus-pitr-barman (drills/procedures/arqonbus-pitr-barman.md). barman-cloud-backup reads the server's
+data directory itself, which a confined step may do only under the binding's declared allowance
+([sandbox] read_data_directory): with it the drill passes and says so, without it the backup step is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from restore_drill.checks.result import Status
+from restore_drill.pitr import wal
+from restore_drill.pitr.drill import PitrOptions, PitrRun, procedure_files
+from restore_drill.reports.model import step_deviation
+from tests.pitr_support import check, run_pitr, window_from_ledger
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    importlib.util.find_spec("barman") is None,
+    reason="barman is not installed: `make` installs it (pip install --no-deps -c constraints.txt barman psycopg2-binary)")]
+
+DRILL = "arqonbus-pitr-barman"
+
+
+def test_barman_cloud_drill_passes_under_its_declared_allowance(drill_infra, tmp_path):
+    """Every PITR check passes on Barman's own layout (WAL under <server>/wals/<tli+log>/, base backup +
+    backup.info under <server>/base/<id>/); backup_manifest is skipped with its reason (Barman writes none);
+    the data-loss window equals the ledger's; the base backup recorded is Barman's data.tar with the sha256
+    of what S3 holds; the backup step carries the declared allowance, and it is no deviation."""
+    seen: dict[str, object] = {}
+
+    def look(run: PitrRun) -> None:  # while the drill's bucket exists (it is removed with the drill)
+        c, bucket = run.s3_client, run.wal_bucket
+        seen["wal"] = [o["Key"] for o in c.list_objects_v2(Bucket=bucket, Prefix=run.wal_prefix + "/")["Contents"]]
+        tars = [o["Key"] for o in c.list_objects_v2(Bucket=bucket, Prefix=run.base_prefix + "/")["Contents"]
+                if o["Key"].endswith("/data.tar")]
+        seen["tars"] = {k: hashlib.sha256(c.get_object(Bucket=bucket, Key=k)["Body"].read()).hexdigest() for k in tars}
+
+    rep, run = run_pitr(drill_infra, tmp_path, DRILL, opts=PitrOptions(before_start=look))
+    assert rep.error is None, rep.error
+    failing = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
+    assert not failing, failing
+    for name in ("recovery_target", "pitr_exactness", "data_loss_window", "wal_continuity", "recoverable_window",
+                 "row_counts", "table_checksums", "rto", "rpo"):
+        assert check(rep, name).status is Status.PASSED, (name, check(rep, name).message)
+    bm = check(rep, "backup_manifest")
+    assert bm.status is Status.SKIPPED and "barman-cloud-backup writes no backup_manifest" in bm.message
+    assert rep.status == "passed"
+    assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
+    # the WAL really is in Barman's layout, and the checks read it there
+    keys = seen["wal"]
+    assert isinstance(keys, list) and keys
+    seg = keys[0].rsplit("/", 1)[-1]
+    assert keys[0] == f"{run.wal_prefix}/{seg[:16]}/{seg}", keys[:3]
+    (b,) = rep.backups
+    assert b.path.startswith(f"s3://{run.wal_bucket}/{run.base_prefix}/") and b.path.endswith("/data.tar")
+    assert seen["tars"] == {b.path.split("/", 3)[3]: b.sha256}  # the one base backup, hashed as S3 held it
+    assert b.tool_version.startswith("barman-cloud-backup 3.19.1")
+    (backup_step,) = [s for s in rep.steps if s.name.startswith("Base Backup")]
+    assert backup_step.status == "passed"
+    assert backup_step.allowances == [f"declared allowance: read-only access to the drill server's data directory "
+                                      f"{run.host.primary.data} (binding [sandbox] read_data_directory = true)"]
+    assert "data directory" not in (step_deviation(backup_step) or "")
+    assert not any("data directory" in d.message for d in rep.deviations())
+    # granted to the backup phase only
+    assert not any(getattr(s, "allowances", None) for s in rep.steps if s.phase != "backup")
+
+
+def test_without_the_allowance_barman_cloud_backup_is_refused_the_data_directory(drill_infra, tmp_path):
+    """The same procedure with the binding's [sandbox] read_data_directory = false: the confined backup step
+    cannot read the server's data directory, so barman-cloud-backup fails and the drill fails on it."""
+    rb, bd = procedure_files("arqonbus", "barman")
+    text = bd.read_text()
+    assert "read_data_directory = true" in text
+    bad = tmp_path / "no-allowance.toml"
+    bad.write_text(text.replace("read_data_directory = true", "read_data_directory = false"))
+    (tmp_path / "run").mkdir()
+    rep, _ = run_pitr(drill_infra, tmp_path / "run", DRILL, runbook=rb, binding=bad)
+    (backup_step,) = [s for s in rep.steps if s.name.startswith("Base Backup")]
+    assert backup_step.status == "failed" and backup_step.exit_code not in (0, None), backup_step
+    assert not getattr(backup_step, "allowances", None)
+    assert "ermission denied" in backup_step.stderr_tail or "EACCES" in backup_step.stderr_tail, backup_step.stderr_tail
+    assert rep.status in ("failed", "errored")
+
+
+def test_deleted_wal_segment_in_barmans_layout_fails_wal_continuity(drill_infra, tmp_path):
+    """The fault of tests/test_pitr_faults.py on Barman's nested WAL layout: the segment holding the disaster's
+    WAL position is deleted before the restored server starts; wal_continuity names it."""
+    deleted: list[str] = []
+
+    def delete(run: PitrRun) -> None:
+        seg = wal.segment_name(wal.parse_lsn(run.disaster["lsn_before"]))
+        run.s3_client.delete_object(Bucket=run.wal_bucket, Key=f"{run.wal_prefix}/{seg[:16]}/{seg}")
+        deleted.append(seg)
+
+    rep, _ = run_pitr(drill_infra, tmp_path, DRILL, opts=PitrOptions(before_start=delete))
+    wc = check(rep, "wal_continuity")
+    assert deleted and wc.status is Status.FAILED and deleted[0] in wc.message, wc.message
+    assert check(rep, "recovery_target").status is Status.FAILED
+    assert rep.status == "failed"
+
+
+def test_the_barman_procedure_is_the_drills_own(tmp_path: Path) -> None:
+    rb, bd = procedure_files("arqonbus", "barman")
+    assert rb.name == "arqonbus-pitr-barman.md" and bd.name == "arqonbus-pitr-barman.toml"
+    assert "barman-cloud-backup" in rb.read_text()
