@@ -36,21 +36,25 @@ class DrillSpec:
 
 DRILLS: tuple[DrillSpec, ...] = (
     DrillSpec("arqonbus-table-restore", "arqonbus", "truncate",
-              "ArqonBus projector tables truncated; table-scoped restore from the custom-format dump", default=True),
+              "Every ArqonBus projector table in scope truncated; table-scoped restore from the custom-format dump", default=True),
     DrillSpec("arqonbus-corruption-restore", "arqonbus", "corrupt-rows",
-              "ArqonBus projector rows corrupted in place (same count); table-scoped restore", default=True),
+              "One column of a fraction of ArqonBus projector rows changed in place (same count); "
+              "table-scoped restore", default=True),
     DrillSpec("pegasus-full-restore", "pegasus", "drop-table",
-              "Pegasus database lost (every table dropped); whole-database restore + storage restore", default=True),
+              "One Pegasus table dropped (DROP TABLE ... CASCADE, with the foreign keys into it); whole-database "
+              "restore + storage restore", default=True),
     DrillSpec("pegasus-storage-loss", "pegasus", "delete-prefix",
               "Pegasus object storage prefix deleted; restored from the dated backup prefix", default=True),
     DrillSpec("pegasus-object-corruption", "pegasus", "overwrite-objects",
-              "Pegasus objects overwritten in place with the same size; restored from the backup prefix"),
+              "A fraction of Pegasus objects overwritten in place with the same size; restored from the backup prefix"),
     DrillSpec("pegasus-late-writes", "pegasus", "late-writes",
               "Writes after the backup are lost by the restore: measures the data-loss window (RPO)"),
     DrillSpec("pegasus-mismatched-snapshots", "pegasus", "mismatched-snapshots",
               "Database and storage restored from different days: snapshot_pairing must catch it"),
     DrillSpec("pegasus-upgrade-restore", "pegasus", "drop-table",
-              "Dump on the oldest Postgres found, restore into the newest (the upgrade drill)", upgrade=True),
+              "One Pegasus table dropped; dump on the oldest Postgres found, restore into the newest "
+              "(the upgrade drill)",
+              upgrade=True),
     DrillSpec("arqonbus-pitr", "arqonbus", "bad-statement",
               "Errant DELETE while writes go on; base backup + archived WAL restored to just before it", physical=True),
     DrillSpec("pegasus-pitr", "pegasus", "bad-statement",
