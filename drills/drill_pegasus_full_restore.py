@@ -1,4 +1,4 @@
-"""Pegasus: the database is lost (every table dropped); whole-database restore plus storage restore."""
+"""Pegasus: one table dropped (drop-table: DROP TABLE ... CASCADE); whole-database restore plus storage restore."""
 
 import pytest
 
