@@ -105,7 +105,9 @@ class Drill:
         self.buckets: list[Bucket] = []
         self.bucket: Bucket | None = None
         self.backup_bucket: Bucket | None = None
-        self.workdir = run_dir / "work" / spec.name
+        # Absolute: steps run with cwd = workdir, and the private HOME below it must be found (and removed)
+        # from wherever the run started, also with the default relative report dir.
+        self.workdir = (run_dir / "work" / spec.name).absolute()
         self.servers_used: list[Any] = []
 
     # -- set-up ------------------------------------------------------------------------------------
