@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from restore_drill.objectstore import S3Client
+from restore_drill.objectstore import S3Client, list_objects
 from restore_drill.records import BackupRecord
 
 from . import wal
@@ -45,11 +45,10 @@ def barman_backup(client: S3Client, bucket: str, base_prefix: str,
     gives started_at."""
     base = base_prefix.strip("/") + "/"
     files: dict[str, dict[str, int]] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
-        for o in page.get("Contents", []):
-            backup_id, _, name = o["Key"][len(base):].partition("/")
-            if name:
-                files.setdefault(backup_id, {})[name] = int(o["Size"])
+    for o in list_objects(client, bucket, base):
+        backup_id, _, name = o.key[len(base):].partition("/")
+        if name:
+            files.setdefault(backup_id, {})[name] = o.size
     done = sorted(b for b, names in files.items() if INFO in names and any(n.startswith("data.tar") for n in names))
     if not done:
         return None

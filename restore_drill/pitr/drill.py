@@ -34,6 +34,7 @@ from restore_drill.checks.result import CheckResult
 from restore_drill.errors import BadInput, HarnessFault
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.environment import bind
+from restore_drill.objectstore import list_objects
 from restore_drill.records import BackupRecord
 from restore_drill.reports.model import PhaseRecord, RestoreTarget
 from restore_drill.seeds.manifest import take_manifest, utcnow
@@ -376,8 +377,7 @@ def _damage_storage(run: PitrRun, seed: int) -> list[str]:
     if wait > 0:
         time.sleep(wait)
     base = prefix.strip("/") + "/"
-    keys = sorted(o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
-                  for o in page.get("Contents", []))
+    keys = sorted(o.key for o in list_objects(client, bucket, base))
     if len(keys) < 2:
         raise HarnessFault(f"s3://{bucket}/{base} holds {len(keys)} object(s): too few to damage")
     chosen = random.Random(seed).sample(keys, min(4, len(keys)))
