@@ -35,6 +35,7 @@ from .checkplan import CheckInputs, run_checks
 from .config import DrillConfig
 from .errors import BadInput, DrillError, HarnessFault, InfraUnavailable, StorageUnreadable
 from .events import EventBus, phase
+from .interrupts import describe
 from .redact import Redactor
 from .systems import SystemDef, resolve_system
 
@@ -146,8 +147,9 @@ class Drill:
             self._run(rep)
         except DrillError as e:
             rep.error = ErrorInfo.from_exception(e, self.redact)
-        except KeyboardInterrupt:
-            rep.error = ErrorInfo("KeyboardInterrupt", "interrupted (Ctrl-C) before the drill finished", "errored")
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
+            kind, why = describe(e)
+            rep.error = ErrorInfo(kind, f"{why} before the drill finished", "errored")
             raise
         except Exception as e:  # a harness bug: the verdict is errored, never passed
             rep.error = ErrorInfo.from_exception(HarnessFault(f"{type(e).__name__}: {e}"), self.redact)

@@ -29,6 +29,7 @@ from .config import DrillConfig
 from .engine import Drill, load_procedure, procedure_files
 from .errors import DrillError, HarnessFault
 from .events import Event, EventBus, LogSink, ProgressSink
+from .interrupts import describe, note_run_dir
 from .redact import Redactor
 from .runfolder import HISTORY_NAME
 from .systems import SystemDef, resolve_system
@@ -116,6 +117,7 @@ def run(
     report = RunReport(run_id=run_dir.name or uuid.uuid4().hex[:8], command=[redact(a) for a in argv],
                        environment=_environment(config, None), started_at=utcnow())
     drill: Drill | None = None
+    interrupt: KeyboardInterrupt | None = None
     try:
         for spec in specs:
             drill = Drill(spec, config, infra, bus, run_dir, system=system, runbook_path=runbook_path,
@@ -124,8 +126,10 @@ def run(
             report.drills.append(rep)
     except DrillError as e:
         report.error = ErrorInfo.from_exception(e, redact)
-    except KeyboardInterrupt:
-        report.error = ErrorInfo("KeyboardInterrupt", "interrupted (Ctrl-C); infrastructure was torn down", "errored")
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
+        interrupt = e
+        kind, why = describe(e)
+        report.error = ErrorInfo(kind, f"{why}; infrastructure was torn down", "errored")
         interrupted = getattr(drill, "report", None)
         if interrupted is not None and interrupted not in report.drills:
             report.drills.append(interrupted)  # the drill that was running, errored, with what it had done
@@ -137,6 +141,8 @@ def run(
         if own_infra:
             infra.close()
         run_dir = finish(report, run_dir, config, log.failed)
+        if interrupt is not None:
+            note_run_dir(interrupt, run_dir)  # the CLI prints where the errored report is
     return report, run_dir
 
 

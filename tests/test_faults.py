@@ -3,7 +3,7 @@ is 1 or 2, and nothing is left behind: no process the run started (tracked by pi
 whole run), no rd-* temp dir in the run's private TMPDIR, no process using that TMPDIR, no bucket on the
 endpoint it used. Each fault is real: kill -9 of the postmaster while pg_restore is connected, kill -9
 of the moto server while `aws s3 cp` restores, a step that sleeps (and ignores SIGTERM), a tmpfs too
-small for the run folder, SIGINT (what Ctrl-C sends) to `restore-drill run` mid-restore."""
+small for the run folder, SIGINT (what Ctrl-C sends) and SIGTERM (a CI cancel) to `restore-drill run` mid-restore."""
 
 from __future__ import annotations
 
@@ -205,5 +205,41 @@ def test_ctrl_c_mid_restore(tmp_path: Path, endpoint: Sentinel) -> None:
     rep = run.report()
     assert rep["status"] == "errored" and rep["error"]["type"] == "KeyboardInterrupt"
     assert [d["status"] for d in rep["drills"]] == ["errored"]  # the interrupted drill is in the report
+    assert f"report: {run.run_dir()}/report.json (errored)" in run.stderr, run.describe()
     _no_leftovers(run)
+    _no_credentials(run)
     assert endpoint.state() == before  # its buckets were deleted; the endpoint's own are untouched
+
+
+def _no_credentials(run: Any) -> None:
+    """The private HOME (aws credentials, .s3cfg, rclone.conf) is gone from the run folder."""
+    left = [str(p) for p in run.run_dir().rglob("*")
+            if p.name in (".home", ".aws", "credentials", ".s3cfg", "rclone.conf")]
+    assert left == []
+
+
+def test_sigterm_mid_restore_is_handled_like_ctrl_c(tmp_path: Path, endpoint: Sentinel) -> None:
+    """Tester finding 6: a CI cancel, job timeout or Kubernetes stop sends SIGTERM to the CLI alone. The
+    running step's group is killed, buckets and servers go, an errored report says so, exit 2."""
+    before = endpoint.state()
+
+    def sigterm(w: ProcessWatch, transfer: Seen) -> None:
+        kill(w.root, signal.SIGTERM)
+
+    state, on_poll = _once(_is_restore_transfer, sigterm)
+    keys = {"RESTORE_DRILL_S3_ACCESS_KEY": "sigterm-key", "RESTORE_DRILL_S3_SECRET_KEY": "sigterm-secret"}
+    run = run_cli(["run", "pegasus-full-restore", "--quiet", "--s3-backend", "endpoint", "--s3-endpoint",
+                   endpoint.endpoint], tmp_path, env_extra=keys, on_poll=on_poll)
+    assert state, "the restore's aws s3 transfer was never seen"
+    assert run.returncode == 2 and "terminated by SIGTERM" in run.stderr, run.describe()
+    rep = run.report()
+    assert rep["status"] == "errored" and rep["error"]["type"] == "Terminated"
+    assert rep["error"]["message"] == "terminated by SIGTERM; infrastructure was torn down"
+    assert [(d["status"], d["error"]["message"]) for d in rep["drills"]] == [
+        ("errored", "terminated by SIGTERM before the drill finished")]
+    assert f"report: {run.run_dir()}/report.json (errored)" in run.stderr, run.describe()
+    transfer = state["target"]
+    assert not transfer.alive()  # the step's process group was killed
+    _no_leftovers(run)
+    _no_credentials(run)
+    assert endpoint.state() == before

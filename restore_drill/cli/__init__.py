@@ -13,6 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import BadInput
+from ..interrupts import describe, run_dir_of, sigterm_as_interrupt
 from . import fleet, init, manifest, report, run, runbook, verify_backup
 from . import list as list_
 from ._common import report_dir_arg
@@ -46,15 +47,16 @@ fleet.register(cli)  # plan, --plan/--shard/s3:// --report-dir on run and verify
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: click usage errors are bad input too (exit 2, one line, an errored report)."""
+    """Entry point: click usage errors are bad input too (exit 2, one line, an errored report). SIGTERM is
+    handled like Ctrl-C (``interrupts.sigterm_as_interrupt``): torn down, an errored report, exit 2."""
     args = [*(sys.argv[1:] if argv is None else argv)]
     try:
-        cli.main(args=args, prog_name="restore-drill", standalone_mode=False)
+        with sigterm_as_interrupt():
+            cli.main(args=args, prog_name="restore-drill", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        click.echo("restore-drill: interrupted", err=True)
-        sys.exit(2)
+    except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (Ctrl-C, SIGTERM) into Abort
+        _interrupted(e.__cause__ or e.__context__)
     except click.UsageError as e:
         from .. import session
 
@@ -69,9 +71,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.ClickException as e:
         click.echo(f"restore-drill: error: {e.format_message()}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("restore-drill: interrupted (Ctrl-C); disposable infrastructure was stopped", err=True)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
+        _interrupted(e)
+
+
+def _interrupted(e: BaseException | None) -> None:
+    """Ctrl-C or SIGTERM: one line saying which, where the errored report is, exit 2."""
+    if e is None:
+        click.echo("restore-drill: interrupted", err=True)
         sys.exit(2)
+    click.echo(f"restore-drill: {describe(e)[1]}; disposable infrastructure was stopped", err=True)
+    run_dir = run_dir_of(e)
+    if run_dir is not None:
+        click.echo(f"report: {run_dir}/report.json (errored)", err=True)
+    sys.exit(2)
 
 
 __all__ = ["COMMANDS", "cli", "main"]

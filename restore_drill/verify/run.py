@@ -23,6 +23,7 @@ from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.postgres import registry as pg_registry
 from restore_drill.foundation import utcnow
+from restore_drill.interrupts import describe, note_run_dir
 from restore_drill.reports.environment import capture_environment, probe_tool_versions
 from restore_drill.reports.model import ErrorInfo, PostgresInfo, RunReport, S3Info
 from restore_drill.seeds.manifest import Manifest
@@ -127,14 +128,17 @@ def verify_backup(
         inp = Inputs(archive, man, sysdef, how, snap, objects, timeout_s, redact, events)
 
         run_dir = runfolder.create(report_dir)
+        interrupt: KeyboardInterrupt | None = None
         report = RunReport(run_id=run_dir.name, command=[redact(x) for x in argv],
                            environment=capture_environment(), started_at=utcnow())
         try:
             for b in targets:
                 report.drills.append(verify_version(infra, b, inp, unreadable[b.major], check_s,
                                                     major=given.major if given is not None else None))
-        except KeyboardInterrupt:
-            report.error = ErrorInfo("KeyboardInterrupt", "interrupted (Ctrl-C); infrastructure was torn down")
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
+            kind, why = describe(e)
+            report.error = ErrorInfo(kind, f"{why}; infrastructure was torn down")
+            interrupt = e
             raise
         finally:
             report.matrix = build_matrix(report.drills)
@@ -142,6 +146,8 @@ def verify_backup(
             run_dir = runfolder.write(
                 report, run_dir, history=report_dir / HISTORY_NAME,
                 extra=lambda r: {VERDICT_FILE: verdict_text(r, notes, archive, sysdef, how) + "\n"})
+            if interrupt is not None:
+                note_run_dir(interrupt, run_dir)  # the CLI prints where the errored report is
     finally:
         if own:
             infra.close()
