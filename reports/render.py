@@ -6,6 +6,7 @@ autoescape; Markdown cells go through ``md`` so a message with a pipe or newline
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -14,6 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+
+from restore_drill.checks.result import Status
 
 from .charts import PHASE_COLOURS, STATUS_COLOURS, phase_timeline_svg
 from .model import PHASE_NAMES, DrillReport, RunReport
@@ -34,28 +37,23 @@ class Control:
     evidence: str
 
 
-# The controls a restore drill evidences; wording kept to what each control asks for.
+# The controls a restore drill evidences; wording kept to what each control asks for. The evidence column is
+# never fixed text: ``controls_for`` writes it from what report.json says the run did (EVIDENCE holds the
+# function that writes each control's sentence).
 CONTROLS = (
     Control("ISO/IEC 27001:2022", "Annex A 8.13 Information backup",
             "Backup copies of information, software and systems are maintained and regularly tested in "
-            "accordance with the agreed backup policy.",
-            "A real backup was taken with the operators' procedure, restored into disposable infrastructure "
-            "and its content verified against a pre-backup manifest."),
+            "accordance with the agreed backup policy.", "{backup}"),
     Control("SOC 2 (Trust Services Criteria)", "A1.3",
             "The entity tests recovery plan procedures supporting system recovery to meet its objectives.",
             "{procedure}; RTO/RPO are judged from the checks below (met only where the rto/rpo check passed)."),
     Control("NIST SP 800-53 Rev. 5", "CP-4 Contingency Plan Testing",
             "Test the contingency plan to determine its effectiveness and readiness; review results and "
-            "initiate corrective actions.",
-            "A disaster was injected and the recovery steps were run and timed; deviations carry follow-ups."),
+            "initiate corrective actions.", "{disaster}"),
     Control("NIST SP 800-53 Rev. 5", "CP-9(1) System Backup | Testing for Reliability and Integrity",
-            "Test backup information to verify media reliability and information integrity.",
-            "Backup file sha256 recorded at creation; restored rows, checksums, schema and objects compared "
-            "with the source."),
+            "Test backup information to verify media reliability and information integrity.", "{integrity}"),
     Control("HIPAA Security Rule", "45 CFR 164.308(a)(7)(ii)(D) Testing and revision procedures",
-            "Implement procedures for periodic testing and revision of contingency plans.",
-            "This run is one periodic test; the run history records the series; deviations feed revisions "
-            "of the runbook."),
+            "Implement procedures for periodic testing and revision of contingency plans.", "{periodic}"),
 )
 
 
@@ -149,25 +147,147 @@ def data_loss_window(drill: DrillReport) -> str:
     return "not measured"
 
 
+# Step statuses that mean the step never ran at all (not the same as "ran, but not as written").
+_NEVER_RAN = frozenset({"not_run", "manual"})
+
+
+def _made_backup(d: DrillReport) -> bool:
+    """This drill made its own backup: a backup phase ran and a backup step ran in it (report.json's
+    ``phases`` and ``steps``). verify-backup has neither: it restores a file somebody else made."""
+    return (any(p.name == "backup" for p in d.phases)
+            and any(s.phase == "backup" and s.status not in _NEVER_RAN for s in d.steps))
+
+
+def procedure_name(d: DrillReport) -> str:
+    """Which procedure drill ``d`` ran, from report.json's ``drills[].procedure`` and ``runbook``: the
+    operators' runbook as written, or the project's corrected procedure (with its file when recorded)."""
+    where = f" (`{d.runbook}`)" if d.runbook else ""
+    if d.procedure == "runbook":
+        return f"the operators' runbook as written{where}"
+    return f"the project's corrected procedure{where}"
+
+
+def _tests_a_given_file(d: DrillReport) -> bool:
+    """verify-backup's shape in report.json: no backup made, no runbook, no disaster (a given file restored by
+    the harness's own pg_restore)."""
+    return not _made_backup(d) and d.runbook is None and not d.disasters
+
+
+def _drill_procedure(d: DrillReport) -> str:
+    """One clause saying what drill ``d`` did of its procedure, derived from its steps and error."""
+    ran = [s for s in d.steps if s.status not in _NEVER_RAN]
+    if _tests_a_given_file(d):
+        # verify-backup: the harness's own pg_restore of a given file, no documented procedure.
+        return (f"{d.id}: no documented restore procedure was run; the harness restored an existing backup file "
+                f"with pg_restore ({len(ran)} step(s))")
+    name = procedure_name(d)
+    if not ran:
+        why = f" ({d.error.type})" if d.error is not None else ""
+        return f"{d.id}: {name} was not run: the drill stopped before its first step{why}"
+    if d.executed_as_written:
+        return f"{d.id}: {name} was executed end to end, every step as written"
+    n = sum(1 for dev in d.deviations() if dev.kind == "step")
+    return (f"{d.id}: {name} was NOT executed end to end as written: {n} step(s) were not run, replaced, "
+            f"rewritten or failed (listed under deviations)")
+
+
 def procedure_statement(run: RunReport) -> str:
-    """"executed end to end" only when every drill ran every runbook step as written; otherwise how many
-    steps deviated (each is listed under "Deviations and follow-up")."""
+    """Per drill, which procedure ran (``procedure_name``) and whether it was "executed end to end" (only when
+    every runbook step ran as written), "NOT executed end to end" (how many steps deviated; each is listed
+    under "Deviations and follow-up"), not run at all (stopped before its first step), or that no documented
+    procedure ran (verify-backup). With no drill: nothing was executed, and why when the run errored."""
     if not run.drills:
-        return "No restore procedure was executed"
-    off = [(d, sum(1 for dev in d.deviations() if dev.kind == "step")) for d in run.drills
-           if not d.executed_as_written]
-    if not off:
-        return "The documented restore procedure was executed end to end, every step as written"
-    n = sum(k for _, k in off)
-    return (f"The documented restore procedure was NOT executed end to end as written: {n} step(s) in "
-            f"{len(off)} drill(s) were not run, replaced, rewritten or failed (listed under deviations)")
+        why = f": the run stopped before any drill started ({run.error.type})" if run.error is not None else ""
+        return f"No restore procedure was executed{why}"
+    return "; ".join(_drill_procedure(d) for d in run.drills)
+
+
+def _nothing(run: RunReport) -> str:
+    why = f" ({run.error.type}: {short(run.error.message, 160)})" if run.error is not None else ""
+    return f"Not evidenced by this run: no drill started, so nothing was backed up, restored or checked{why}."
+
+
+def _backup_evidence(d: DrillReport) -> str:
+    """ISO 27001 A 8.13 for one drill: who made the backup, where it was restored, what it was compared with."""
+    restored = any(s.phase == "restore" and s.status not in _NEVER_RAN for s in d.steps)
+    compared = ("a manifest of the source recorded before the backup" if any(p.name == "seed" for p in d.phases)
+                else "the archive's own table of contents" + (
+                    " and the manifest given" if (c := d.check("table_checksums")) is not None
+                    and c.status is not Status.SKIPPED else ""))
+    judged = [c for c in d.checks if c.status in (Status.PASSED, Status.FAILED)]
+    if _made_backup(d):
+        head = f"{d.id}: a backup was taken with {procedure_name(d)}"
+    elif d.backups:
+        head = f"{d.id}: no backup was taken by this run; an existing backup file (`{d.backups[0].path}`) was tested"
+    else:
+        return f"{d.id}: no backup was taken or tested ({d.status_reason})"
+    if not restored:
+        return f"{head}; it was not restored ({d.status_reason})"
+    return (f"{head}, restored into disposable infrastructure and its content checked against {compared} "
+            f"({len(judged)} check(s) judged it)")
+
+
+def _disaster_evidence(d: DrillReport) -> str:
+    """NIST CP-4 for one drill: the disaster actually injected (report.json ``disasters``) and whether
+    recovery steps ran and were timed."""
+    restore = [s for s in d.steps if s.phase == "restore" and s.status not in _NEVER_RAN]
+    if d.disasters:
+        x = d.disasters[0]
+        summary = x.details.get("summary") if isinstance(x.details, dict) else None
+        head = f"{d.id}: disaster {x.name} was injected" + (f" ({summary})" if summary else "")
+    else:
+        head = f"{d.id}: no disaster was injected"
+    if not restore:
+        return f"{head}; no recovery step ran"
+    took = d.metrics.get("rto_s") if d.metrics.get("rto_s") is not None else d.metrics.get("restore_s")
+    timed = f", {dur(took)}" if isinstance(took, int | float) and not isinstance(took, bool) else ""
+    if _tests_a_given_file(d):
+        return f"{head}; the harness's pg_restore of the given file was run and timed{timed or ''}"
+    return f"{head}; {len(restore)} recovery step(s) were run and timed{timed}"
+
+
+def _integrity_evidence(d: DrillReport) -> str:
+    """NIST CP-9(1) for one drill: a sha256 recorded at creation only where this run made the backup and
+    the record holds one; the content checks that ran, by status."""
+    hashed = [b for b in d.backups if b.sha256]
+    if hashed and _made_backup(d):
+        head = f"{d.id}: backup file sha256 recorded at creation"
+    elif hashed:
+        head = f"{d.id}: backup file sha256 computed when this run read the file (not recorded at its creation)"
+    else:
+        head = f"{d.id}: no backup file sha256 recorded"
+    counts = {st: sum(c.status is st for c in d.checks) for st in (Status.PASSED, Status.FAILED, Status.ERRORED)}
+    if not any(counts.values()):
+        return f"{head}; no check compared the restore"
+    parts = ", ".join(f"{n} {st.value}" for st, n in counts.items() if n)
+    return f"{head}; restored content checked by {sum(counts.values())} check(s): {parts} (listed under Checks)"
+
+
+def _join(run: RunReport, each: Callable[[DrillReport], str]) -> str:
+    return "; ".join(each(d) for d in run.drills) + "."
 
 
 def controls_for(run: RunReport) -> tuple[Control, ...]:
-    """CONTROLS with the evidence sentences filled in from this run's report (never a fixed claim)."""
-    stmt = procedure_statement(run)
-    return tuple(Control(c.framework, c.control, c.requirement, c.evidence.replace("{procedure}", stmt))
-                 for c in CONTROLS)
+    """CONTROLS with every evidence sentence written from this run's report (never a fixed claim): what
+    backup was taken or tested (ISO 27001), which procedure ran and how (SOC 2, ``procedure_statement``),
+    which disaster was injected and whether recovery steps ran (CP-4), where a sha256 comes from and which
+    checks judged the content (CP-9(1)). A run with no drill evidences nothing and says so."""
+    if not run.drills:
+        nothing = _nothing(run)
+        fill = {"backup": nothing, "procedure": procedure_statement(run), "disaster": nothing,
+                "integrity": nothing, "periodic": nothing}
+    else:
+        fill = {
+            "backup": _join(run, _backup_evidence),
+            "procedure": procedure_statement(run),
+            "disaster": _join(run, _disaster_evidence) + (" Deviations carry follow-ups." if any(
+                d.deviations() for d in run.drills) else ""),
+            "integrity": _join(run, _integrity_evidence),
+            "periodic": "This run is one periodic test; the run history records the series; deviations feed "
+                        + ("revisions of the runbook." if any(d.runbook for d in run.drills)
+                           else "revisions of the backup process."),
+        }
+    return tuple(Control(c.framework, c.control, c.requirement, c.evidence.format(**fill)) for c in CONTROLS)
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from restore_drill.checks.result import CheckResult
+from restore_drill.records import BackupRecord, StepRecord
 from restore_drill.reports.evidence import verify_evidence
+from restore_drill.reports.model import DrillReport, ErrorInfo, RunReport
 from restore_drill.reports.writers import write_run
 from tests.report_samples import errored_run, failed_run, passed_run
 
@@ -137,3 +139,111 @@ def test_a_bundle_without_evidence_file_is_not_intact(tmp_path: Path) -> None:
     write_run(passed_run(), tmp_path)
     (tmp_path / "evidence.sha256").unlink()
     assert verify_evidence(tmp_path) == [f"evidence.sha256 missing or empty in {tmp_path}"]
+
+
+# -- every compliance sentence derives from what report.json says the run did (fresh-user finding 1) -------------
+
+FALSE_FOR_VERIFY = ("executed end to end", "A disaster was injected", "disaster verify", "recorded at creation",
+                    "operators' procedure", "operators' runbook", "a backup was taken", "pre-backup manifest",
+                    "manifest of the source recorded before the backup")
+
+
+def _verify_backup_run() -> RunReport:
+    """What `restore-drill verify-backup <dump>` writes (restore_drill/verify/version.py): no seed, no backup
+    phase, no disaster, no runbook; one harness pg_restore step; the file's sha256 read at verification."""
+    from tests.report_samples import _phases, environment, sha, ts
+    dump = "/tmp/someone/pegasus_2026-11-30.dump"
+    d = DrillReport(
+        name="verify-backup", id="verify-backup[pg16]", system="pegasus", procedure="corrected", runbook=None,
+        disaster=None, started_at=ts(0), finished_at=ts(2), duration_s=2.0,
+        phases=_phases(0, {"infra": 0.3, "restore": 0.5, "checks": 0.4}),
+        steps=[StepRecord("pg_restore into PostgreSQL 16.4", "restore",
+                          f"pg_restore --no-owner --no-privileges --dbname verify_1 {dump}", "passed", 0, 0.06,
+                          ts(0.4))],
+        checks=[CheckResult.passed("backup_artifact", "custom archive, 66 TOC entries"),
+                CheckResult.passed("restore_exit_status", "restore exited 0"),
+                CheckResult.passed("row_counts", "7 tables, 201 rows, all equal the archive")],
+        backups=[BackupRecord(dump, 74_814, sha("dump"), ts(-3600), ts(-3600), "pg_dump (PostgreSQL) 16.4")],
+    )
+    return RunReport("20261130T191439Z-59c9b1", ["restore-drill", "verify-backup", dump], environment(),
+                     started_at=ts(0), finished_at=ts(2), duration_s=2.0, drills=[d])
+
+
+def _bad_input_run() -> RunReport:
+    """`restore-drill run arqonbus-table-restroe`: BadInput before anything started, no drill."""
+    from tests.report_samples import environment, ts
+    return RunReport("20261130T190000Z-bad001", ["restore-drill", "run", "arqonbus-table-restroe"],
+                     environment(ci=False), started_at=ts(0), finished_at=ts(0.1), duration_s=0.1,
+                     error=ErrorInfo("BadInput", "unknown drill 'arqonbus-table-restroe'; `restore-drill list` "
+                                     "shows them"))
+
+
+def _controls(doc: str) -> str:
+    return doc.split("Controls evidenced", 1)[1].split("Evidence files", 1)[0]
+
+
+def test_verify_backup_compliance_claims_no_procedure_disaster_or_creation_hash(tmp_path: Path, fmt: str) -> None:
+    doc = write_run(_verify_backup_run(), tmp_path)[f"compliance.{fmt}"].read_text()
+    text = doc.replace("&#39;", "'")
+    for false in FALSE_FOR_VERIFY:
+        assert false.lower() not in text.lower(), false
+    assert "no documented restore procedure was run" in text
+    assert "no disaster was injected; the harness's pg_restore of the given file was run and timed" in text
+    assert "recovery step(s)" not in text
+    assert "sha256 computed when this run read the file (not recorded at its creation)" in text
+    assert "no backup was taken by this run; an existing backup file" in text
+    assert "the archive's own table of contents" in text
+
+
+def test_a_run_that_started_nothing_claims_nothing_was_done(tmp_path: Path, fmt: str) -> None:
+    doc = write_run(_bad_input_run(), tmp_path)[f"compliance.{fmt}"].read_text().replace("&#39;", "'")
+    controls = _controls(doc)
+    for false in ("A real backup was taken", "backup was taken", "A disaster was injected", "recorded at creation",
+                  "executed end to end", "restored into disposable", "This run is one periodic test"):
+        assert false.lower() not in controls.lower(), false
+    assert controls.count("Not evidenced by this run: no drill started") == 4
+    assert "No restore procedure was executed: the run stopped before any drill started (BadInput)" in doc
+    assert "ERRORED" in doc
+
+
+def test_a_corrected_procedure_drill_names_the_corrected_procedure(tmp_path: Path, fmt: str) -> None:
+    run = passed_run()
+    run.drills[0].runbook = "drills/procedures/pegasus.md"
+    doc = write_run(run, tmp_path)[f"compliance.{fmt}"].read_text().replace("&#39;", "'")
+    controls = _controls(doc)
+    assert "operators'" not in controls
+    assert "a backup was taken with the project's corrected procedure" in controls
+    assert "the project's corrected procedure (`drills/procedures/pegasus.md`) was executed end to end" in doc
+    assert "disaster delete-prefix was injected" in controls and "recovery step(s) were run and timed" in controls
+    assert "backup file sha256 recorded at creation" in controls
+    assert "manifest of the source recorded before the backup" in controls
+
+
+def test_an_operators_runbook_drill_names_the_runbook_and_its_deviations(tmp_path: Path, fmt: str) -> None:
+    run = failed_run()
+    doc = write_run(run, tmp_path)[f"compliance.{fmt}"].read_text().replace("&#39;", "'")
+    controls = _controls(doc)
+    rb = run.drills[1]
+    assert f"{rb.id}: a backup was taken with the operators' runbook as written" in controls
+    assert f"{rb.id}: the operators' runbook as written" in controls and "was NOT executed end to end" in controls
+    assert f"{rb.id}: disaster truncate was injected" in controls
+    # the first drill of the same run ran the corrected procedure: it is not called the operators'
+    assert f"{run.drills[0].id}: a backup was taken with the project's corrected procedure" in controls
+
+
+def test_a_drill_that_stopped_before_its_first_step_claims_no_step(tmp_path: Path, fmt: str) -> None:
+    """`run arqonbus-pitr` errored at infra: no step, no backup, no disaster."""
+    from tests.report_samples import _phases, environment, ts
+    d = DrillReport(name="arqonbus-pitr", id="arqonbus-pitr[pg16]", system="arqonbus", procedure="corrected",
+                    runbook="drills/procedures/arqonbus-pitr.md", disaster="bad-statement", started_at=ts(0),
+                    phases=_phases(0, {"infra": 0.2}, failing="infra"),
+                    error=ErrorInfo("InfraUnavailable", "the server user cannot run the aws CLI"))
+    run = RunReport("20261130T191140Z-0c46d7", ["restore-drill", "run", "arqonbus-pitr"], environment(),
+                    started_at=ts(0), finished_at=ts(1), duration_s=1.0, drills=[d])
+    doc = write_run(run, tmp_path)[f"compliance.{fmt}"].read_text().replace("&#39;", "'")
+    controls = _controls(doc)
+    for false in ("executed end to end", "bad-statement was injected", "recorded at creation", "run and timed",
+                  "a backup was taken"):
+        assert false not in controls, false
+    assert "was not run: the drill stopped before its first step (InfraUnavailable)" in controls
+    assert "no disaster was injected; no recovery step ran" in controls
