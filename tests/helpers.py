@@ -9,6 +9,7 @@ import socket
 import tempfile
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,14 @@ class Listener:
                 continue
             self.connections += 1
             conn.close()
+
+    def wait_for(self, n: int, timeout_s: float = 5.0) -> int:
+        """``connections`` once at least ``n`` were accepted or ``timeout_s`` passed: a connection the kernel
+        completed is counted only when the serving thread's next accept() takes it."""
+        deadline = time.monotonic() + timeout_s
+        while self.connections < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.connections
 
     def close(self) -> None:
         self._stop.set()

@@ -64,7 +64,7 @@ def test_compliance_and_history_pages_render(browser: Browser, tmp_path: Path) -
     dom = browser.dump_dom(comp, tmp_path / "p1")
     assert "Backup restore test — compliance evidence" in dom and 'class="verdict failed"' in dom
     evidence = dom[dom.index('<table id="evidence">'):]
-    assert len(re.findall(r"<td><code>[0-9a-f]{64}</code></td>", evidence)) == 3  # report.json/.md/.html
+    assert len(re.findall(r"<td><code>[0-9a-f]{64}</code></td>", evidence)) == 4  # report.json/.md/.html, junit.xml
     hist_page = render_history(hist, tmp_path / "history.html")
     dom = browser.dump_dom(hist_page, tmp_path / "p2")
     assert len(re.findall(r'<rect class="verdict status-', dom)) == 3
