@@ -137,12 +137,19 @@ def test_a_stale_drill_fails_the_merged_verdict_with_its_reason(fleet: dict[str,
 
 
 def test_merge_can_write_the_fleet_report_to_the_bucket(fleet: dict[str, Any], moto: MotoS3) -> None:
-    r = cli("report", "merge", f"s3://{fleet['bucket']}/nightly", "--out", f"s3://{fleet['bucket']}/fleet",
-            cwd=fleet["root"], env=fleet["env"])
+    """The report reaches the bucket, the local temp copy is removed (tester finding 13), and the summary
+    counts the plan's jobs, not run folders."""
+    tmp = fleet["root"] / "merge-tmp"
+    tmp.mkdir()
+    r = cli("report", "merge", "single", "--plan", "plan.json", "--out", f"s3://{fleet['bucket']}/fleet",
+            cwd=fleet["root"], env={**fleet["env"], "TMPDIR": str(tmp)})
     assert r.returncode == 0, r.stdout + r.stderr
     listing = moto.endpoint.client().list_objects_v2(Bucket=fleet["bucket"], Prefix="fleet/")["Contents"]
     names = {o["Key"].rsplit("/", 1)[-1] for o in listing}
     assert {"report.json", "report.html", "compliance.md", "junit.xml", "evidence.sha256"} <= names
+    assert list(tmp.iterdir()) == []
+    jobs = len(fleet["plan"]["jobs"])
+    assert f"fleet verdict: PASSED ({jobs} jobs, 1 run)" in r.stdout, r.stdout
 
 
 def test_a_stale_backup_fails_the_merged_verdict_with_its_reason(fleet: dict[str, Any], moto: MotoS3) -> None:
@@ -182,6 +189,8 @@ def test_a_missing_shard_and_a_changed_run_folder_make_the_merge_errored(fleet: 
     assert r.returncode == 0, r.stderr
     code, doc, log = _merge(fleet, "one-missing", "single", extra=("--plan", "bigger-plan.json"))
     assert code == 2 and [j["system"] for j in doc["missing_jobs"]] == ["delta"] and "has no run folder" in log
+    jobs = len(fleet["plan"]["jobs"]) + 1
+    assert f"({jobs} jobs (1 with no run folder), 1 run)" in log
     assert {r["job_id"] for r in doc["rows"]} == {j["id"] for j in fleet["plan"]["jobs"]}  # same ids as planned before
     runs = sorted((root / "single").glob("*/report.json"))
     copy = root / "tampered" / runs[0].parent.name

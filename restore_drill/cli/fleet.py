@@ -217,17 +217,30 @@ def merge_command(locations: tuple[str, ...], out: str | None, plan_file: Path |
     code = fleet.exit_code
     for r in fleet.reasons:
         click.echo(f"  {r}")
-    click.echo(f"fleet verdict: {fleet.status.upper()} ({len(fleet.rows)} jobs, {len(fleet.runs)} runs)")
+    click.echo(f"fleet verdict: {fleet.status.upper()} ({_counts(fleet)})")
     if dest is not None:
         try:
             upload_dir(local, dest, endpoint_url)
             click.echo(f"fleet report: {dest}/{local.name}/report.html")
+            shutil.rmtree(local.parent, ignore_errors=True)  # our rd-fleet-* temp folder; kept only when the upload failed
         except DrillError as e:
             _say_error(e)
             code = 2
     else:
         click.echo(f"fleet report: {local}/report.html  (report.json, compliance.md, junit.xml)")
     sys.exit(code)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _counts(fleet: Any) -> str:
+    """The summary's counts: jobs (planned or, without a plan, drill results), the planned jobs with no run
+    folder, and run folders read; e.g. "3 jobs (2 with no run folder), 1 run"."""
+    jobs = len(fleet.rows) + len(fleet.missing_jobs)
+    missing = f" ({len(fleet.missing_jobs)} with no run folder)" if fleet.missing_jobs else ""
+    return f"{_plural(jobs, 'job')}{missing}, {_plural(len(fleet.runs), 'run')}"
 
 
 class _ReportGroup(click.Group):
