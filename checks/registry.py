@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from restore_drill.objectstore import ObjectStore
 from restore_drill.seeds import ledger
 
 from . import (
@@ -239,8 +240,15 @@ def _pairing(ctx: CheckContext) -> CheckResult:
     assert ctx.bucket is not None and ctx.s3_client is not None
     diff = storage.reference_diff(ctx.conn(), ctx.s3_client, ctx.bucket, ctx.prefix, ctx.system.references,
                                   keys=ctx.system.reference_keys)
-    return storage.snapshot_pairing(ctx.backup.started_at, ctx.snapshot.listed_at, ctx.system.snapshot_tolerance_s,
-                                    reference=diff)
+    snap = ctx.snapshot
+    count: int | None = len(snap.objects) if snap.objects else None
+    if count is None and not isinstance(ctx.s3_client, ObjectStore):
+        # The record holds no listing (a dated prefix the restore chose, or verify-backup's): list it now, so an
+        # empty snapshot is seen as empty rather than as unknown.
+        count = 0 if next(storage.iter_listing(ctx.s3_client, snap.bucket, snap.prefix), None) is None else None
+    return storage.snapshot_pairing(ctx.backup.started_at, snap.listed_at, ctx.system.snapshot_tolerance_s,
+                                    reference=diff, snapshot_where=f"s3://{snap.bucket}/{snap.prefix.strip('/')}",
+                                    snapshot_objects=count)
 
 
 def _write_smoke(ctx: CheckContext) -> CheckResult:

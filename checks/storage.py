@@ -372,12 +372,20 @@ def snapshot_pairing(
     dangling: Sequence[str] = (),
     orphans: Sequence[str] = (),
     reference: ReferenceDiff | None = None,
+    snapshot_where: str = "",
+    snapshot_objects: int | None = None,
 ) -> CheckResult:
     """The database backup and the storage snapshot restored together were taken within
-    ``tolerance_s`` of each other. When not, say which side is newer and list what that breaks:
-    ``dangling`` references (rows whose object is absent: the database is newer) and ``orphans``
-    (objects no row references: the storage is newer); ``reference`` (from :func:`reference_diff`
-    on the restored pair) supplies both."""
+    ``tolerance_s`` (seconds) of each other and hold each other's objects. When not, say which side
+    is newer and list what that breaks: ``dangling`` references (rows whose object is absent: the
+    database is newer) and ``orphans`` (objects no row references: the storage is newer);
+    ``reference`` (from :func:`reference_diff` on the restored pair) supplies both.
+
+    A pair that examined nothing does not pass: when the rows reference N object keys and the
+    snapshot (``snapshot_objects``: how many objects a listing of ``snapshot_where`` found, None when
+    not listed) or the restored storage holds none of them, the check fails naming the snapshot. Some
+    dangling references within the time tolerance are artifact_paths_exist's to judge (the pair still
+    belongs together); beyond it they are listed as what the gap breaks."""
     name = "snapshot_pairing"
     db_t, snap_t = parse_time(db_backup_started_at), parse_time(snapshot_taken_at)
     gap = (db_t - snap_t).total_seconds()
@@ -388,6 +396,16 @@ def snapshot_pairing(
     ev = {"db_backup_started_at": db_t.isoformat(), "snapshot_taken_at": snap_t.isoformat(), "gap_s": gap,
           "tolerance_s": tolerance_s, "dangling": {**capped(dangling_l), "count": n_dangling},
           "orphans": {**capped(orphans_l), "count": n_orphans}}
+    referenced = reference.referenced if reference else 0
+    if snapshot_where:
+        ev["snapshot"] = {"where": snapshot_where, "objects": snapshot_objects}
+    found = referenced - (reference.missing_count if reference else 0)
+    if referenced and (snapshot_objects == 0 or found == 0):
+        ev["referenced"] = referenced
+        where = snapshot_where or "the restored prefix"
+        return CheckResult.failed(
+            name, f"the storage snapshot at {where} holds none of the {referenced} object key(s) the backup's rows "
+            "reference: check [snapshot] prefix in the binding", expected=referenced, observed=0, evidence=ev)
     if abs(gap) <= tolerance_s:
         return CheckResult.passed(name, f"database backup and storage snapshot {human_duration(gap)} apart "
                                   f"(tolerance {human_duration(tolerance_s)})", expected=tolerance_s, observed=abs(gap),

@@ -248,3 +248,49 @@ def test_an_object_in_a_cold_storage_class_is_a_verdict_naming_it_not_a_crash(s3
     assert "p/cold.wav" in res.message and "GLACIER" in res.message and "restore-object" in res.message
     lines = unreadable_objects(client, s3_bucket.name, "p")
     assert len(lines) == 1 and "cold.wav" in lines[0] and "InvalidObjectState" in lines[0]
+
+
+def _pairing_ctx(db, bucket, client, snap_prefix, restored_prefix=PREFIX, listed=None):
+    """The registry's snapshot_pairing over a real database and bucket, the rest of the drill as plain records."""
+    from types import SimpleNamespace
+
+    from restore_drill.checks.context import CheckContext
+    from restore_drill.records import SnapshotRecord
+
+    system = SimpleNamespace(references=REFS, reference_keys={}, snapshot_tolerance_s=3600.0)
+    snap = SnapshotRecord(bucket.name, snap_prefix, "2026-02-20T02:00:01Z", listed or {})
+    return CheckContext(system=system, db=db, client_bins=None, manifest=None,  # type: ignore[arg-type]
+                        backup=SimpleNamespace(started_at="2026-02-20T02:00:00Z"),  # type: ignore[arg-type]
+                        restore_steps=[], restore_s=None, s3_client=client, bucket=bucket.name,
+                        prefix=restored_prefix, snapshot=snap)
+
+
+def test_pairing_over_an_empty_snapshot_or_a_wrong_snapshot_prefix_fails_naming_it(system):
+    """Finding 3 (fresh-user tester): snapshot_pairing passed "0 s apart" with a snapshot of 0 objects and 3 dangling
+    references, and with a binding whose [snapshot] prefix is not where the runbook copies. A pair that examined
+    nothing does not pass; the clean pair passes."""
+    from restore_drill.checks.registry import _pairing
+
+    db, bucket, client = system
+    # Clean: the snapshot (listed now by the check) and the restored storage hold every referenced key.
+    ctx = _pairing_ctx(db, bucket, client, PREFIX)
+    try:
+        res = _pairing(ctx)
+        assert res.status is Status.PASSED, res.message
+        assert "1.0 s apart" in res.message or "1 s apart" in res.message, res.message
+        # Wrong [snapshot] prefix: nothing there, although the restored storage is complete.
+        ctx = _pairing_ctx(db, bucket, client, "pegasus-snapshots/2026-02-20")
+        res = _pairing(ctx)
+        assert res.status is Status.FAILED, res.message
+        assert res.message == (f"the storage snapshot at s3://{bucket.name}/pegasus-snapshots/2026-02-20 holds none "
+                               "of the 8 object key(s) the backup's rows reference: check [snapshot] prefix in the "
+                               "binding")
+        assert res.evidence["snapshot"]["objects"] == 0
+        # Empty snapshot restored into an empty prefix: every reference dangles.
+        ctx = _pairing_ctx(db, bucket, client, "empty-snapshot", restored_prefix="empty-snapshot")
+        res = _pairing(ctx)
+        assert res.status is Status.FAILED and "holds none of the 8 object key(s)" in res.message, res.message
+        assert res.evidence["dangling"]["count"] == 8
+    finally:
+        ctx.close()
+

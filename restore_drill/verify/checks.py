@@ -219,7 +219,7 @@ def _pairing(conn: psycopg.Connection, inp: Inputs, refs: list[str]) -> CheckRes
     with read_session(conn):
         diff = reference_diff(conn, snap.client, snap.bucket, snap.prefix, refs) if refs else None
     tol = inp.system.snapshot_tolerance_s if inp.system is not None else 3600.0
-    res = snapshot_pairing(dump_at, snap_at, tol, reference=diff)
+    res = snapshot_pairing(dump_at, snap_at, tol, reference=diff, snapshot_where=snap.where)
     note = f"dump started {dump_at}, snapshot {snap.where} is dated {snap.taken_on.isoformat()}: "
     return dataclasses.replace(res, message=note + res.message,
                                evidence={**res.evidence, "snapshot_dated_by_name": True, "snapshot": snap.where})
