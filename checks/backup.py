@@ -11,6 +11,7 @@ from pathlib import Path
 from restore_drill.foundation import sha256_file
 from restore_drill.procs import run
 from restore_drill.records import BackupRecord, StepRecord
+from restore_drill.seeds.ledger import SCHEMA as _LEDGER  # the harness's write ledger, not the user's data
 
 from ._util import capped, qualified, sample, timed
 from .result import CheckResult
@@ -227,7 +228,10 @@ def backup_artifact(
     toc = parse_toc(listed.stdout)
     ev["archive_header"] = toc.header
     ev["toc_entries"] = toc.entries
+    toc.data_tables, ledger_tables = _without_ledger(toc.data_tables)
     ev["data_tables"] = capped(sorted(toc.data_tables))
+    if ledger_tables:
+        ev["harness_ledger_tables"] = ledger_tables
 
     if full_read:
         # --data-only to a null script: reads and decompresses every data block, writes nothing.
@@ -238,6 +242,7 @@ def backup_artifact(
             problems.append(f"{path.name} does not read end to end: {read.stderr.strip()[:200]}")
 
     intended = list(intended_tables) if intended_tables is not None else list(record.intended_tables)
+    intended = _without_ledger(intended)[0]
     if intended:
         want = {qualified(t) for t in intended} - {qualified(t) for t in partitioned}
         have = set(toc.data_tables)
@@ -264,18 +269,29 @@ def backup_artifact(
         f"data for {len(toc.data_tables)} tables, dumped by {dumped_by or '?'}")
 
 
+def _without_ledger(tables: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the user's tables, the harness ledger's tables): the ledger measures RPO and rides along in a
+    whole-database dump, but counting it as the user's data would overstate what the backup holds."""
+    ours = [t for t in tables if t.split(".", 1)[0].strip('"') == _LEDGER]
+    return [t for t in tables if t not in ours], ours
+
+
 def _plain_artifact(name: str, path: Path, plain: PlainDump, problems: list[str], ev: dict[str, object],
                     record: BackupRecord, intended_tables: Sequence[str] | None, partitioned: Sequence[str],
                     size: int, digest: str) -> CheckResult:
     """backup_artifact for a plain-format dump: pg_restore cannot read a SQL script, so the script is
     judged by its own header, its completion trailer (absent: pg_dump did not finish, the file is cut)
     and its "TABLE DATA" comments."""
+    plain.data_tables, ledger_tables = _without_ledger(plain.data_tables)
+    if ledger_tables:
+        ev["harness_ledger_tables"] = ledger_tables
     ev.update({"format": "plain", "archive_header": plain.header, "toc_entries": plain.entries,
                "data_tables": capped(sorted(plain.data_tables)), "complete": plain.complete})
     if not plain.complete:
         problems.append(f"{path.name} has no completion trailer ({PLAIN_TRAILER!r}): pg_dump did not finish "
                         "writing it, or it was cut")
     intended = list(intended_tables) if intended_tables is not None else list(record.intended_tables)
+    intended = _without_ledger(intended)[0]
     if intended:
         want = {qualified(t) for t in intended} - {qualified(t) for t in partitioned}
         missing = sorted(want - set(plain.data_tables))
@@ -349,12 +365,17 @@ def restore_exit_status(exit_code: int, stderr: str, allowlist: Sequence[str] = 
     pats = [re.compile(p) for p in allowlist]
     allowed = [e for e in entries if any(p.search(e) for p in pats)]
     unexpected = [e for e in entries if not any(p.search(e) for p in pats)]
+    # Errors about the harness's own write ledger (seeds/ledger.py) go after the user's, labelled, so the
+    # first error shown is always about the user's data.
+    harness = [f"harness ledger: {e}" for e in unexpected if _LEDGER in e]
+    unexpected = [e for e in unexpected if _LEDGER not in e] + harness
     ev = {"exit_code": exit_code, "errors_ignored": ignored, "allowlist": list(allowlist),
           "allowed_errors": capped(allowed), "unexpected_errors": capped(unexpected)}
     first = next((ln for ln in unexpected[0].splitlines() if _ERROR.search(ln)), "") if unexpected else ""
     if unexpected:
         return CheckResult.failed(
             name, f"restore exited {exit_code} with {len(unexpected)} unexpected error(s)"
+            + (f" ({len(harness)} about the harness ledger)" if harness else "")
             + (f" ({ignored} ignored by pg_restore)" if ignored is not None else "") + f": {first[:300]}",
             expected="exit 0 or only allowlisted errors", observed=exit_code, evidence=ev)
     if ignored is not None and ignored > len(allowed):
