@@ -28,6 +28,7 @@ from restore_drill.foundation import utcnow
 from restore_drill.reports.model import DrillReport, ErrorInfo, PhaseRecord, RestoreTarget, Targets
 from restore_drill.seeds.hooks import SystemHooks, hooks_for
 from restore_drill.seeds.manifest import Manifest, take_manifest
+from restore_drill.seeds.scope import require_tables
 
 from . import disasters, runbook
 from .catalog import DrillSpec
@@ -435,6 +436,8 @@ class Drill:
             self.state.manifest = take_manifest(
                 conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale, schemas=sysdef.schemas,
                 s3_client=client, bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix)
+            if sysdef.tables is None:  # tables = "all" in schemas holding none: bad input, not a drill over nothing
+                require_tables(conn, list(self.state.manifest.tables), sysdef.schemas, sysdef.path, sysdef.name)
         for t in getattr(sysdef, "exclude_data", ()):  # [database] exclude_data: rows left out on purpose; schema kept, rows absent
             if t in self.state.manifest.tables:
                 self.state.manifest.tables[t] = replace(self.state.manifest.tables[t], row_count=0, digest="0")
