@@ -37,7 +37,7 @@ from ..runfolder import HISTORY_NAME
 from .archive import inspect_archive
 from .inputs import Inputs, choose_system, choose_targets, newer_than, snapshot_manifest
 from .snapshot import Snapshot, open_snapshot
-from .verdict import build_matrix, verdict_text
+from .verdict import build_matrix, manifest_mismatch, manifest_mismatch_text, verdict_text
 from .version import DRILL_NAME, verify_version
 
 VERDICT_FILE = "verdict.txt"
@@ -101,6 +101,15 @@ def verify_backup(
         except (ValueError, TypeError, KeyError) as e:
             raise BadInput(f"--manifest {manifest} is not a restore-drill manifest ({type(e).__name__}: "
                            f"{str(e)[:120]}): pass the <drill>.manifest.json a drill wrote") from None
+    mismatch: str | None = None
+    if man is not None:
+        absent, common = manifest_mismatch(man, archive)
+        if absent and not common:  # another database's manifest: nothing to compare, not a verdict on the dump
+            raise BadInput(f"--manifest {manifest} does not describe this archive: none of its {len(absent)} "
+                           f"table(s) ({', '.join(absent[:5])}{' …' if len(absent) > 5 else ''}) is in {dump.name}'s "
+                           f"table of contents (database {archive.header.get('dbname', '?')}): pass the manifest "
+                           "written when this dump was taken")
+        mismatch = manifest_mismatch_text(str(manifest), man, archive)
     sysdef, how = choose_system(system, man, archive)
     snap: Snapshot | None = None
     if storage_snapshot is not None:
@@ -145,7 +154,8 @@ def verify_backup(
             report.environment = _environment(infra.pg_backend, targets, snap, endpoint)
             run_dir = runfolder.write(
                 report, run_dir, history=report_dir / HISTORY_NAME,
-                extra=lambda r: {VERDICT_FILE: verdict_text(r, notes, archive, sysdef, how) + "\n"})
+                extra=lambda r: {VERDICT_FILE: verdict_text(r, notes, archive, sysdef, how, manifest_given=man is not None,
+                                                      mismatch=mismatch) + "\n"})
             if interrupt is not None:
                 note_run_dir(interrupt, run_dir)  # the CLI prints where the errored report is
     finally:

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 from restore_drill.checks.result import Status
 from restore_drill.reports.model import DrillReport, Matrix, RunReport
+from restore_drill.seeds.ledger import SCHEMA as LEDGER_SCHEMA
+from restore_drill.seeds.manifest import Manifest
 
 from ..systems import SystemDef
-from .archive import ArchiveInfo
+from .archive import ArchiveInfo, dotted
 
 # Matrix columns, in the order an operator reads them: can it be read, restored, is it complete, sound.
 CHECK_ORDER = (
@@ -44,16 +46,78 @@ def safe_targets(report: RunReport) -> tuple[list[str], list[str], list[str]]:
     return safe, unsafe, undecided
 
 
+# Checks that, with a manifest given, compare the restore with the manifest: their failure on a version that
+# otherwise restored cleanly says the dump differs from the manifest, not that the version is unsafe.
+MANIFEST_COMPARISONS = frozenset({"row_counts", "table_checksums", "schema_fidelity", "sequence_health",
+                                  "object_integrity"})
+
+
+def _listed(names: Sequence[str], n: int = 5) -> str:
+    return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
+
+
+def manifest_mismatch(manifest: Manifest, archive: ArchiveInfo) -> tuple[list[str], list[str]]:
+    """(tables of ``manifest`` absent from ``archive``'s table of contents, tables in both), each sorted
+    "schema.table". A manifest of another database shares none; a table-scoped dump checked against a
+    whole-database manifest misses some."""
+    toc = {dotted(e.key) for e in archive.entries if e.desc in ("TABLE", "TABLE DATA")}
+    # The harness's own write ledger (seeds/ledger.py) is not the system's data: a dump may leave it out.
+    tables = sorted(t for t in manifest.tables if not t.startswith(LEDGER_SCHEMA + "."))
+    return [t for t in tables if t not in toc], [t for t in tables if t in toc]
+
+
+def manifest_mismatch_text(manifest_path: str, manifest: Manifest, archive: ArchiveInfo) -> str | None:
+    """One line saying the manifest does not describe the archive (naming the tables), or None when every
+    table of the manifest is in the archive's table of contents."""
+    absent, common = manifest_mismatch(manifest, archive)
+    if not absent:
+        return None
+    src = f"system {manifest.system}" if manifest.system else "no system"
+    return (f"the manifest {manifest_path} ({src}, {len(absent) + len(common)} table(s)) does not describe this archive: "
+            f"{len(absent)} of its tables are absent from the archive's table of contents ({_listed(absent)}); "
+            f"{len(common)} in common" + (f" ({_listed(common)})" if common else "")
+            + "; compare with the manifest written when this dump was taken")
+
+
 def verdict_text(report: RunReport, notes: Sequence[str] = (), archive: ArchiveInfo | None = None,
-                 system: SystemDef | None = None, how: str = "") -> str:
-    """The verdict: which target versions are safe to restore (upgrade) into, and why the others are not."""
+                 system: SystemDef | None = None, how: str = "", *, manifest_given: bool = False,
+                 mismatch: str | None = None) -> str:
+    """The verdict: which target versions are safe to restore (upgrade) into, and why the others are not.
+
+    ``manifest_given``: the checks compared the restore with a manifest. Then a version whose only failed
+    checks are MANIFEST_COMPARISONS is not called unsafe: "the dump differs from the manifest" is said once,
+    naming the checks, because the difference is in the dump (it restored into that version). ``mismatch``
+    (``manifest_mismatch_text``): the manifest does not describe this archive, said on its own line first."""
     safe, unsafe, undecided = safe_targets(report)
+    differs: list[tuple[str, DrillReport]] = []
+    if manifest_given:
+        unsafe = []
+        for d in report.drills:
+            if d.status != "failed":
+                continue
+            v = str(d.metrics.get("target_version") or d.id)
+            bad = [c for c in d.checks if c.status is Status.FAILED]
+            own = [c for c in bad if c.name not in MANIFEST_COMPARISONS]
+            if own or d.error is not None or not bad:
+                unsafe.append(f"{v} ({'; '.join(f'{c.name}: {c.message}' for c in (own or bad)[:2])})")
+            else:
+                differs.append((v, d))
     lines = []
     if archive is not None:
         lines.append(archive.summary())
     if system is not None:
         lines.append(f"system: {system.name} ({how})")
-    lines.append("safe to restore into PostgreSQL: " + (", ".join(safe) if safe else "none"))
+    if mismatch:
+        lines.append(mismatch)
+    if differs:
+        first = differs[0][1]
+        what = "; ".join(f"{c.name}: {c.message}" for c in first.checks
+                         if c.status is Status.FAILED and c.name in MANIFEST_COMPARISONS)
+        vs = ", ".join(v for v, _ in differs)
+        lines.append(f"the dump differs from the manifest (it restored into PostgreSQL {vs}; the difference is in "
+                     f"the dump, not the version): {what}")
+    lines.append("safe to restore into PostgreSQL: " + (", ".join(safe) if safe else "none")
+                 + (" (the dump does not match the manifest)" if differs and not safe else ""))
     lines += [f"NOT safe: PostgreSQL {u}" for u in unsafe]
     lines += [f"undecided (errored): PostgreSQL {u}" for u in undecided]
     lines += list(notes)
