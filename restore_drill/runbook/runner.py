@@ -34,7 +34,17 @@ from . import preflight
 from .backups import _Backups, archive_listing
 from .binding import Binding, HookPoint, PlannedStep, StepRule, plan
 from .effects import _Effects
-from .findings import _CURL, _CURL_FAIL, _ERR_TRAP, _TRANSFER, _read_errlog, first_error_line
+from .findings import (
+    _CURL,
+    _CURL_FAIL,
+    _ERR_TRAP,
+    _TRANSFER,
+    _read_errlog,
+    first_error_line,
+    names_hint,
+    workdir_files,
+    written_between,
+)
 from .names import ensure_database
 from .parser import Runbook, Section, Step
 from .results import Hook, HookContext, HookOutcome, RunbookResult, RunbookStepRecord, RunHooks
@@ -374,6 +384,7 @@ class _Run(_Backups, _Effects):
                 rec.findings.append(oi["note"])
         watch = ps.phase == "backup" and bool(self.binding.backup_globs)
         before = self._backup_candidates() if watch else {}
+        files_before = workdir_files(self.workdir) if ps.phase == "backup" else None
         observe = ps.phase == "restore" and self.observe
         t_obs = time.monotonic()
         state_before = self._state() if observe else None
@@ -381,6 +392,11 @@ class _Run(_Backups, _Effects):
         self._exec(text, env, rec, locate=True)
         if rec.status == "failed" and rec.failed_line:
             rec.failed_line += ps.step.line  # block line -> runbook file line (the fence is step.line)
+        if rec.status == "failed":
+            names = self.binding.names
+            hint = names_hint(rec.stderr_tail, names.user, names.database, names.all_roles)
+            if hint and hint not in rec.findings:
+                rec.findings.append(hint)
         if state_before is not None:
             t_obs = time.monotonic()
             self._effects(rec, state_before, self._state())
@@ -391,6 +407,9 @@ class _Run(_Backups, _Effects):
                 if before.get(p) != sig:
                     self.backup_files[p] = rec.started_at or utcnow()
                     self.backup_finished[p] = utcnow()
+        if files_before is not None:  # what the backup wrote, matched or not: named when no glob matches it
+            self.res.backup_written += [p for p in written_between(files_before, workdir_files(self.workdir))
+                                        if p not in self.res.backup_written]
         quiet = re.search(r"--(?:quiet|only-show-errors)\b", text)
         if (rec.exit_code == 0 and re.search(r"\baws\s+s3\s+(sync|cp|mv)\b", text) and not quiet
                 and not _TRANSFER.search(rec.stdout_tail)):
@@ -420,7 +439,7 @@ class _Run(_Backups, _Effects):
         try:
             done = sandbox.run_step(script, env=env, cwd=self.workdir, timeout_s=self.timeout,
                                     redactor=self.redact, record=rec, runbook_env=self.env,
-                                    wrapper_map=self.wrapper_map, read_paths=reads)
+                                    wrapper_map=self.wrapper_map, read_paths=reads, drill_variables=self.hook_vars)
         except StepTimeout:
             rec.status, rec.exit_code = "failed", None
             rec.reason = f"timed out after {self.timeout:g}s and was killed"

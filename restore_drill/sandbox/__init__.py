@@ -83,29 +83,48 @@ def prepare(workdir: Path, allowed_endpoints: Endpoints, wrapper_map: Mapping[st
     return sb
 
 
-def endpoints_for(runbook_env: Any, step_env: Mapping[str, str]) -> Endpoints:
+def endpoints_for(runbook_env: Any, step_env: Mapping[str, str],
+                  drill_variables: Mapping[str, str] | None = None) -> Endpoints:
     """What a step may reach: the drill's database URLs, its S3 endpoint and the API URL in the step's
-    environment (the stand-in's, or one the user bound). ``runbook_env``: fixtures.environment.RunbookEnvironment."""
+    environment (the stand-in's, or one the user bound). ``runbook_env``: fixtures.environment.RunbookEnvironment.
+    ``drill_variables``: variables the harness itself bound while the drill ran (its hooks' outcomes, e.g.
+    the upgrade drill's new server's ``DATABASE_URL``): servers the drill created later, allowed too."""
     s3 = getattr(runbook_env, "s3", None)
     variables = {**step_env, **getattr(runbook_env, "variables", {})}
-    return from_variables(variables, s3.url if s3 is not None else None)
+    allowed = from_variables(variables, s3.url if s3 is not None else None)
+    if drill_variables:
+        allowed = Endpoints.of((*allowed.items, *from_variables(drill_variables).items))
+    return allowed
+
+
+def _postgres_install_dirs(path_value: str) -> tuple[str, ...]:
+    """Installation folders of the PostgreSQL bindirs on a PATH the harness bound (a later server's client
+    tools, e.g. the upgrade drill's newer major), which confined steps must be able to read."""
+    out: list[str] = []
+    for d in (Path(p) for p in path_value.split(":") if p):
+        if (d / "pg_restore").is_file():
+            out += [str(x) for x in binaries.install_dirs_of(d)]
+    return tuple(out)
 
 
 def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float, redactor: Redactor | None,
              record: Any, runbook_env: Any, wrapper_map: Mapping[str, str] | None = None,
-             read_paths: tuple[str, ...] = ()) -> procs.Completed:
+             read_paths: tuple[str, ...] = (), drill_variables: Mapping[str, str] | None = None) -> procs.Completed:
     """Run one runbook shell step confined (drop-in for ``procs.run([script], shell=True, ...)``).
 
     Blocked reaches go to ``record.blocked`` (list of str) and ``record.findings``; tools the wrapper_map
     ran go to the findings. ``read_paths``: folders this step alone may also read (read-only, Landlock
     READ_EXEC), granted by the caller from a binding's declared allowance (e.g. ``[sandbox]
     read_data_directory``: the drill server's own data directory); the caller records the allowance.
+    ``drill_variables``: what the harness bound during the drill (see :func:`endpoints_for`); the
+    PostgreSQL installations on its PATH are readable too.
     Raises StepTimeout as procs.run does (blocks still recorded) and InfraUnavailable when the machine
     cannot confine steps and the user did not pass --unconfined.
     """
     bins = getattr(runbook_env, "client_bins", None)
     reads = tuple(str(d) for d in binaries.install_dirs(bins)) if bins is not None else ()
-    sb = prepare(Path(cwd), endpoints_for(runbook_env, env), wrapper_map, reads + tuple(read_paths))
+    reads += _postgres_install_dirs((drill_variables or {}).get("PATH", ""))
+    sb = prepare(Path(cwd), endpoints_for(runbook_env, env, drill_variables), wrapper_map, reads + tuple(read_paths))
     # The runner's ERR trap appends failing line numbers to this file (runbook/runner.py, _ERR_TRAP).
     writable = tuple(v for v in (env.get(ERRLOG_VARIABLE),) if v)
     try:
