@@ -34,6 +34,18 @@ def _wrapper_map(binding: Any) -> dict[str, str]:
         return {}
 
 
+def _operator_input(name: str, binding: Any) -> str:
+    """How the real run binds an operator input the runbook never defines (runbook.values.operator_choices)."""
+    said = "left to the operator; "
+    if name == "RESTORE_PREFIX" and binding.snapshot is not None:
+        return said + f"bound to the drill's backup (the snapshot prefix {binding.snapshot.prefix})"
+    if name == "BACKUP_FILE":
+        return said + "bound to the drill's backup (the newest dump the backup phase wrote)"
+    if name == "BACKUP_DATE":
+        return said + "bound to the drill's backup (its date)"
+    return said + "nothing binds it, so it is empty"
+
+
 def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True,
             system_variables: Sequence[str] = ()) -> list[str]:
     """The plan as printable lines: one block per step/hook in execution order.
@@ -45,9 +57,12 @@ def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True,
     from restore_drill.fixtures.environment import RUNBOOK_VARIABLES
     from restore_drill.runbook import plan
     from restore_drill.runbook.binding import HookPoint
+    from restore_drill.runbook.values import _ASSIGNED, OPERATOR_VARIABLES
 
     steps = plan(binding, book)
     mapped = _wrapper_map(binding)
+    # Variables the runbook sets itself; an operator input it reads but never sets is the runner's to bind.
+    assigned = {a or b for _, st in book.steps() if st.kind == "shell" for a, b in _ASSIGNED.findall(st.text)}
     out = [f"dry run: {title or book.source} with binding {binding.label}; nothing is started or run", ""]
     out.append("every runbook step " + ("runs confined and may reach only:" if confined
                                           else "runs UNCONFINED (--unconfined): it may reach anything the host can, e.g.:"))
@@ -60,22 +75,24 @@ def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True,
         st, rule = item.step, item.rule
         action = rule.action if rule is not None else "run"
         head = f"{n:3}. {item.phase:8} {item.section.heading or '(preamble)'} #{st.index} (line {st.line})"
-        if not st.runnable:
-            out.append(f"{head}: not run ({st.kind}{', ' + st.language if st.language else ''} block)")
-            continue
-        if action != "run":
+        if action != "run":  # before the manual test, as the runner decides: a binding's rule wins over the kind
             what = (f"replaced by `{rule.run}`" if rule is not None and rule.run else
                     f"replaced by restore-drill {rule.hook}" if rule is not None and rule.hook else action)
             out.append(f"{head}: {what}" + (f" ({rule.reason})" if rule is not None and rule.reason else ""))
             continue
+        if not st.runnable:
+            out.append(f"{head}: not run ({st.kind}{', ' + st.language if st.language else ''} block)")
+            continue
         out.append(f"{head}:")
         out += [f"       $ {ln}" for ln in st.text.rstrip().splitlines()]
         variables = sorted({a or b for a, b in _VAR.findall(st.text)})
-        bound = [v for v in variables if v in RUNBOOK_VARIABLES or v in system_variables or v in binding.variables]
+        bound = [v for v in variables if v in RUNBOOK_VARIABLES or v in system_variables or v in binding.variables
+                 or v in OPERATOR_VARIABLES]
         if bound:
             out.append("       bindings: " + ", ".join(
-                f"${v} <- binding ({binding.variables[v]})" if v in binding.variables else f"${v} <- the drill's"
-                for v in bound))
+                f"${v} <- binding ({binding.variables[v]})" if v in binding.variables else
+                f"${v} <- {_operator_input(v, binding)}" if v in OPERATOR_VARIABLES and v not in assigned else
+                f"${v} <- the drill's" for v in bound))
         tokens = [t for t in binding.placeholders if t in st.text]
         if tokens:
             out.append("       placeholders: " + ", ".join(
