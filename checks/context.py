@@ -57,6 +57,7 @@ class CheckContext:
     smoke: tuple[Callable[[], Any], Callable[[Any], Any]] | None = None
     rto_s: float | None = None
     rpo_s: float | None = None
+    backup_note: str = ""  # no backup file identified: which files the backup wrote that backup_globs miss
     retention: Any = None  # a folder or S3Location holding the backup history, when the user gave one
     results: list[CheckResult] = field(default_factory=list)
     _conn: Any = field(default=None, repr=False)

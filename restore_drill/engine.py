@@ -236,7 +236,7 @@ class Drill:
                 snapshot=self._restored_snapshot(rep), last_write_at=self.state.last_write_at,
                 newest_write_before=self._newest_write_before(),
                 newest_write_restored=restored_mark, ledger_note=ledger_note,
-                ledger_manifest_mark=self.state.ledger_seeded_at,
+                ledger_manifest_mark=self.state.ledger_seeded_at, backup_note=result.backup_note,
                 migration_apply=self._migration_apply(target_db), smoke=self._smoke(target_db),
                 rto_s=rep.targets.rto_s, rpo_s=rep.targets.rpo_s,
                 api_base_url=api_url, sample_ids=self.state.sample_ids,

@@ -16,6 +16,7 @@ from restore_drill.foundation import sha256_file, utcnow
 from restore_drill.records import BackupRecord, SnapshotRecord
 from restore_drill.seeds.manifest import object_snapshots
 
+from .findings import unmatched_backup_note
 from .values import _TEMPLATE, _Values
 
 
@@ -39,9 +40,13 @@ class _Backups(_Values):
         for path in sorted(self.backup_files, key=lambda p: str(p)):
             if path.exists():
                 self.res.backups.append(self.backup_record(path))
-        if not self.backup_files and self.binding.backup_globs:
-            self.res.findings.append(
-                f"the backup phase made no file matching {', '.join(self.binding.backup_globs)}")
+        if not self.backup_files:
+            self.res.backup_note = unmatched_backup_note(self.res.backup_written, self.binding.backup_globs)
+            if self.res.backup_note:
+                self.res.findings.append(self.res.backup_note)
+            elif self.binding.backup_globs:
+                self.res.findings.append(
+                    f"the backup phase made no file matching {', '.join(self.binding.backup_globs)}")
         for b in self.res.backups:
             if b.size_bytes == 0:
                 self.res.findings.append(f"backup {b.path} is empty (0 bytes)")

@@ -38,3 +38,79 @@ def _read_errlog(path: str | None) -> list[tuple[int, int]]:
     with contextlib.suppress(OSError):
         os.unlink(path)
     return out
+
+
+# -- files the backup phase wrote that backup_globs do not match ----------------------------------------------
+
+_WALK_DEPTH = 3  # folders below the working folder looked into: a backup lands near where the runbook works
+_WALK_MAX = 5000  # entries examined at most, so a runbook that syncs a large tree locally stays cheap
+
+
+def workdir_files(workdir: Path) -> dict[str, tuple[int, int]]:
+    """{path relative to ``workdir``: (mtime_ns, size)} of the regular files under it, at most ``_WALK_DEPTH``
+    folders deep and ``_WALK_MAX`` entries, skipping hidden names (the harness's private .home/.tmp and the
+    runner's .rd-err-* notes)."""
+    out: dict[str, tuple[int, int]] = {}
+    seen = 0
+    stack = [(workdir, 0)]
+    while stack and seen < _WALK_MAX:
+        folder, depth = stack.pop()
+        with contextlib.suppress(OSError), os.scandir(folder) as it:
+            for e in it:
+                seen += 1
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    if depth < _WALK_DEPTH:
+                        stack.append((Path(e.path), depth + 1))
+                elif e.is_file(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    out[str(Path(e.path).relative_to(workdir))] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def written_between(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    """The files of ``after`` that are new or changed since ``before`` (both from :func:`workdir_files`), sorted."""
+    return sorted(p for p, sig in after.items() if before.get(p) != sig)
+
+
+def unmatched_backup_note(written: list[str], globs: list[str] | tuple[str, ...]) -> str:
+    """The finding for a backup phase that wrote ``written`` (paths relative to the working folder) while no
+    file matched ``globs`` (the binding's backup_globs): the drill cannot tell which file is the backup, so it
+    names them and the line to change. Empty when nothing was written."""
+    if not written:
+        return ""
+    shown = ", ".join(written[:5]) + (f" (+{len(written) - 5} more)" if len(written) > 5 else "")
+    one = len(written) == 1
+    return (f"the backup step wrote {shown}, which backup_globs {list(globs)} do not match: "
+            f"add {'it' if one else 'the backup file'} to backup_globs in the binding")
+
+
+# -- libpq errors that mean "the binding does not declare the names the runbook uses" ---------------------------
+
+# The server's wording (PostgreSQL's auth.c / postinit.c / acl.c messages), as psql, pg_dump and pg_restore print it.
+_PASSWORD = re.compile(r'password authentication failed for user "([^"]+)"')
+_NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+_NO_ROLE = re.compile(r'(FATAL:\s+)?role "([^"]+)" does not exist')
+_INIT = "or run `restore-drill init` to write it"
+
+
+def names_hint(stderr: str, user: str = "", database: str = "", roles: tuple[str, ...] = ()) -> str:
+    """The finding for a step whose ``stderr`` shows it connected as a user / to a database / named a role the
+    drill's server does not have because the binding's ``[names]`` (``user``, ``database``, ``roles``: what it
+    declares today) does not declare it. Empty when the error is not one of those, or the name is declared
+    (then the cause is elsewhere and a hint to declare it would mislead)."""
+    m = _PASSWORD.search(stderr)
+    if m and m[1] != user:
+        return (f"the runbook connects as user '{m[1]}': declare [names] user = \"{m[1]}\" in the binding, {_INIT}")
+    m = _NO_ROLE.search(stderr)
+    if m and m[2] != user and m[2] not in roles:
+        if m[1]:  # FATAL at connection time: the role it logs in as
+            return (f"the runbook connects as user '{m[2]}': declare [names] user = \"{m[2]}\" in the binding, "
+                    f"{_INIT}")
+        return f"the runbook names role '{m[2]}': declare [names] roles = [\"{m[2]}\"] in the binding, {_INIT}"
+    m = _NO_DATABASE.search(stderr)
+    if m and m[1] != database:
+        return (f"the runbook uses database '{m[1]}': declare [names] database = \"{m[1]}\" in the binding, "
+                f"{_INIT}")
+    return ""

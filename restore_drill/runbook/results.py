@@ -102,6 +102,10 @@ class RunbookResult:
     # Seconds the harness spent observing restore steps (table digests, object listings before/after each):
     # inside the restore phase's wall time but not the procedure's, so never part of the RTO (issue 19).
     observe_s: float = 0.0
+    # Files (relative to the working folder) the backup phase wrote, whether backup_globs match them or not, and
+    # the finding when none matched: which file the drill could not identify as the backup and how to fix it.
+    backup_written: list[str] = field(default_factory=list)
+    backup_note: str = ""
 
     @property
     def backup_paths(self) -> list[Path]:
