@@ -82,3 +82,29 @@ def test_unreachable_api_fails_and_unconfigured_is_skipped():
     res = api_probe(f"http://127.0.0.1:{port}", [1], timeout_s=2)
     assert res.status is Status.FAILED and "ConnectError" in res.message
     assert api_probe(None, [1]).status is Status.SKIPPED
+
+
+def test_an_answer_from_the_stand_in_says_so(api):
+    """Fresh-user finding 11: "passed: ready, and 3 sampled lecture(s) healthy" was the stand-in's answer; the
+    message (and so compliance.md's Checks row) must say who answered."""
+    from restore_drill.checks.api import STANDIN_HEADER as READ
+    from restore_drill.standin_api import STANDIN_HEADER, STANDIN_LABEL
+
+    assert READ == STANDIN_HEADER  # the check reads the header the stand-in writes
+    plain = api_probe(api.base_url, [1])
+    assert "answered by" not in plain.message and "answered_by" not in plain.evidence
+    orig = FakePegasus.send_header
+
+    def with_label(self, key, value):  # the stand-in's own header, as restore_drill/standin_api.py sends it
+        orig(self, key, value)
+        if key == "Content-Type":
+            orig(self, STANDIN_HEADER, STANDIN_LABEL)
+
+    api.send_header = with_label
+    res = api_probe(api.base_url, [1, 2])
+    assert res.status is Status.PASSED
+    assert res.message.startswith(f"answered by {STANDIN_LABEL}: ready"), res.message
+    assert res.evidence["answered_by"] == [STANDIN_LABEL]
+    api.unhealthy = {"2"}
+    res = api_probe(api.base_url, [1, 2])
+    assert res.status is Status.FAILED and res.message.startswith(f"answered by {STANDIN_LABEL}:")
