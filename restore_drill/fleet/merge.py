@@ -26,7 +26,7 @@ from typing import Any
 from restore_drill import __version__
 from restore_drill.errors import BadInput, HarnessFault
 from restore_drill.reports.evidence import EVIDENCE_FILE, read_evidence, verify_evidence
-from restore_drill.reports.model import RunReport
+from restore_drill.reports.model import EXIT_CODES, RunReport
 from restore_drill.reports.writers import load_run
 
 from . import freshness
@@ -171,7 +171,7 @@ class FleetReport:
     @property
     def exit_code(self) -> int:
         """0 passed, 1 failed (a job failed or a system is stale), 2 errored."""
-        return {"passed": 0, "failed": 1, "errored": 2}[self.status]
+        return EXIT_CODES[self.status]  # the CLI's one verdict -> exit status mapping
 
     def to_dict(self) -> dict[str, Any]:
         """The fleet report.json (validated by ``fleet_writers.write_fleet`` before it is written)."""

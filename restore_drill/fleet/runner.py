@@ -74,8 +74,7 @@ def run_jobs(jobs: Sequence[Job], config: DrillConfig, argv: Sequence[str], base
     from restore_drill.verify import verify_backup
 
     out: list[RunFolder] = []
-    infra = Infra(pg_backend=config.pg_backend, s3_backend=config.s3_backend, pg_url=config.pg_url,
-                  s3_endpoint=config.s3_endpoint)
+    infra = Infra.from_config(config)  # the one owner of config -> backends (S3 keys and region included)
     try:
         groups: dict[tuple[Any, ...], list[Job]] = {}
         for j in jobs:
