@@ -57,6 +57,8 @@ def test_failing_check_exits_1(tmp_path: Path) -> None:
     (["run", "arqonbus-table-restore", "--pg-version", "11"], "PostgreSQL 11 not found"),
     (["run", "--disaster", "flood"], "Invalid value for '--disaster'"),
     (["runbook", "missing.md"], "runbook missing.md does not exist"),
+    (["run", "arqonbus-table-restore", "--system", "pegasus"],
+     "--system pegasus does not apply to arqonbus-table-restore (a drill of arqonbus)"),
 ])
 def test_bad_input_is_one_line_exit_2_and_an_errored_report(tmp_path: Path, args: list[str], words: str) -> None:
     r = cli(*args, "--report-dir", "runs", cwd=tmp_path)

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .. import catalog
+from ..errors import BadInput
 from ._common import common_options, drill_config, guarded
 
 
@@ -43,6 +44,11 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
         sysdef = None
         if names:
             specs = [catalog.get(n) for n in names]
+            if system is not None:  # a drill runs on its own system: refuse a --system it would ignore
+                other = [s for s in specs if s.system != resolve_system(system).name]
+                if other:
+                    raise BadInput(f"--system {system} does not apply to {other[0].name} (a drill of "
+                                   f"{other[0].system}): pass drill names or --system, not both")
         elif system is not None:
             sysdef = resolve_system(system)
             builtin = [d for d in catalog.DRILLS if d.system == sysdef.name and d.default]
