@@ -5,6 +5,7 @@ example."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,28 @@ def test_list_names_drills_systems_and_disasters(tmp_path: Path) -> None:
     assert r.returncode == 0
     for word in ("pegasus-full-restore", "arqonbus-table-restore", "arqonbus", "pegasus", "mismatched-snapshots"):
         assert word in r.stdout
+
+
+def test_list_columns_stay_aligned_for_long_names(tmp_path: Path) -> None:
+    """Tester finding 15: each column starts at the same place on every row, also for a long system name."""
+    from restore_drill import catalog
+
+    long_name = "a-system-with-a-rather-long-name"
+    (tmp_path / "seed.sql").write_text("CREATE TABLE public.t (id int PRIMARY KEY);\n")
+    (tmp_path / "long.toml").write_text(f'name = "{long_name}"\ndescription = "a test system"\n[database]\ntables = ["public.t"]\n'
+                                        '[data]\nsql = "seed.sql"\n')
+    r = cli("list", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    drills = [ln for ln in lines if any(ln[4:].startswith(d.name + " ") for d in catalog.DRILLS)]
+    assert len(drills) == len(catalog.DRILLS)
+    for d, ln in zip(catalog.DRILLS, drills, strict=True):
+        assert ln.index(d.description) == drills[0].index(catalog.DRILLS[0].description), lines
+    first = lines.index("systems:") + 1
+    systems = lines[first:lines.index("", first)]
+    assert len(systems) == 3 and systems[-1].strip().startswith(long_name), r.stdout
+    # where the description starts: after the (padded) name column
+    assert len({re.match(r"\s+\S+\s+", ln).end() for ln in systems}) == 1, systems  # type: ignore[union-attr]
 
 
 def test_report_rerenders_a_run_and_keeps_its_exit_status(tmp_path: Path) -> None:

@@ -23,18 +23,23 @@ def command() -> None:
     from ..systems import builtin_systems, load_system
 
     click.echo("drills (* = run by `restore-drill run` with no names):")
-    for d in catalog.DRILLS:
-        click.echo(f"  {'*' if d.default else ' '} {d.name:<30} {d.system:<9} {d.disaster or '-':<22} {d.description}")
+    # Columns as wide as their longest entry, so a long drill or system name never shifts a row.
+    rows = [(d.name, d.system, d.disaster or "-") for d in catalog.DRILLS]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for d, row in zip(catalog.DRILLS, rows, strict=True):
+        cells = "  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=True))
+        click.echo(f"  {'*' if d.default else ' '} {cells}  {d.description}")
     click.echo("\nsystems:")
-    for name, p in builtin_systems().items():
-        s = load_system(p)
-        click.echo(f"  {name:<12} {s.description}  ({p})")
+    systems = [(name, load_system(p).description, p) for name, p in builtin_systems().items()]
     for p in sorted(Path.cwd().glob("*.toml")) + sorted(Path.cwd().glob("drills/*.toml")):
         try:
             s = load_system(p)
         except DrillError:
             continue
-        click.echo(f"  {s.name:<12} {s.description}  ({p})")
+        systems.append((s.name, s.description, p))
+    width = max(len(name) for name, _, _ in systems)
+    for name, description, p in systems:
+        click.echo(f"  {name:<{width}}  {description}  ({p})")
     click.echo(f"\ndisasters: {', '.join(catalog.DISASTERS)}")
     for flag, reg in (("--pg-backend", pg_registry), ("--s3-backend", s3_registry)):
         click.echo(f"{flag}: " + ", ".join(n + (" (default)" if n == reg.DEFAULT else "") for n in reg.NAMES))
