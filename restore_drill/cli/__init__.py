@@ -37,7 +37,7 @@ def cli() -> None:
       restore-drill init myapp --runbook backup-runbook.md   # your runbook -> myapp.toml + binding
       restore-drill run --system myapp.toml --procedure runbook --disaster database-lost
       restore-drill verify-backup your-nightly.dump --pg-version 16 --pg-version 18
-      restore-drill report reports/runs/<run> --history
+      restore-drill report reports/runs/<run>    # re-render a run's pages; --history: the trend
     """
 
 
