@@ -14,7 +14,7 @@ from restore_drill.checkplan import run_checks
 from restore_drill.checks import CHECK_NAMES
 from restore_drill.checks.context import CheckContext
 from restore_drill.checks.registry import REGISTRY, fidelity_names, names
-from restore_drill.checks.result import Status
+from restore_drill.checks.result import CheckResult, Status
 from restore_drill.fixtures import binaries
 from restore_drill.records import BackupRecord, StepRecord
 from restore_drill.seeds.manifest import take_manifest
@@ -45,8 +45,27 @@ def test_schema_accepts_every_registered_name() -> None:
 
 
 def test_the_data_fidelity_checks_are_the_ones_that_prove_content() -> None:
+    """write_smoke too: a restore that cannot take the next insert has not recovered the service (finding 11)."""
     assert {"row_counts", "table_checksums", "schema_fidelity", "object_integrity",
-            "artifact_paths_exist"} == fidelity_names()
+            "artifact_paths_exist", "write_smoke"} == fidelity_names()
+
+
+def test_a_failed_write_smoke_makes_rto_not_achieved() -> None:
+    """shared/cases/03-sequence-data-only-table: every content check passed, the insert failed: RTO is "not
+    achieved", not "met"; with write_smoke passing the same restore meets it (the check can fail and pass)."""
+    from types import SimpleNamespace
+
+    from restore_drill.checks.registry import _rto
+
+    content = [CheckResult.passed(n, "equal") for n in ("row_counts", "table_checksums", "schema_fidelity")]
+    smoke_bad = CheckResult.failed("write_smoke", "INSERT INTO tickets: duplicate key value violates unique "
+                                   "constraint tickets_pkey (a sequence behind its data)")
+    ctx = SimpleNamespace(restore_steps=[StepRecord("restore", "restore", "pg_restore", "passed", 0, 0.2)],
+                          restore_s=0.2, rto_s=60, results=[*content, smoke_bad])
+    r = _rto(ctx)  # type: ignore[arg-type]
+    assert r.status is Status.FAILED and "not achieved" in r.message and "write_smoke failed" in r.message
+    ctx.results = [*content, CheckResult.passed("write_smoke", "insert accepted, rolled back")]
+    assert _rto(ctx).status is Status.PASSED  # type: ignore[arg-type]
 
 
 SOURCE = """
