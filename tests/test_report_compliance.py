@@ -247,3 +247,26 @@ def test_a_drill_that_stopped_before_its_first_step_claims_no_step(tmp_path: Pat
         assert false not in controls, false
     assert "was not run: the drill stopped before its first step (InfraUnavailable)" in controls
     assert "no disaster was injected; no recovery step ran" in controls
+
+
+CURL = ("curl runs without --fail: it exits 0 on HTTP error statuses, so this step's exit status does not say "
+        "whether the probe succeeded (read its output)")
+
+
+def test_step_findings_and_long_deviations_appear_whole(tmp_path: Path, fmt: str) -> None:
+    """Fresh-user finding 11: the curl --fail finding was in report.md but not on compliance.md, and deviation
+    text was cut at 240 characters."""
+    import dataclasses
+
+    run = passed_run()
+    d = run.drills[0]
+    long_reason = "not run: " + "the application tests live in another repository; " * 8 + "END-OF-REASON"
+    d.steps[0] = dataclasses.replace(d.steps[0], findings=[CURL])
+    d.steps.append(StepRecord("application tests", "verify", "pytest tests/integration", "not_run",
+                              reason=long_reason))
+    doc = write_run(run, tmp_path)[f"compliance.{fmt}"].read_text().replace("&#39;", "'")
+    assert CURL in doc and "Findings about the procedure" in doc
+    assert "END-OF-REASON" in doc and len(long_reason) > 300
+    clean = passed_run()
+    doc = write_run(clean, tmp_path / "clean")[f"compliance.{fmt}"].read_text()
+    assert "curl runs without --fail" not in doc
