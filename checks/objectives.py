@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from restore_drill.foundation import seconds_text
+
 from ._util import human_duration, parse_time, timed
 from .result import CheckResult, Status
 
@@ -33,16 +35,16 @@ def rto(measured_s: float, target_s: float | None, *, fidelity: Sequence[CheckRe
             ev["restored"] = False  # no recovery happened, so there is no recovery time (metrics rto_s: null)
             why = ("; ".join(f"{r.name} {r.status.value}" for r in bad) if bad
                    else "no data-fidelity check passed")
-            return CheckResult.failed(name, f"not achieved: the restore took {measured_s:.1f} s but did not restore "
+            return CheckResult.failed(name, f"not achieved: the restore took {seconds_text(measured_s)} but did not restore "
                                       f"the data ({why})", expected=target_s, observed=None, evidence=ev)
     if target_s is None:
         return CheckResult.skipped(name, f"restore took {human_duration(measured_s)}; no RTO target configured",
                                    observed=measured_s, evidence=ev)
     if measured_s > target_s:
-        return CheckResult.failed(name, f"restore took {measured_s:.1f} s, over the RTO target of {target_s:g} s",
+        return CheckResult.failed(name, f"restore took {seconds_text(measured_s)}, over the RTO target of {target_s:g} s",
                                   expected=target_s, observed=measured_s, evidence=ev)
     ev["achieved"] = True
-    return CheckResult.passed(name, f"restore took {measured_s:.1f} s, within the RTO target of {target_s:g} s",
+    return CheckResult.passed(name, f"restore took {seconds_text(measured_s)}, within the RTO target of {target_s:g} s",
                               expected=target_s, observed=measured_s, evidence=ev)
 
 

@@ -126,6 +126,18 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def seconds_text(seconds: float) -> str:
+    """Seconds for people, the one rounding check messages and report tables share: 0.06 s (< 10 s: two
+    decimals), 12.3 s (< 120 s), 2m 05s, 1h 02m."""
+    s = float(seconds)
+    if s < 10:
+        return f"{s:.2f} s"
+    if s < 120:
+        return f"{s:.1f} s"
+    m, sec = divmod(int(round(s)), 60)
+    return f"{m}m {sec:02d}s" if m < 60 else f"{m // 60}h {m % 60:02d}m"
+
+
 def parse_time(value: str | datetime) -> datetime:
     """An aware datetime from an ISO-8601 string (``Z`` accepted) or a datetime; naive means UTC.
 

@@ -15,6 +15,17 @@ def test_rto_within_and_over_target():
     assert rto(1.0, None).status is Status.SKIPPED
 
 
+def test_rto_message_rounds_like_the_report_tables():
+    """Tester finding 15: the message said "0.1 s" where the tables said "0.06 s"; one rounding now."""
+    from restore_drill.reports.render import dur
+
+    fast = rto(0.0613, 600)
+    assert fast.message == f"restore took {dur(0.0613)}, within the RTO target of 600 s" == (
+        "restore took 0.06 s, within the RTO target of 600 s")
+    for s in (0.0613, 9.999, 75.5, 125.4, 3725.0):
+        assert rto(s, 0.01).message.startswith(f"restore took {dur(s)}, over")
+
+
 def test_rto_is_not_achieved_by_a_fast_restore_that_restored_nothing():
     """shared/cases/byo-sudo-wrapper and the ArqonBus runbook as written: 0.0 s, nothing restored."""
     ok = [CheckResult.passed("row_counts", "equal"), CheckResult.passed("table_checksums", "equal")]
