@@ -20,7 +20,7 @@ import sysconfig
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from restore_drill.errors import InfraUnavailable
 from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.database import Database
 from restore_drill.fixtures.runtime_user import RunAs, server_user
+from restore_drill.pitr import server_python
 
 if TYPE_CHECKING:
     from restore_drill.fixtures.s3 import S3Endpoint
@@ -155,33 +156,47 @@ class ServerProcess:
         self.proc = None
 
 
-def aws_shim(folder: Path, user: RunAs) -> Path:
-    """Write ``folder/aws``: the project's aws CLI, runnable by the server user.
+def aws_shim(folder: Path, user: RunAs, *, site: str | None = None) -> Path:
+    """Write ``folder/aws`` (and Barman's WAL tools beside it): the project's aws CLI, runnable by the server user.
 
-    archive_command and restore_command run as the server user. Our venv's interpreter may sit where
-    that user cannot reach (pyenv under /root, mode 0700), so the shim runs the same-version system
-    interpreter (/usr/bin/python3.X) on our venv's site-packages when ours is out of reach. Raises
-    InfraUnavailable (naming the fix) when neither can run ``aws --version`` as that user.
+    archive_command and restore_command run as the server user. Run as root from a clone under a 0700
+    folder (/root/project), neither our venv's interpreter (pyenv under /root) nor its site-packages
+    (``site``, default: ours) is reachable for that user: the shim then runs a reachable interpreter of our
+    version (ours, /usr/bin/python3.X, or a cached copy of ours) on a cached copy of the distributions the
+    shims import (restore_drill/pitr/server_python.py, the cache of fixtures.binaries.reachable()).
+    Raises InfraUnavailable (naming the fix) when no choice can run ``aws --version`` as that user.
     Returns the folder to put first on the server's PATH.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    site = sysconfig.get_paths()["purelib"]
-    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [os.path.realpath(sys.executable), f"/usr/bin/python{ver}", f"/usr/local/bin/python{ver}"]
-    shim = folder / "aws"
-    for py in candidates:
-        if not os.path.exists(py):
-            continue
-        shim.write_text(f'#!/bin/sh\nPYTHONPATH="{site}" exec "{py}" -m awscli "$@"\n')
+    os.chmod(folder, 0o755)
+    own_site = site or sysconfig.get_paths()["purelib"]
+    shim_site = server_python.reachable_site(user, own_site)
+    tried: list[str] = []
+
+    def works(py: server_python.ServerPython) -> bool:
+        shim = folder / "aws"
+        shim.write_text(f'#!/bin/sh\n{py.shell_env()} exec "{py.python}" -s -m awscli "$@"\n')
         os.chmod(shim, 0o755)
         probe = subprocess.run([str(shim), "--version"], capture_output=True, text=True, timeout=60,
                                user=user.uid, group=user.gid, env={"PATH": "/usr/bin:/bin", "HOME": str(folder)})
+        tried.append(f"{py.python} on {py.site}" + ("" if probe.returncode == 0 else f" ({_last_line(probe.stderr)})"))
         if probe.returncode == 0:
-            _barman_shims(folder, site, py)
-            os.chmod(folder, 0o755)
+            _barman_shims(folder, py)
+        return probe.returncode == 0
+
+    for py in server_python.interpreters(user):
+        if works(replace(py, site=shim_site)):
             return folder
-    raise InfraUnavailable(f"the server user {user.name!r} cannot run the aws CLI (tried {', '.join(candidates)} on "
-                           f"{site}); install a Python {ver} that user can run, or run as that user")
+    if os.geteuid() == 0 and works(replace(server_python.cached_interpreter(user), site=shim_site)):
+        return folder
+    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    raise InfraUnavailable(f"the server user {user.name!r} cannot run the aws CLI (tried {'; '.join(tried) or 'nothing'}); "
+                           f"install a Python {ver} that user can run, or run as that user")
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "no output"
 
 
 # Barman cloud's WAL tools, which archive_command / restore_command run as the server user (console-script
@@ -190,7 +205,7 @@ BARMAN_SERVER_TOOLS = {"barman-cloud-wal-archive": "barman.clients.cloud_walarch
                        "barman-cloud-wal-restore": "barman.clients.cloud_walrestore"}
 
 
-def _barman_shims(folder: Path, site: str, py: str) -> None:
+def _barman_shims(folder: Path, py: server_python.ServerPython) -> None:
     """Beside the aws shim, the Barman cloud WAL tools on the same interpreter and site-packages, when barman is
     installed (the Makefile installs it; without it a Barman procedure's archive_command fails, named)."""
     import importlib.util
@@ -200,7 +215,7 @@ def _barman_shims(folder: Path, site: str, py: str) -> None:
     for tool, module in BARMAN_SERVER_TOOLS.items():
         shim = folder / tool
         code = f'import sys; sys.argv[0] = "{tool}"; from {module} import main; sys.exit(main())'
-        shim.write_text(f'#!/bin/sh\nPYTHONPATH="{site}" exec "{py}" -c \'{code}\' "$@"\n')
+        shim.write_text(f'#!/bin/sh\n{py.shell_env()} exec "{py.python}" -s -c \'{code}\' "$@"\n')
         os.chmod(shim, 0o755)
 
 
