@@ -1,10 +1,10 @@
-"""Write a run folder: report.json (validated), report.md, report.html, junit.xml, compliance.md/.html
-and evidence.sha256. This is the public entry point of restore_drill.reports; the CLI and the drill engine
-call these functions and nothing below them.
+"""Write a run folder: report.json (validated), the pages of ``reports/pages/registry.PAGES`` (report.md,
+report.html, junit.xml, compliance.md/.html) and evidence.sha256. This is the public entry point of
+restore_drill.reports; the CLI and the drill engine call these functions and nothing below them.
 
-Order matters: report.json and the pages first, then the compliance report (which lists the sha256 of
-every file written so far, step logs or JUnit XML the engine put in the folder included), then
-evidence.sha256 over everything, the compliance report included.
+Order matters: report.json and the pages first, then the pages that list evidence (the compliance report,
+which lists the sha256 of every file written so far, step logs or JUnit XML the engine put in the folder
+included), then evidence.sha256 over everything, the compliance report included.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from restore_drill.errors import BadInput, HarnessFault
 
 from .evidence import EVIDENCE_FILE, evidence_files, read_evidence, sha256_file, verify_evidence, write_evidence
 from .history import HISTORY_FILE, append_history, read_history, render_history
-from .junit import JUNIT_FILE, write_junit
 from .model import SCHEMA_VERSION, RunReport
-from .render import render_compliance, render_html, render_markdown
+from .pages import PageContext
+from .pages import registry as pages
 from .validation import validate
 
 __all__ = [
@@ -32,9 +32,8 @@ __all__ = [
 ]
 
 REPORT_JSON = "report.json"
-REPORT_FILES = ("report.json", "report.md", "report.html", JUNIT_FILE, "compliance.md", "compliance.html",
-                EVIDENCE_FILE)
-_COMPLIANCE = frozenset({"compliance.md", "compliance.html"})
+# Every file write_run writes, in order; derived from the page registry (its owner), never listed by hand.
+REPORT_FILES = (REPORT_JSON, *pages.names(), EVIDENCE_FILE)
 
 
 def _default(o: Any) -> Any:
@@ -73,14 +72,17 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _write_pages(report: RunReport, run_dir: Path) -> dict[str, Path]:
-    paths = {
-        "report.md": _write(run_dir / "report.md", render_markdown(report)),
-        "report.html": _write(run_dir / "report.html", render_html(report)),
-        JUNIT_FILE: write_junit(report, run_dir),  # DESIGN: every run folder holds junit.xml
-    }
-    evidence = evidence_files(run_dir, exclude=_COMPLIANCE)
-    paths["compliance.md"] = _write(run_dir / "compliance.md", render_compliance(report, evidence, "md"))
-    paths["compliance.html"] = _write(run_dir / "compliance.html", render_compliance(report, evidence, "html"))
+    """Every registered page (read at call time, so a page registered later is written too), then
+    evidence.sha256; returns file name -> path."""
+    registered = pages.PAGES
+    plain = [p for p in registered if not p.lists_evidence]
+    listing = [p for p in registered if p.lists_evidence]
+    ctx = PageContext(run_dir)
+    paths = {p.filename: _write(run_dir / p.filename, p.render(report, ctx)) for p in plain}
+    # The listing pages vouch for everything but themselves (they cannot hash their own text).
+    evidence = evidence_files(run_dir, exclude=frozenset(p.filename for p in listing))
+    ctx = PageContext(run_dir, tuple(evidence))
+    paths.update({p.filename: _write(run_dir / p.filename, p.render(report, ctx)) for p in listing})
     paths[EVIDENCE_FILE] = write_evidence(run_dir, known=evidence)
     return paths
 

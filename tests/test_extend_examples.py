@@ -60,7 +60,7 @@ def load(path: str, tmp_path: Path) -> Iterator[ModuleType]:
 def test_every_example_is_tested() -> None:
     assert set(BLOCKS) == {"fixtures/postgres/ramdisk.py", "fixtures/s3/minio.py",
                            "restore_drill/disasters/empty_objects.py", "checks/indexes.py",
-                           "reports/summary_txt.py", "restore_drill/cli/backends.py"}, sorted(BLOCKS)
+                           "reports/pages/summary_txt.py", "restore_drill/cli/backends.py"}, sorted(BLOCKS)
 
 
 def test_postgres_backend_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,11 +107,18 @@ def test_check_example(tmp_path: Path, drill_infra: Infra, pg_database: Database
         assert r.status is Status.FAILED and "t_v" in r.message
 
 
-def test_report_page_example(tmp_path: Path) -> None:
+def test_report_page_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registered as the README says, the page is written by write_run and re-rendered by render_run, and
+    the compliance report and evidence.sha256 vouch for it."""
     from restore_drill.reports.environment import capture_environment
+    from restore_drill.reports.evidence import read_evidence, verify_evidence
     from restore_drill.reports.model import DrillReport, RunReport
+    from restore_drill.reports.pages import registry as pages
+    from restore_drill.reports.writers import render_run, write_run
 
-    with load("reports/summary_txt.py", tmp_path) as module:
+    with load("reports/pages/summary_txt.py", tmp_path) as module:
+        assert module.PAGE.filename == "summary.txt" and not module.PAGE.lists_evidence
+        monkeypatch.setattr(pages, "PAGES", (*pages.PAGES, module.PAGE))
         drill = DrillReport(name="d", id="d[pg16-moto]", system="s", procedure="corrected", runbook=None,
                             disaster="truncate", started_at="2026-01-01T00:00:00Z")
         drill.checks.append(CheckResult.failed("row_counts", "1 table differs"))
@@ -119,9 +126,15 @@ def test_report_page_example(tmp_path: Path) -> None:
         rep = RunReport(run_id="r1", command=["test"], environment=capture_environment(),
                         started_at="2026-01-01T00:00:00Z", drills=[drill])
         rep.finish()
-        text = module.render_summary(rep)
-    assert text.splitlines()[0] == "restore-drill r1: FAILED"
-    assert "d[pg16-moto]: failed (" in text and "row_counts" in text
+        run_dir = tmp_path / "run"
+        paths = write_run(rep, run_dir)
+        text = paths["summary.txt"].read_text(encoding="utf-8")
+        assert text.splitlines()[0] == "restore-drill r1: FAILED"
+        assert "d[pg16-moto]: failed (" in text and "row_counts" in text
+        assert "summary.txt" in read_evidence(run_dir) and verify_evidence(run_dir) == []
+        assert "summary.txt" in (run_dir / "compliance.md").read_text(encoding="utf-8")
+        (run_dir / "summary.txt").unlink()
+        assert "summary.txt" in render_run(run_dir) and (run_dir / "summary.txt").is_file()
 
 
 def test_command_example(tmp_path: Path) -> None:

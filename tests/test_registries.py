@@ -2,14 +2,15 @@
 backend or report page that exists in one place and not another fails here.
 
 Owners: checks -> ``checks/registry.py``; disasters -> ``restore_drill/disasters/registry.py``; Postgres and
-S3 backends -> ``fixtures/postgres/registry.py``, ``fixtures/s3/registry.py``; report pages -> what
-``reports.writers.write_run`` writes; verdicts and exit codes -> ``reports.model.EXIT_CODES``; check statuses ->
+S3 backends -> ``fixtures/postgres/registry.py``, ``fixtures/s3/registry.py``; report pages ->
+``reports/pages/registry.py``; verdicts and exit codes -> ``reports.model.EXIT_CODES``; check statuses ->
 ``checks.result.Status``. Places compared: the CLI's choices (every command that takes the option), the
 pytest plugin's options, the report JSON schema, ``restore-drill list`` and the README.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -160,15 +161,25 @@ def test_statuses_and_exit_codes_agree_with_the_schema() -> None:
 # -- report pages ------------------------------------------------------------------------------------
 
 
-def test_every_page_a_run_folder_gets_is_in_the_readme(tmp_path: Path) -> None:
+def test_every_page_a_run_folder_gets_is_registered_and_in_the_readme(tmp_path: Path) -> None:
     from restore_drill.reports.environment import capture_environment
+    from restore_drill.reports.evidence import EVIDENCE_FILE, read_evidence
     from restore_drill.reports.model import RunReport
-    from restore_drill.reports.writers import write_run
+    from restore_drill.reports.pages import registry as pages
+    from restore_drill.reports.writers import REPORT_FILES, write_run
+
+    names = pages.names()
+    assert len(set(names)) == len(names), f"two pages share a file name: {names}"
+    modules = {p.stem for p in (ROOT / "reports" / "pages").glob("*.py")} - {"__init__", "interface", "registry"}
+    declared = {importlib.import_module(f"restore_drill.reports.pages.{m}").PAGE.filename for m in modules}
+    assert declared == set(names), f"page modules not in PAGES of reports/pages/registry.py: {declared - set(names)}"
+    assert ("report.json", *names, EVIDENCE_FILE) == REPORT_FILES
 
     rep = RunReport(run_id="pages", command=["test"], environment=capture_environment(), started_at="2026-01-01T00:00:00Z")
     rep.finish()
     written = set(write_run(rep, tmp_path))
-    assert {"report.json", "report.md", "report.html"} <= written
+    assert written == set(REPORT_FILES)
+    assert set(read_evidence(tmp_path)) == set(REPORT_FILES) - {EVIDENCE_FILE}  # every page is vouched for
     section = README[README.index("## Reports"):README.index("## Safety")]
     missing = sorted(p for p in written if p not in section)
     assert not missing, f"pages written to every run folder but not in the README's Reports section: {missing}"
