@@ -306,11 +306,13 @@ class Drill:
         try:
             with self._conn(db) as conn:
                 got = ledger.newest(conn)
+                present = got is not None or conn.execute("SELECT to_regclass(%s)", (ledger.TABLE,)).fetchone()[0]
         except Exception as e:  # noqa: BLE001 - an unreadable restore is "not measured", judged by the checks
             return None, f"the restored database could not be read ({type(e).__name__})"
-        if got is None:
-            return None, (f"the write ledger ({ledger.TABLE}) is not in the restore (a table-scoped restore "
-                          "does not carry it)")
+        if got is None:  # worded by what the restore did, whatever kind of restore it was
+            return None, (f"the write ledger ({ledger.TABLE}) holds no beat in the restored database" if present
+                          else f"the write ledger ({ledger.TABLE}) is not in the restored database: the restore "
+                          "did not bring its table back")
         before = self.state.ledger_before_disaster
         if before is not None and parse_time(got) >= parse_time(before):
             # The disaster did not touch the ledger (e.g. it truncated only the tables under test), so
