@@ -416,6 +416,16 @@ class Drill:
         return rec
 
     # -- hooks -------------------------------------------------------------------------------------
+    def _require_named_tables(self, conn: Any, tables: list[str]) -> None:
+        """Raise BadInput naming the first of ``tables`` (the definition's ``[database] tables``) that the
+        seeded database does not have (``to_regclass`` is NULL), with the fix and the tables it does have."""
+        missing = [t for t in tables if conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0] is None]
+        if missing:
+            have = ", ".join(sorted(self.state.manifest.tables)[:8]) if self.state.manifest else ""
+            raise BadInput(f"{self.system.path}: [database] tables names {', '.join(missing)}, which "
+                           f"{self.system.name}'s seeded database does not have: fix the name or remove it"
+                           + (f" (its tables: {have})" if have else ""))
+
     def _conn(self, db: Database | None = None) -> Any:
         target = db or self.db
         assert target is not None
@@ -440,6 +450,8 @@ class Drill:
                 s3_client=client, bucket=self.bucket.name if self.bucket else None, prefix=sysdef.storage_prefix)
             if sysdef.tables is None:  # tables = "all" in schemas holding none: bad input, not a drill over nothing
                 require_tables(conn, list(self.state.manifest.tables), sysdef.schemas, sysdef.path, sysdef.name)
+            else:  # a named table the seed did not create: bad input now, not a disaster hook's SQL error later
+                self._require_named_tables(conn, list(sysdef.tables))
         for t in getattr(sysdef, "exclude_data", ()):  # [database] exclude_data: rows left out on purpose; schema kept, rows absent
             if t in self.state.manifest.tables:
                 self.state.manifest.tables[t] = replace(self.state.manifest.tables[t], row_count=0, digest="0")
