@@ -110,7 +110,8 @@ def finish(report: Any, run_dir: Path | None) -> None:
         t.add_column("failed / errored checks and steps")
         for d in report.drills:
             bad = [f"{c.name}: {c.message}" for c in d.checks if c.status.value in ("failed", "errored")]
-            bad += [f"step {s.name!r} {s.status} (exit {s.exit_code})" for s in d.steps if s.status in ("failed", "errored")]
+            bad += [f"step {s.name!r} {s.status}" + (f" (exit {s.exit_code})" if s.exit_code is not None else "")
+                    for s in d.steps if s.status in ("failed", "errored")]  # a hook has no exit status
             passed = sum(c.status.value == "passed" for c in d.checks)
             if d.error is not None:
                 bad.insert(0, f"{d.error.type}: {d.error.message}")
