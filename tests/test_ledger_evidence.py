@@ -68,3 +68,14 @@ def test_restore_errors_only_about_the_users_data_are_unchanged():
     res = restore_exit_status(1, user_only)
     assert res.status is Status.FAILED and "harness" not in res.message
     assert res.message.endswith('relation "notes" already exists'), res.message
+
+
+def test_a_failed_steps_first_error_is_about_the_users_data_not_the_ledger():
+    from restore_drill.runbook.findings import first_error_line
+
+    assert first_error_line(STDERR) == ('pg_restore: error: could not execute query: ERROR:  relation "beats" '
+                                        'already exists')  # no schema named on that line: it cannot be told apart
+    ledger_only = ('pg_restore: error: could not execute query: ERROR:  schema "restore_drill_ledger" already exists\n'
+                   'pg_restore: error: could not execute query: ERROR:  relation "public.notes" does not exist\n')
+    assert first_error_line(ledger_only).endswith('relation "public.notes" does not exist')
+    assert "restore_drill_ledger" in first_error_line(ledger_only.splitlines()[0])
