@@ -28,6 +28,7 @@ from restore_drill.cli import cli
 from restore_drill.disasters import registry as disasters
 from restore_drill.fixtures.postgres import registry as pg_registry
 from restore_drill.fixtures.s3 import registry as s3_registry
+from restore_drill.reports import validation
 from restore_drill.reports.model import EXIT_CODES
 from restore_drill.verify import CHECK_ORDER
 
@@ -72,6 +73,16 @@ def readme_names(pattern: str) -> list[str]:
     return re.findall(r"[a-z][a-z0-9_-]*", text.replace("\\|", "|"))
 
 
+def assert_schema_derives(path: tuple[str | int, ...], names: tuple[str, ...]) -> None:
+    """The schema restore-drill validates with takes ``names`` from the registry at ``path``; the file keeps
+    no hand-kept enum there (it would go stale) and its examples are registered names."""
+    assert path in validation.REGISTRY_ENUMS, f"{'/'.join(map(str, path))} is not derived from its registry"
+    assert validation.schema_node(validation.load_schema(), path)["enum"] == list(names)
+    shipped = validation.schema_node(SCHEMA, path)
+    assert "enum" not in shipped, f"report.schema.json {path[-1]}: a hand-kept enum; validation derives it"
+    assert set(shipped["examples"]) <= set(names), f"report.schema.json {path[-1]} examples name unregistered {shipped['examples']}"
+
+
 # -- backends ----------------------------------------------------------------------------------------
 
 BACKENDS: list[tuple[str, Any, tuple[str, ...]]] = [
@@ -91,8 +102,8 @@ def test_backend_names_agree_everywhere(param: str, registry: Any, schema_key: t
         assert got == names, f"restore-drill {command} --{param.replace('_', '-')}: {got} != registry {names}"
     default, help_ = plugin_option(param.replace("_", "-"))
     assert default == registry.DEFAULT and help_ == " | ".join(names)
-    env = DEFS["environment"]["properties"][schema_key[0]]["oneOf"][1]["properties"]["backend"]["enum"]
-    assert set(env) == set(names), f"report.schema.json environment.{schema_key[0]}.backend: {env} != {names}"
+    path = ("$defs", "environment", "properties", schema_key[0], "oneOf", 1, "properties", "backend")
+    assert_schema_derives(path, names)
     flag, row = "--" + param.replace("_", "-"), "Postgres backend" if param == "pg_backend" else "S3 backend"
     assert readme_names(rf"\| {row} \| `{flag} ([a-z\\|]+)`") == list(names), f"README configuration table, {flag}"
     assert readme_names(rf"\| {row} \|[^\n]*\| ([a-z]+) \|\n") == [registry.DEFAULT], "README configuration table: the default"
@@ -142,7 +153,7 @@ def test_check_names_agree_everywhere() -> None:
 
 
 def test_procedure_names_agree_everywhere() -> None:
-    assert set(DEFS["drill"]["properties"]["procedure"]["enum"]) == set(catalog.PROCEDURES)
+    assert_schema_derives(("$defs", "drill", "properties", "procedure"), catalog.PROCEDURES)
     assert cli_choices("procedure") == {"run": catalog.PROCEDURES}
     assert all(d.procedure in catalog.PROCEDURES for d in catalog.DRILLS)
 
@@ -183,3 +194,40 @@ def test_every_page_a_run_folder_gets_is_registered_and_in_the_readme(tmp_path: 
     section = README[README.index("## Reports"):README.index("## Safety")]
     missing = sorted(p for p in written if p not in section)
     assert not missing, f"pages written to every run folder but not in the README's Reports section: {missing}"
+
+
+# -- the schema's registry enums ---------------------------------------------------------------------
+
+
+def test_a_registered_backend_validates_without_a_schema_edit_and_an_unknown_one_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What 'one module plus one registration' relies on: validation reads the registry, the file is
+    never stale for it, and restore-drill's own validation stays exact (a name no registry holds fails)."""
+    import jsonschema
+
+    from restore_drill.errors import HarnessFault
+    from restore_drill.reports.environment import capture_environment
+    from restore_drill.reports.model import RunReport
+
+    rep = RunReport(run_id="enums", command=["test"], environment=capture_environment(), started_at="2026-01-01T00:00:00Z")
+    rep.finish()
+
+    def report_with(backend: str) -> dict[str, Any]:
+        d: dict[str, Any] = json.loads(json.dumps(rep.to_dict()))
+        d["environment"]["postgres"] = {"backend": backend, "server_version": "16.4", "client_version": "16.4",
+                                        "binaries_source": "test"}
+        return d
+
+    validation.validate(report_with(pg_registry.DEFAULT))
+    with pytest.raises(HarnessFault, match="ramdisk"):
+        validation.validate(report_with("ramdisk"))
+    monkeypatch.setitem(pg_registry.BACKENDS, "ramdisk", pg_registry.BACKENDS[pg_registry.DEFAULT])
+    validation._validator.cache_clear()
+    try:
+        validation.validate(report_with("ramdisk"))  # registered: valid, the schema file untouched
+        jsonschema.validate(report_with("ramdisk"), SCHEMA, cls=jsonschema.Draft202012Validator)  # and the file alone agrees
+    finally:
+        monkeypatch.undo()
+        validation._validator.cache_clear()
+    with pytest.raises(HarnessFault, match="ramdisk"):
+        validation.validate(report_with("ramdisk"))
