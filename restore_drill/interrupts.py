@@ -43,6 +43,10 @@ def run_dir_of(e: BaseException) -> Path | None:
     return found if isinstance(found, Path) else None
 
 
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """A further SIGTERM during the tear-down: nothing to do, the tear-down is already running."""
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """While inside, SIGTERM raises ``Terminated`` in the main thread. Once one arrived, further SIGTERMs
@@ -54,7 +58,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # A no-op handler, not SIG_IGN: an ignored signal is inherited across exec, so a process the
+        # tear-down starts would ignore the SIGTERM that procs.kill_group sends it; a handled one is reset.
+        signal.signal(signal.SIGTERM, _ignore)
         raise Terminated("terminated by SIGTERM")
 
     previous = signal.signal(signal.SIGTERM, handler)
