@@ -184,6 +184,40 @@ def test_full_disk_for_the_run_folder(tmp_path: Path, small_disk: Path) -> None:
     assert sorted(str(p) for p in run.tmpdir.glob("rd-*")) == []
 
 
+def test_sigterm_during_verify_backup_is_handled_like_ctrl_c(tmp_path: Path, drill_infra: Any) -> None:
+    """Finding 6 for verify-backup: SIGTERM once its PostgreSQL server is up; errored report, exit 2, the
+    server and its data directory gone."""
+    from restore_drill.fixtures.environment import libpq_env
+    from restore_drill.procs import run as run_proc
+    from tests.helpers import scratch_database
+
+    archive = tmp_path / "small.dump"
+    with scratch_database(drill_infra, 16, "CREATE TABLE public.t AS SELECT g AS id FROM generate_series(1, 1000) g;"
+                          ) as db:
+        from restore_drill.fixtures import binaries
+
+        run_proc([binaries.select(16).tool("pg_dump"), "--format=custom", "--file", archive], env=libpq_env(db),
+                 timeout_s=60, check=True)
+
+    def sigterm(w: ProcessWatch, postmaster: Seen) -> None:
+        kill(w.root, signal.SIGTERM)
+
+    state: dict[str, Any] = {}
+
+    def on_poll(w: ProcessWatch) -> None:
+        if not state and (pm := w.find(is_postmaster)) is not None:
+            state["target"] = pm
+            sigterm(w, pm)
+
+    run = run_cli(["verify-backup", str(archive), "--pg-version", "16", "--quiet"], tmp_path, on_poll=on_poll)
+    assert state, "verify-backup's PostgreSQL server was never seen"
+    assert run.returncode == 2 and "terminated by SIGTERM" in run.stderr, run.describe()
+    rep = run.report()
+    assert rep["status"] == "errored" and rep["error"]["type"] == "Terminated", rep["error"]
+    assert f"report: {run.run_dir()}/report.json (errored)" in run.stderr, run.describe()
+    _no_leftovers(run)
+
+
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[Sentinel]:
     with start_sentinel("faults-pw") as sen:
