@@ -8,6 +8,7 @@ command ran exactly as the runbook spells it (no deviation recorded).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -603,3 +604,57 @@ def test_database_host_named_by_the_runbook_reaches_the_drills_server(tmp_path: 
     code, d = drill(make(tmp_path / "undeclared", runbook, binding), "--disaster", "truncate")
     backup = steps(d, "backup")[0]
     assert backup["status"] == "failed" and "db.internal" in backup["first_error"], backup["first_error"]
+
+
+HOST_PATHS_RUNBOOK = """\
+    # App on its host
+
+    ## Backup
+
+    ```bash
+    cd /srv/app-{tag}
+    mkdir -p backups
+    pg_dump -Fc "$DATABASE_URL" -f backups/app.dump
+    /usr/local/bin/{tag}-aws s3 cp --only-show-errors backups/app.dump "s3://$BACKUP_BUCKET/db/app.dump"
+    ```
+
+    ## Restore
+
+    ```bash
+    cd /srv/app-{tag}
+    mkdir -p backups
+    /usr/local/bin/{tag}-aws s3 cp --only-show-errors "s3://$BACKUP_BUCKET/db/app.dump" backups/app.dump
+    pg_restore --clean --if-exists -d "$DATABASE_URL" backups/app.dump
+    ```
+"""
+HOST_PATHS_BINDING = """\
+    backup_globs = ["backups/*.dump"]
+    [phases]
+    backup = ["Backup"]
+    restore = ["Restore"]
+"""
+
+
+def _host_paths(tag: str) -> list[str]:
+    paths = [f"/srv/app-{tag}", f"/usr/local/bin/{tag}-aws"]
+    assert not any(os.path.lexists(p) for p in paths)
+    return paths
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a step's private mount namespace needs root (CI runs as root)")
+def test_literal_host_folder_and_tool_path_run_as_written_when_declared(tmp_path: Path) -> None:
+    """shared/cases/byo-* (item 3 of issue 15: `cd /srv/app`, `/usr/local/bin/aws`): [names] folders/tools show
+    the runbook's own host paths to each step (bind mounts in its private mount namespace); the text runs as
+    written, host-lost forces the restore through the tool path, and the host never gets either path."""
+    tag = os.urandom(4).hex()
+    folder, tool = _host_paths(tag)
+    system = make(tmp_path, HOST_PATHS_RUNBOOK.format(tag=tag), HOST_PATHS_BINDING + f"""\
+        [names]
+        folders = {{ "{folder}" = "." }}
+        tools = {{ "{tool}" = "aws" }}
+    """, objects={"a.txt": b"a\n"})
+    code, d = drill(system, "--disaster", "host-lost")
+    assert [s["status"] for s in steps(d, "backup") + steps(d, "restore")] == ["passed", "passed"], d["steps"]
+    assert_as_written(d)
+    assert code == 0 and d["status"] == "passed", failed_checks(d)
+    assert not any(os.path.lexists(p) for p in (folder, tool))

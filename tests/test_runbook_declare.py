@@ -77,6 +77,26 @@ def test_names_are_validated_with_a_line_naming_the_key() -> None:
         parse_binding({"phases": {"backup": ["B"]}, "names": {"database": "my app; drop"}}, name="x")
 
 
+@pytest.mark.parametrize("names, words", [
+    ({"folders": {"srv/app": "."}}, "give the absolute path exactly as the runbook spells it"),
+    ({"folders": {"/": "."}}, "not a system folder"),
+    ({"folders": {"/usr": "."}}, "not a system folder"),
+    ({"folders": {"/srv/app": "../elsewhere"}}, "map it to a folder inside the drill's working folder"),
+    ({"folders": {"/srv/app": "/etc"}}, "map it to a folder inside the drill's working folder"),
+    ({"tools": {"/usr/local/bin/aws": "/usr/bin/aws"}}, "map it to the name of a tool the drill has"),
+    ({"tools": ["/usr/local/bin/aws"]}, r"names.tools must map host paths"),
+])
+def test_host_folders_and_tools_are_validated_naming_the_entry(names: dict[str, object], words: str) -> None:
+    """[names] folders/tools: absolute host paths (never / or a system folder) -> a folder inside the working
+    folder / a tool name; anything else is one BadInput line naming the entry."""
+    ok = parse_binding({"phases": {"backup": ["B"]}, "names": {
+        "folders": {"/srv/app/": "backups"}, "tools": {"/usr/local/bin/aws": "aws"}}}, name="x")
+    assert ok.names.folders == {"/srv/app": "backups"} and ok.names.tools == {"/usr/local/bin/aws": "aws"}
+    with pytest.raises(BadInput, match=words):
+        parse_binding({"phases": {"backup": ["B"]}, "names": names}, name="x")
+
+
+
 ONE_HEADING = """\
 # App
 ## Backup and restore

@@ -414,3 +414,48 @@ def test_a_long_working_folder_still_gives_steps_a_tmpdir_that_fits_a_unix_socke
         assert done.stdout.strip() == str(near / ".tmp")
     finally:
         shutil.rmtree(near, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a step's private mount namespace needs root (CI runs as root)")
+def test_runbook_paths_are_shown_to_the_step_and_never_made_on_the_host(tmp_path: Path) -> None:
+    """[names] folders/tools (sandbox.path_mounts + run(mounts=)): `cd /srv/app-<random>` lands in the working
+    folder (read-write), `/usr/local/bin/<random>-aws` runs the drill's tool (read-only); neither path exists
+    on the host before, during (outside the step's namespace) or after the step."""
+    tag = os.urandom(4).hex()
+    folder, tool = f"/srv/app-{tag}/data", f"/usr/local/bin/{tag}-aws"
+    assert not os.path.lexists(os.path.dirname(folder)) and not os.path.lexists(tool)
+    w = tmp_path / "w"
+    mounts = sandbox.path_mounts({folder: "app"}, {tool: "true"}, w, ENV)
+    assert [(m.target, m.writable) for m in mounts] == [(folder, True), (tool, False)]
+    script = (f"cd {folder} && echo dumped > app.dump && pwd && {tool} && echo tool-ran && "
+              f"(cp /bin/false {tool} 2>/dev/null || echo tool-read-only) && ls /usr/local/bin | grep -c . && "
+              f"(touch /srv/other-{tag} 2>/dev/null || echo srv-read-only)")
+    done, _ = _sandbox(tmp_path).run(script, env=ENV, timeout_s=30, mounts=mounts)
+    lines = done.stdout.split()
+    assert done.exit_code == 0, done.stderr
+    assert lines[0] == folder and lines[1:3] == ["tool-ran", "tool-read-only"] and lines[-1] == "srv-read-only"
+    assert int(lines[3]) == len(os.listdir("/usr/local/bin")) + 1  # the host's own tools still shown, plus ours
+    assert (w / "app" / "app.dump").read_text() == "dumped\n"
+    assert not os.path.lexists(os.path.dirname(folder)) and not os.path.lexists(tool)
+    assert not os.path.lexists(f"/srv/other-{tag}")
+    # Without the mounts the same step finds nothing there, and the host still has neither path.
+    done, _ = _sandbox(tmp_path).run(f"cd {folder}", env=ENV, timeout_s=30)
+    assert done.exit_code != 0 and folder in done.stderr
+    assert not os.path.lexists(os.path.dirname(folder)) and not os.path.lexists(tool)
+
+
+def test_runbook_paths_need_a_mount_namespace_and_say_why(tmp_path: Path) -> None:
+    """Unconfined (or not root) a step cannot be shown runbook paths: run() refuses naming why, and a tool the
+    drill lacks or a folder leaving the working folder is bad input naming the [names] entry."""
+    from restore_drill.errors import BadInput
+    from restore_drill.sandbox.confine import mounts_reason
+
+    assert "--unconfined" in mounts_reason(False, (1, 1)) and "root" in mounts_reason(True, None)
+    mounts = sandbox.path_mounts({"/srv/app-x": "."}, {}, tmp_path / "w", ENV)
+    with pytest.raises(InfraUnavailable, match=r"\[names\] folders/tools"):
+        _sandbox(tmp_path).run("true", env=ENV, timeout_s=30, confined=False, mounts=mounts)
+    with pytest.raises(BadInput, match=r"\[names\] tools '/usr/local/bin/aws' = 'no-such-tool-x'"):
+        sandbox.path_mounts({}, {"/usr/local/bin/aws": "no-such-tool-x"}, tmp_path / "w", ENV)
+    (tmp_path / "w" / "out").symlink_to(tmp_path)
+    with pytest.raises(BadInput, match="leads out of the working folder"):
+        sandbox.path_mounts({"/srv/app": "out"}, {}, tmp_path / "w", ENV)

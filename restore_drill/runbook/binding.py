@@ -42,12 +42,15 @@ Format (every key optional except ``[phases]``)::
     remotes = ["backup"]                     # rclone remotes / mc aliases meaning the drill's S3 endpoint
     hosts = ["db.internal"]                  # database hosts the runbook names (-h): they reach the drill's server
     buckets = { live = "app-media", backup = "app-backups" }   # the drill's buckets carry these names (moto)
+    folders = { "/srv/app" = "." }           # host folders it names -> inside the working folder (bind mounts)
+    tools = { "/usr/local/bin/aws" = "aws" } # absolute tool paths it calls -> the drill's tool (read-only)
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.resources
+import posixpath
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -102,6 +105,11 @@ class Names:
     ("postgres" as SUPERUSER, as initdb makes it). ``containers``: container, compose-service and pod
     names that ``docker exec``/``docker compose exec``/``kubectl exec`` may enter: each means the drill's
     database (see ``wrappers``).
+    ``folders``: host folder the runbook names (absolute, e.g. ``/srv/app``) -> a folder inside the drill's
+    working folder (relative, ``"."`` = the working folder itself). ``tools``: absolute tool path the runbook
+    calls (``/usr/local/bin/aws``) -> the name of the drill's tool (found on the step's PATH). Both are shown
+    to each confined step at the runbook's path by bind mounts in that step's private mount namespace
+    (``sandbox.confine.PathMount``); the host's real path is never created or changed.
     """
 
     database: str = ""
@@ -111,6 +119,8 @@ class Names:
     remotes: tuple[str, ...] = ()  # rclone remotes / mc aliases (found in rclone lines too) -> the drill's S3
     buckets: dict[str, str] = field(default_factory=dict)  # "live"/"backup" -> the bucket name the runbook uses
     hosts: tuple[str, ...] = ()  # database host names the runbook passes to -h: PGHOSTADDR points them here
+    folders: dict[str, str] = field(default_factory=dict)  # "/srv/app" -> "." (inside the working folder)
+    tools: dict[str, str] = field(default_factory=dict)  # "/usr/local/bin/aws" -> "aws" (the drill's tool)
 
     @property
     def all_roles(self) -> tuple[str, ...]:
@@ -375,10 +385,11 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$")  # what the runbook may 
 def _names(where: str, raw: Any) -> Names:
     if not isinstance(raw, dict):
         raise _err(where, "[names] must be a table (database, user, roles, containers)")
-    unknown = sorted(set(raw) - {"database", "user", "roles", "containers", "remotes", "buckets", "hosts"})
+    unknown = sorted(set(raw) - {"database", "user", "roles", "containers", "remotes", "buckets", "hosts",
+                                 "folders", "tools"})
     if unknown:
-        raise _err(where, f"[names] has unknown key(s) {unknown}; known: buckets, containers, database, hosts, "
-                          "remotes, roles, user")
+        raise _err(where, f"[names] has unknown key(s) {unknown}; known: buckets, containers, database, folders, "
+                          "hosts, remotes, roles, tools, user")
     for key in ("database", "user"):
         v = raw.get(key, "")
         if not isinstance(v, str) or (v and not _NAME.match(v)):
@@ -399,7 +410,42 @@ def _names(where: str, raw: Any) -> Names:
     hosts = _str_list(where, "names.hosts", raw.get("hosts", []))
     if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", h) for h in hosts):
         raise _err(where, f"names.hosts {list(hosts)}: give host names as the runbook spells them after -h")
-    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers, remotes, dict(buckets), hosts)
+    return Names(raw.get("database", ""), raw.get("user", ""), roles, containers, remotes, dict(buckets), hosts,
+                 _host_paths(where, "folders", raw.get("folders", {})), _host_paths(where, "tools", raw.get("tools", {})))
+
+
+# Host folders a step cannot be shown a runbook path over: the system folders it runs from, and the kernel's.
+RESERVED_HOST_FOLDERS = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run",
+             "/sbin", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/sbin", "/var")
+_TOOL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+
+
+def _host_paths(where: str, key: str, raw: Any) -> dict[str, str]:
+    """``[names] folders`` / ``tools``: {absolute host path as the runbook spells it: inside the drill}.
+
+    folders: value a relative folder inside the working folder (no ``..``); tools: value a tool name.
+    Raises BadInput naming the entry and the form it needs."""
+    example = '{ "/srv/app" = "." }' if key == "folders" else '{ "/usr/local/bin/aws" = "aws" }'
+    if not isinstance(raw, dict):
+        raise _err(where, f"names.{key} must map host paths to the drill's, e.g. {example}")
+    out: dict[str, str] = {}
+    for host, inside in raw.items():
+        norm = posixpath.normpath(host) if isinstance(host, str) else ""
+        if not norm.startswith("/") or norm != host.rstrip("/") or norm in RESERVED_HOST_FOLDERS or not isinstance(inside, str):
+            raise _err(where, f"names.{key}: {host!r} = {inside!r}: give the absolute path exactly as the runbook "
+                              f"spells it (not a system folder such as / or /usr), e.g. {example}")
+        if key == "folders":
+            rel = posixpath.normpath(inside or ".")
+            if rel.startswith("/") or rel == ".." or rel.startswith("../"):
+                raise _err(where, f"names.folders: {host!r} = {inside!r}: map it to a folder inside the drill's "
+                                  'working folder ("." or a relative path such as "backups")')
+            out[norm] = rel
+        else:
+            if not _TOOL.match(inside):
+                raise _err(where, f"names.tools: {host!r} = {inside!r}: map it to the name of a tool the drill "
+                                  'has (e.g. "aws", "pg_dump"), not a path')
+            out[norm] = inside
+    return out
 
 
 def load_binding(path: str | Path) -> Binding:

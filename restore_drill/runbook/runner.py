@@ -421,6 +421,18 @@ class _Run(_Backups, _Effects):
     def _exec(self, script: str, env: dict[str, str], rec: RunbookStepRecord, *, locate: bool = False) -> None:
         """Run ``script`` with bash. ``locate``: an ERR trap (one line put before the script, which stays as
         written) notes each failing command's line, so a failed block names its first failing line."""
+        mounts: tuple[sandbox.PathMount, ...] = ()
+        names = self.binding.names
+        if names.folders or names.tools:
+            # The runbook's own host paths are shown to the step, never rewritten in its text and never
+            # touched on the host: without a private mount namespace the step does not run at all.
+            try:
+                if why := sandbox.mounts_unavailable():
+                    raise BadInput(why)
+                mounts = sandbox.path_mounts(names.folders, names.tools, self.workdir, env)
+            except BadInput as e:
+                rec.status, rec.reason = "not_run", f"not run: {e}"
+                return
         t = time.monotonic()
         errlog = None
         if locate:
@@ -439,7 +451,8 @@ class _Run(_Backups, _Effects):
         try:
             done = sandbox.run_step(script, env=env, cwd=self.workdir, timeout_s=self.timeout,
                                     redactor=self.redact, record=rec, runbook_env=self.env,
-                                    wrapper_map=self.wrapper_map, read_paths=reads, drill_variables=self.hook_vars)
+                                    wrapper_map=self.wrapper_map, read_paths=reads, drill_variables=self.hook_vars,
+                                    mounts=mounts)
         except StepTimeout:
             rec.status, rec.exit_code = "failed", None
             rec.reason = f"timed out after {self.timeout:g}s and was killed"

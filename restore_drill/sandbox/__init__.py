@@ -9,28 +9,33 @@ Public API (see the README's Safety section for what it covers and what it canno
   runner calls for each shell step; records blocks on the step record.
 - ``allow_unconfined(True)`` / RESTORE_DRILL_UNCONFINED=1: the user's explicit opt-in (``--unconfined``)
   where the machine cannot confine steps; ``unavailable_reason()`` says why it cannot.
+- ``path_mounts(folders, tools, workdir, env)`` -> PathMounts for ``run_step(..., mounts=)``: the host folders
+  and tool paths a runbook spells (binding ``[names] folders``/``tools``) shown to the step by bind mounts in
+  its private mount namespace; ``mounts_unavailable()`` says why they cannot be (unconfined / not root).
 - ``dry_run`` (plan.py): the commands a drill would run, their bindings and what they may reach.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from restore_drill import procs
-from restore_drill.errors import InfraUnavailable, StepTimeout
+from restore_drill.errors import BadInput, InfraUnavailable, StepTimeout
 from restore_drill.fixtures import binaries
 from restore_drill.redact import Redactor
 
-from .confine import UNCONFINED_ENV, Block, StepOutcome, StepSandbox, python_paths, unavailable_reason
+from .confine import UNCONFINED_ENV, Block, PathMount, StepOutcome, StepSandbox, mounts_reason, python_paths, unavailable_reason
 from .endpoints import Endpoint, Endpoints, from_variables
 from .plan import drills_plan, dry_run
 from .shims import HOST_TOOLS
 
-__all__ = ["HOST_TOOLS", "Block", "Endpoint", "Endpoints", "StepOutcome", "StepSandbox", "allow_unconfined",
-           "drills_plan", "dry_run", "endpoints_for", "preflight", "prepare", "run_step", "unavailable_reason", "unconfined"]
+__all__ = ["HOST_TOOLS", "Block", "Endpoint", "Endpoints", "PathMount", "StepOutcome", "StepSandbox", "allow_unconfined",
+           "drills_plan", "dry_run", "endpoints_for", "mounts_unavailable", "path_mounts", "preflight", "prepare",
+           "run_step", "unavailable_reason", "unconfined"]
 
 ERRLOG_VARIABLE = "RESTORE_DRILL_ERRLOG"
 _sandboxes: dict[tuple[Any, ...], StepSandbox] = {}
@@ -83,6 +88,38 @@ def prepare(workdir: Path, allowed_endpoints: Endpoints, wrapper_map: Mapping[st
     return sb
 
 
+def mounts_unavailable() -> str:
+    """Why this run cannot show a binding's [names] folders/tools to its steps ('' when it can): steps run
+    unconfined (--unconfined), or the harness is not root (no private mount namespace without it)."""
+    return mounts_reason(not unconfined(), _run_as())
+
+
+def path_mounts(folders: Mapping[str, str], tools: Mapping[str, str], workdir: Path,
+                env: Mapping[str, str]) -> tuple[PathMount, ...]:
+    """The PathMounts for a binding's ``[names] folders`` ({host folder: relative folder in ``workdir``},
+    read-write; the inner folder is created) and ``tools`` ({absolute tool path: tool name}, read-only; the
+    name is looked up on the step's PATH as the step will see it, shims first). Raises BadInput naming the
+    [names] entry when a tool is not found or a folder leaves the working folder (a symlink out of it)."""
+    root = Path(workdir).resolve()
+    out: list[PathMount] = []
+    for host, rel in folders.items():
+        inner = root / rel
+        inner.mkdir(parents=True, exist_ok=True)
+        real = inner.resolve()
+        if real != root and root not in real.parents:
+            raise BadInput(f"[names] folders {host!r} = {rel!r}: {inner} leads out of the working folder (to {real}); "
+                           "map it to a folder inside it")
+        out.append(PathMount(host, str(real), True))
+    path_value = os.pathsep.join([str(root / ".sandbox" / "bin"), env.get("PATH", "/usr/bin:/bin")])
+    for host, name in tools.items():
+        found = shutil.which(name, path=path_value)
+        if found is None:
+            raise BadInput(f"[names] tools {host!r} = {name!r}: the drill has no tool {name!r} on its PATH; "
+                           "install it or map the path to a tool it has")
+        out.append(PathMount(host, os.path.realpath(found), False))
+    return tuple(out)
+
+
 def endpoints_for(runbook_env: Any, step_env: Mapping[str, str],
                   drill_variables: Mapping[str, str] | None = None) -> Endpoints:
     """What a step may reach: the drill's database URLs, its S3 endpoint and the API URL in the step's
@@ -109,7 +146,8 @@ def _postgres_install_dirs(path_value: str) -> tuple[str, ...]:
 
 def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float, redactor: Redactor | None,
              record: Any, runbook_env: Any, wrapper_map: Mapping[str, str] | None = None,
-             read_paths: tuple[str, ...] = (), drill_variables: Mapping[str, str] | None = None) -> procs.Completed:
+             read_paths: tuple[str, ...] = (), drill_variables: Mapping[str, str] | None = None,
+             mounts: tuple[PathMount, ...] = ()) -> procs.Completed:
     """Run one runbook shell step confined (drop-in for ``procs.run([script], shell=True, ...)``).
 
     Blocked reaches go to ``record.blocked`` (list of str) and ``record.findings``; tools the wrapper_map
@@ -117,7 +155,8 @@ def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float
     READ_EXEC), granted by the caller from a binding's declared allowance (e.g. ``[sandbox]
     read_data_directory``: the drill server's own data directory); the caller records the allowance.
     ``drill_variables``: what the harness bound during the drill (see :func:`endpoints_for`); the
-    PostgreSQL installations on its PATH are readable too.
+    PostgreSQL installations on its PATH are readable too. ``mounts``: from :func:`path_mounts`, shown to
+    this step only (its mount namespace is made fresh for it).
     Raises StepTimeout as procs.run does (blocks still recorded) and InfraUnavailable when the machine
     cannot confine steps and the user did not pass --unconfined.
     """
@@ -129,7 +168,7 @@ def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float
     writable = tuple(v for v in (env.get(ERRLOG_VARIABLE),) if v)
     try:
         done, outcome = sb.run(script, env=env, timeout_s=timeout_s, redactor=redactor, confined=not unconfined(),
-                               writable=writable)
+                               writable=writable, mounts=mounts)
     except StepTimeout as e:
         _note(record, getattr(e, "outcome", None), redactor)
         raise

@@ -47,6 +47,7 @@ TMPDIR_MAX = 70
 UNCONFINED_ENV = "RESTORE_DRILL_UNCONFINED"
 
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_REMOUNT = 1, 2, 32
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -67,6 +68,19 @@ class Block:
                     "which this drill did not create (map it onto the drill in the binding to run it)")
         where = f"unix socket {self.what}" if self.kind == "unix" else self.what
         return f"blocked: reached for {where}{times}, which this drill did not create"
+
+
+@dataclass(frozen=True)
+class PathMount:
+    """A host path the runbook spells (``target``, absolute) shown to one step as ``source`` (a real path
+    of the drill: a folder inside its working folder, or one of its tools) by a bind mount in that step's
+    private mount namespace. ``writable``: read-write (folders) or read-only (tools). The host's own
+    ``target`` is never created or changed: a missing target's nearest existing parent is covered, in the
+    namespace only, by a tmpfs that shows that parent's entries again (bind mounts) plus the target."""
+
+    target: str
+    source: str
+    writable: bool
 
 
 @dataclass
@@ -185,13 +199,17 @@ class StepSandbox:
     # -- running ----------------------------------------------------------------------------------
     def run(self, script: str, *, env: Mapping[str, str], timeout_s: float,
             redactor: Redactor | None = None, confined: bool = True,
-            writable: tuple[str, ...] = ()) -> tuple[procs.Completed, StepOutcome]:
+            writable: tuple[str, ...] = (), mounts: tuple[PathMount, ...] = ()) -> tuple[procs.Completed, StepOutcome]:
         """Run ``script`` with bash, confined. Returns (completed, outcome); raises StepTimeout like
         ``procs.run`` (with the outcome attached as ``.outcome``) and InfraUnavailable when the
         confinement cannot be applied (naming --unconfined). ``confined=False`` (the user's
         --unconfined) runs it as before this sandbox existed, keeping only the shims on PATH.
-        ``writable``: files outside the working folder the step may write (the runner's ERR-trap log)."""
+        ``writable``: files outside the working folder the step may write (the runner's ERR-trap log).
+        ``mounts``: runbook paths shown to this step (see PathMount); raises InfraUnavailable naming why when
+        they cannot be (unconfined, or not root: only root can make the step's mount namespace)."""
         if confined and (why := unavailable_reason()):
+            raise InfraUnavailable(why)
+        if mounts and (why := self.mounts_unavailable(confined)):
             raise InfraUnavailable(why)
         self._prepare()
         writable = tuple(os.path.realpath(w) for w in writable)
@@ -216,7 +234,7 @@ class StepSandbox:
         extra: dict[str, Any] = {"pass_fds": (shim_w,)}
         closers: list[Any] = []
         if confined:
-            extra = self._confine(supervisor, shim_w, closers, writable)
+            extra = self._confine(supervisor, shim_w, closers, writable, mounts)
         try:
             done = procs.run([script], shell=True, env=child_env, cwd=self.workdir, timeout_s=timeout_s,
                              redactor=redactor, **extra)
@@ -242,10 +260,18 @@ class StepSandbox:
         self._collect(outcome, supervisor, shim_w, reader, log)
         return done, outcome
 
+    def mounts_unavailable(self, confined: bool = True) -> str:
+        """Why runbook paths ([names] folders/tools) cannot be shown to this sandbox's steps; '' when they can."""
+        return mounts_reason(confined, self.run_as)
+
     def _confine(self, supervisor: list[seccomp.Supervisor], shim_w: int, closers: list[Any],
-                 writable: tuple[str, ...]) -> dict[str, Any]:
+                 writable: tuple[str, ...], mounts: tuple[PathMount, ...] = ()) -> dict[str, Any]:
         """Popen arguments that confine the child; ``closers`` get what the parent closes afterwards."""
         rules = self._fs_rules() + [landlock.PathRule(w, landlock.FILE_RIGHTS) for w in writable]
+        # Landlock judges a path by the inodes on its way up, and a bind mount's way up starts at its source:
+        # the rule on the working folder does not cover a subfolder mounted elsewhere, so each source gets its own.
+        rules += [landlock.PathRule(m.source, landlock.all_fs_rights(self._abi) if m.writable else landlock.READ_EXEC)
+                  for m in mounts]
         rules += [landlock.PathRule(d, landlock.all_fs_rights(self._abi)) for d in self._step_tmp]
         ruleset = landlock.build_ruleset(rules, self.endpoints.tcp_ports, self._abi)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -258,8 +284,9 @@ class StepSandbox:
 
         def preexec() -> None:
             try:
-                if exposures:
+                if exposures or mounts:
                     _expose(exposures)
+                    _mount_paths(mounts)
                     os.chdir(workdir)
                 if run_as is not None:
                     os.setgroups([])
@@ -344,6 +371,71 @@ def _expose(exposures: list[tuple[str, list[str]]]) -> None:
             _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
                    f"bind {p}")
             os.close(fd)
+
+
+def mounts_reason(confined: bool, run_as: tuple[int, int] | None) -> str:
+    """Why runbook paths ([names] folders/tools) cannot be shown to steps; '' when they can. ``run_as``: the
+    server user the steps run as (None: the harness is not root)."""
+    if not confined:
+        return ("the binding's [names] folders/tools are shown to each step through its private mount namespace, "
+                "which an unconfined (--unconfined) step does not get; run confined, or run the runbook where the "
+                "folders and tools it names really are")
+    if run_as is None or os.geteuid() != 0:
+        return ("the binding's [names] folders/tools are shown to each step through a private mount namespace, "
+                "which only a drill run as root can make (its steps then run as the server user)")
+    return ""
+
+
+def _mount_paths(mounts: tuple[PathMount, ...]) -> None:
+    """In the child (root), inside the private namespace _expose made: bind each mount's source at its
+    target. A missing target's nearest existing parent gets a tmpfs holding its old entries (bind mounts /
+    symlinks of the originals) and the missing folders, so nothing is created on the host."""
+    covered: list[str] = []
+    for m in mounts:
+        is_dir = os.path.isdir(m.source)
+        src = os.open(m.source, os.O_PATH)
+        if not os.path.lexists(m.target):
+            parent = os.path.dirname(m.target)
+            while not os.path.lexists(parent):
+                parent = os.path.dirname(parent)
+            if not any(parent == c or parent.startswith(c.rstrip("/") + "/") for c in covered):
+                if parent == "/":
+                    raise OSError(f"cannot show {m.target}: the host has no {m.target.split('/')[1]!r} under /, "
+                                  "and the drill never creates folders on the host")
+                _cover(parent)
+                covered.append(parent)
+            if is_dir:
+                os.makedirs(m.target, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(m.target), exist_ok=True)
+                open(m.target, "a").close()  # noqa: SIM115 - a mount point for a file
+        _check(_libc.mount(f"/proc/self/fd/{src}".encode(), m.target.encode(), None, MS_BIND | MS_REC, None),
+               f"bind {m.source} at {m.target}")
+        if not m.writable:
+            _check(_libc.mount(b"none", m.target.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, None),
+                   f"read-only {m.target}")
+        os.close(src)
+
+
+def _cover(folder: str) -> None:
+    """Put a tmpfs over ``folder`` (this namespace only) that still shows each of its entries."""
+    st = os.stat(folder)
+    fd = os.open(folder, os.O_PATH | os.O_DIRECTORY)
+    names = os.listdir(folder)
+    _check(_libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0,
+                       f"mode={st.st_mode & 0o7777:o},uid={st.st_uid},gid={st.st_gid}".encode()),
+           f"mount tmpfs on {folder}")
+    for name in names:
+        old, new = f"/proc/self/fd/{fd}/{name}", os.path.join(folder, name)
+        if os.path.islink(old):
+            os.symlink(os.readlink(old), new)
+            continue
+        if os.path.isdir(old):
+            os.mkdir(new)
+        else:
+            open(new, "a").close()  # noqa: SIM115 - a mount point for a file
+        _check(_libc.mount(old.encode(), new.encode(), None, MS_BIND | MS_REC, None), f"bind {folder}/{name}")
+    os.close(fd)
 
 
 def unavailable_reason() -> str:
