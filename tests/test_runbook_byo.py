@@ -658,3 +658,18 @@ def test_literal_host_folder_and_tool_path_run_as_written_when_declared(tmp_path
     assert_as_written(d)
     assert code == 0 and d["status"] == "passed", failed_checks(d)
     assert not any(os.path.lexists(p) for p in (folder, tool))
+
+
+def test_undeclared_host_folder_and_tool_path_fail_naming_the_names_key(tmp_path: Path) -> None:
+    """The same runbook without [names] folders/tools: the backup step fails, and its findings name each path
+    and the [names] line that fixes it; nothing is created on the host."""
+    tag = os.urandom(4).hex()
+    folder, tool = _host_paths(tag)
+    code, d = drill(make(tmp_path, HOST_PATHS_RUNBOOK.format(tag=tag), HOST_PATHS_BINDING, objects={"a.txt": b"a\n"}),
+                    "--disaster", "host-lost")
+    backup = steps(d, "backup")[0]
+    assert backup["status"] == "failed" and code == 1 and d["status"] == "failed"
+    hints = [f for f in backup["findings"] if "[names]" in f]
+    assert any(f'[names] folders = {{ "{folder}" = "." }}' in f for f in hints), backup["findings"]
+    assert any(f'[names] tools = {{ "{tool}" = "{tag}-aws" }}' in f for f in hints), backup["findings"]
+    assert not any(os.path.lexists(p) for p in (folder, tool))

@@ -96,6 +96,23 @@ def test_host_folders_and_tools_are_validated_naming_the_entry(names: dict[str, 
         parse_binding({"phases": {"backup": ["B"]}, "names": names}, name="x")
 
 
+def test_host_path_hints_name_the_path_and_the_names_key() -> None:
+    """A failed step's stderr naming a literal host path the binding does not declare gets one finding per path
+    naming the [names] line; declared paths and paths the runbook does not spell get none."""
+    from restore_drill.runbook.findings import host_path_hints
+
+    script = "cd /srv/app\n/usr/local/bin/aws s3 ls\npg_dump -f /data/out/x.dump\n"
+    err = ("bash: line 2: cd: /srv/app: No such file or directory\n"
+           "bash: line 3: /usr/local/bin/aws: No such file or directory\n"
+           'pg_dump: error: could not open output file "/data/out/x.dump": No such file or directory\n'
+           "cat: /etc/elsewhere: No such file or directory\n")
+    hints = host_path_hints(err, script, {}, {})
+    assert len(hints) == 3
+    assert '[names] folders = { "/srv/app" = "." }' in hints[0]
+    assert '[names] tools = { "/usr/local/bin/aws" = "aws" }' in hints[1]
+    assert '[names] folders = { "/data/out" = "." }' in hints[2]
+    assert host_path_hints(err, script, {"/srv/app": ".", "/data/out": "."}, {"/usr/local/bin/aws": "aws"}) == []
+
 
 ONE_HEADING = """\
 # App

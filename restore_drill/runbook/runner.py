@@ -41,6 +41,7 @@ from .findings import (
     _TRANSFER,
     _read_errlog,
     first_error_line,
+    host_path_hints,
     names_hint,
     workdir_files,
     written_between,
@@ -397,6 +398,8 @@ class _Run(_Backups, _Effects):
             hint = names_hint(rec.stderr_tail, names.user, names.database, names.all_roles)
             if hint and hint not in rec.findings:
                 rec.findings.append(hint)
+            rec.findings += [h for h in host_path_hints(rec.stderr_tail, text, names.folders, names.tools)
+                             if h not in rec.findings]
         if state_before is not None:
             t_obs = time.monotonic()
             self._effects(rec, state_before, self._state())
