@@ -69,3 +69,23 @@ def test_run_by_bare_name_and_a_folder_of_that_name(tmp_path: Path) -> None:
     r = subprocess.run([CLI, "run", "--system", "a", "--dry-run"], cwd=tmp_path, capture_output=True, text=True,
                        timeout=120)
     assert "unknown system" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_init_declares_the_host_folders_and_tool_paths_the_runbook_spells(tmp_path: Path) -> None:
+    """Issue 15 item 3 (`cd /srv/app`, `/usr/local/bin/aws`, `/opt/app/bin/backup.sh`): init writes them into
+    [names] folders/tools (the binding it writes loads), leaving system folders and /usr/bin tools alone."""
+    import tomllib
+
+    from restore_drill.runbook import load_binding
+
+    (tmp_path / "runbook.md").write_text(
+        "# App\n## Backup\n```bash\ncd /srv/app\npg_dump -Fc \"$DATABASE_URL\" -f backups/app.dump\n"
+        "/usr/local/bin/aws s3 cp backups/app.dump \"s3://$BACKUP_BUCKET/app.dump\"\ncd /tmp\n/usr/bin/env true\n```\n"
+        "## Restore\n```bash\ncd /srv/app/\nsudo -u app /opt/app/bin/backup.sh --restore\n```\n")
+    r = subprocess.run([CLI, "init", "app", "--runbook", "runbook.md"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    names = tomllib.loads((tmp_path / "app.binding.toml").read_text())["names"]
+    assert names["folders"] == {"/srv/app": "."}
+    assert names["tools"] == {"/usr/local/bin/aws": "aws", "/opt/app/bin/backup.sh": "backup.sh"}
+    b = load_binding(tmp_path / "app.binding.toml")
+    assert b.names.folders == {"/srv/app": "."} and b.names.tools["/usr/local/bin/aws"] == "aws"

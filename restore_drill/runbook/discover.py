@@ -1,4 +1,5 @@
-"""What a runbook names literally: databases, roles, hosts, buckets, containers, rclone remotes.
+"""What a runbook names literally: databases, roles, hosts, buckets, containers, rclone remotes, host folders
+(``cd /srv/app``) and tools called by absolute path (``/usr/local/bin/aws``).
 
 ``restore-drill init`` writes these into the starter binding's ``[names]`` so the runbook runs as
 written (the drill's database carries the name it uses, its roles exist, its buckets are the drill's).
@@ -12,6 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from .binding import RESERVED_HOST_FOLDERS
 from .parser import Runbook
 
 PG_TOOLS = ("pg_dump", "pg_restore", "psql", "pg_dumpall", "createdb", "dropdb", "vacuumdb", "pg_basebackup")
@@ -28,6 +30,9 @@ _SQL_ROLE = re.compile(r"\b(?:OWNER\s+TO|GRANT\s+[\w\s,]+?\s+TO|CREATE\s+ROLE|CR
                        re.I)
 _S3_LITERAL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?=[/\s\"']|$)")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+_HOST_PATH = re.compile(r"/[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*/?")  # absolute, no variables or globs
+# Tools by these absolute paths are the system's own (bash, env, ...): left to the host, not declared.
+_SYSTEM_BIN = ("/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/")
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Found:
     buckets: list[str] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     backup_globs: list[str] = field(default_factory=list)  # where pg_dump writes (-f, > file, | tee file)
+    folders: list[str] = field(default_factory=list)  # absolute folders the runbook cd's into
+    tools: list[str] = field(default_factory=list)  # commands called by absolute path (outside the system bin dirs)
 
     def add(self, kind: str, value: str) -> None:
         items: list[str] = getattr(self, kind)
@@ -186,7 +193,12 @@ def discover(book: Runbook) -> Found:
             if g not in found.backup_globs:
                 found.backup_globs.append(g)
         for words in _commands(st.text):
+            if (len(words) > 1 and words[0] in ("cd", "pushd") and _HOST_PATH.fullmatch(words[1])
+                    and words[1].rstrip("/") not in RESERVED_HOST_FOLDERS):
+                found.add("folders", words[1].rstrip("/"))
             words = _unwrap(words, found)
+            if words and _HOST_PATH.fullmatch(words[0]) and not words[0].startswith(_SYSTEM_BIN):
+                found.add("tools", words[0])
             if words and words[0].rsplit("/", 1)[-1] in PG_TOOLS:
                 _pg_args(words[0].rsplit("/", 1)[-1], words[1:], found)
     for u in found.users:  # a user is a role too; listed once, as the user
@@ -221,4 +233,10 @@ def names_table(found: Found) -> str:
     odd = [h for h in found.hosts if h not in _LOCAL_HOSTS and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", h)]
     if odd:
         lines.append(f"hosts = [{', '.join(lit(h) for h in odd)}]   # -h names that mean the drill's server")
+    if found.folders:
+        lines.append("folders = { " + ", ".join(f'{lit(f)} = "."' for f in found.folders)
+                     + " }   # host folders -> inside the drill's working folder (never the host's)")
+    if found.tools:
+        lines.append("tools = { " + ", ".join(f"{lit(t)} = {lit(t.rsplit('/', 1)[-1])}" for t in found.tools)
+                     + " }   # absolute tool paths -> the drill's tool of that name (check the names)")
     return "\n".join(lines) + "\n"
