@@ -459,3 +459,23 @@ def test_runbook_paths_need_a_mount_namespace_and_say_why(tmp_path: Path) -> Non
     (tmp_path / "w" / "out").symlink_to(tmp_path)
     with pytest.raises(BadInput, match="leads out of the working folder"):
         sandbox.path_mounts({"/srv/app": "out"}, {}, tmp_path / "w", ENV)
+
+
+def test_unconfined_steps_of_a_binding_with_runbook_paths_are_not_run_saying_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--unconfined gives a step no private mount namespace, so [names] folders cannot be shown to it: the
+    runner makes the step not_run naming why (never runs it against the host's real path or rewrites it)."""
+    monkeypatch.delenv(sandbox.confine.UNCONFINED_ENV, raising=False)
+    folder = f"/srv/app-{os.urandom(4).hex()}"
+    env = bind(db=Database("d", "u", "p", "/nonexistent", 5432, None, "16.0"),
+               client_bins=binaries.client_for(16), workdir=tmp_path)
+    book = parse_runbook(f"# t\n## Setup\n```bash\nmkdir -p {folder} && touch {folder}/ran\n```\n", "t.md")
+    binding = parse_binding({"phases": {"setup": ["Setup"]}, "names": {"folders": {folder: "."}}}, name="t")
+    sandbox.allow_unconfined(True)
+    try:
+        res = run_runbook(book, binding, env, tmp_path / "w", observe_effects=False)
+    finally:
+        sandbox.allow_unconfined(False)
+    step = res.steps[0]
+    assert step.status == "not_run" and "[names] folders/tools" in step.reason and "--unconfined" in step.reason
+    assert not os.path.lexists(folder) and not (tmp_path / "w" / "ran").exists()
