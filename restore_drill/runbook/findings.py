@@ -153,36 +153,3 @@ def host_path_hints(stderr: str, script: str, folders: dict[str, str], tools: di
         if hint and hint not in out:
             out.append(hint)
     return out
-
-
-# bash: "bash: line 3: cd: /srv/app: No such file or directory" (a folder) / "bash: line 4: /usr/local/bin/aws:
-# No such file or directory" (a command); other tools: "... /srv/app/backups/x.dump: No such file or directory".
-_NO_PATH = re.compile(r"(?:line \d+: (?P<cd>cd: )?)?(?P<path>/[^\s:'\"]+)[\"']?: (?:No such file or directory|Permission denied)")
-
-
-def host_path_hints(stderr: str, script: str, folders: dict[str, str], tools: dict[str, str]) -> list[str]:
-    """The findings (one per path, in stderr order) for a step that failed on a host path the runbook spells
-    literally (present in ``script``) and the binding's ``[names] folders``/``tools`` does not declare: each
-    names the path and the [names] line that shows it to the step (a folder after `cd` or holding the path:
-    ``folders``; a command by absolute path: ``tools``). Nothing for a declared path (the cause is elsewhere)."""
-    out: list[str] = []
-    for m in _NO_PATH.finditer(stderr):
-        path = m["path"].rstrip("/")
-        if path not in script or any(path == k or path.startswith(k + "/") for k in (*folders, *tools)):
-            continue
-        hint = ""
-        if m["cd"]:
-            hint = (f"the runbook uses the host folder {path}, which the drill does not provide: declare "
-                    f"[names] folders = {{ \"{path}\" = \".\" }} in the binding (a folder inside the drill's working "
-                    f"folder, shown to each step at {path}; the host's {path} is never touched), {_INIT}")
-        elif re.search(rf"(?:^|[\s;&|(`]){re.escape(path)}(?:\s|$)", script, re.M) and m.group(0).startswith("line"):
-            tool = os.path.basename(path)
-            hint = (f"the runbook calls the tool {path}, which the drill does not provide: declare "
-                    f"[names] tools = {{ \"{path}\" = \"{tool}\" }} in the binding (the name of the drill's tool "
-                    f"it stands for, shown read-only to each step at {path}), {_INIT}")
-        elif (folder := os.path.dirname(path)) not in ("", "/"):
-            hint = (f"the runbook uses the host path {path}, which the drill does not provide: declare its folder, "
-                    f"[names] folders = {{ \"{folder}\" = \".\" }} in the binding, {_INIT}")
-        if hint and hint not in out:
-            out.append(hint)
-    return out
