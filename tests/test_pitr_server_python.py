@@ -4,6 +4,7 @@ drill errored 'the server user ... cannot run the aws CLI ... on .../.venv/lib/p
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -120,3 +121,30 @@ def test_shim_distributions_follow_requirements_and_import_names() -> None:
     assert "restore-drill" not in names and "moto" not in names  # only what the shims import
     if "barman" in names:  # barman requires 'psycopg2'; the installed distribution providing it is psycopg2-binary
         assert {"psycopg2-binary", "boto3", "python-dateutil"} <= names
+
+
+@root_only
+@pytest.mark.slow
+def test_arqonbus_pitr_passes_from_a_clone_under_a_0700_folder(cache: Path) -> None:
+    """The tester's setup end to end: a fresh clone of this repository and its own venv under a 0700 folder
+    (pyenv interpreter under /root), then a real `restore-drill run arqonbus-pitr` as root."""
+    repo = Path(__file__).resolve().parents[1]
+    private = Path(tempfile.mkdtemp(prefix="rd-clone-"))  # mkdtemp makes it 0700, like /root
+    try:
+        clone = private / "rd"
+        subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True, timeout=120)
+        python = str(clone / ".venv" / "bin" / "python")
+        base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+        subprocess.run([base, "-m", "venv", str(clone / ".venv")], check=True, timeout=120)
+        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c", "constraints.txt",
+                        "-e", "."], cwd=clone, check=True, timeout=600)
+        assert server_user().blocked_at(clone / ".venv") is not None
+        reports = private / "r"
+        done = subprocess.run([str(clone / ".venv" / "bin" / "restore-drill"), "run", "arqonbus-pitr",
+                               "--report-dir", str(reports)], cwd=clone, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        (report,) = reports.glob("*/report.json")
+        run = json.loads(report.read_text())
+        assert run["status"] == "passed" and [d["status"] for d in run["drills"]] == ["passed"], run["error"]
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
