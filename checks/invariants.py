@@ -100,3 +100,27 @@ def projector_consistency(
     entry references a real event, no sequence gaps), supplied by the system definition."""
     return domain_invariants(conn, invariants, name="projector_consistency", sample_rows=sample_rows,
                              settings=settings)
+
+
+def tables_read(conn: psycopg.Connection, query: str) -> list[str] | None:
+    """The tables (schema-qualified, sorted) an invariant's ``query`` reads, as the planner resolves them:
+    ``EXPLAIN (VERBOSE, FORMAT JSON)`` names every scanned relation with its schema (views expanded,
+    partitions listed). None when the plan calls a function in its FROM list (a Function Scan: what such a
+    function reads is not in the plan) or names a relation without its schema, so a caller treats the
+    tables as unknown. Planning only, no rows read; raises psycopg errors as they come (e.g. UndefinedTable).
+    Source: https://www.postgresql.org/docs/current/sql-explain.html."""
+    body = sql.SQL(query.strip().rstrip(";"))  # type: ignore[arg-type]  # trusted: from a system definition
+    with read_session(conn), conn.transaction():
+        row = conn.execute(sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) {}").format(body)).fetchone()
+    plans: list[Any] = [p["Plan"] for p in (row[0] if row else [])]
+    found: set[str] = set()
+    while plans:
+        node = plans.pop()
+        if "Function Name" in node or node.get("Node Type") == "Function Scan":
+            return None
+        if "Relation Name" in node:
+            if not node.get("Schema"):
+                return None
+            found.add(f"{node['Schema']}.{node['Relation Name']}")
+        plans.extend(node.get("Plans", []))
+    return sorted(found)

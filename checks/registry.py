@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from restore_drill.foundation import table_digest, utcnow
 from restore_drill.objectstore import ObjectStore
 from restore_drill.seeds import ledger
 
@@ -108,7 +109,46 @@ class InvariantSpec(CheckSpec):
         for name, invs in groups.items():
             mine = name == self.name or (self.name == "domain_invariants" and name not in claimed)
             if mine and name not in ctx.system.skip_checks:
-                yield name, self.guarded(ctx, name, _invariant_runner(self.name, name, invs, ctx))
+                yield name, self.guarded(ctx, name, _reused_or(ctx, name, _invariant_runner(self.name, name, invs, ctx)))
+
+
+REUSE_PROVES = ("the restored tables are byte-identical to the source's by digest, so the invariant's result "
+                "is the source's")
+
+
+def _reused_or(ctx: CheckContext, name: str, evaluate: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
+    """``evaluate``, unless :func:`reused_result` can give its result from the manifest without reading a row."""
+    def run() -> CheckResult:
+        return reused_result(name, ctx) or evaluate()
+    return run
+
+
+def reused_result(name: str, ctx: CheckContext) -> CheckResult | None:
+    """The invariant check ``name``'s result on the restore, taken from its result on the source at backup
+    time (``Manifest.source_results``), or None when that is not proven and the check must be evaluated.
+
+    Proven when (1) ``schema_fidelity`` passed in this plan (same tables, columns, types, constraints), and
+    (2) ``table_checksums`` observed, for every table the invariant's SQL reads (as the source's planner
+    resolved it), a digest equal to the one that table had when the invariant ran on the source. An SQL
+    query is a function of the rows it reads and the schema it reads them through, so equal inputs give the
+    same violating rows: the same pass, or the same failure with the same count. Any table's digest differing
+    or unknown (not in this plan's checksums, tables unresolved, no source result) -> None."""
+    m = ctx.manifest
+    rec = (m.source_results or {}).get(name) if m is not None else None
+    schema_r, sums = ctx.result("schema_fidelity"), ctx.result("table_checksums")
+    if not rec or not rec.get("tables") or schema_r is None or schema_r.status is not Status.PASSED or sums is None:
+        return None
+    observed = sums.observed if isinstance(sums.observed, dict) else {}
+    tables: dict[str, str] = rec["tables"]
+    if any(observed.get(t) is None or observed[t] != d for t, d in tables.items()):
+        return None
+    src = rec["result"]
+    ev = {**(src.get("evidence") or {}), "reused_from_source": {
+        "proves": f"{REUSE_PROVES}: the same rows read through the same schema give the same violating rows",
+        "tables": tables, "schema_fidelity": "passed", "source_checked_at": rec.get("checked_at", "")}}
+    return CheckResult(name, Status(src["status"]), f"{REUSE_PROVES}: {src['message']} (reused: "
+                       f"{len(tables)} table digest(s) equal the source's, schema equal; not evaluated again)",
+                       src.get("expected"), src.get("observed"), ev, 0.0)
 
 
 def _against_source(r: CheckResult, items: Callable[[CheckResult], dict[str, float]],
@@ -178,9 +218,36 @@ def source_findings(ctx: CheckContext) -> dict[str, Any]:
                     continue
                 if r.status is Status.FAILED:
                     out[name] = {"message": r.message, "items": spec.items(r)}
+                if isinstance(spec, InvariantSpec) and ctx.manifest is not None:
+                    record_source_result(ctx, name, r)
     finally:
         ctx.close()
     return out
+
+
+def record_source_result(ctx: CheckContext, name: str, r: CheckResult) -> None:
+    """Keep invariant check ``name``'s source result ``r`` (pass too) in ``ctx.manifest.source_results``
+    with the digest, at that moment, of each table its queries read, for :func:`reused_result`. Nothing is
+    kept when a query's tables cannot be resolved or a table is not as the manifest (taken right before)
+    recorded it once the invariant has run (its digest then differs), so the restore then evaluates it."""
+    assert ctx.manifest is not None
+    if r.status not in (Status.PASSED, Status.FAILED):
+        return
+    try:
+        read: set[str] = set()
+        for inv in ctx.system.invariants:
+            if inv.check == name:
+                got = invariants.tables_read(ctx.conn(), inv.sql)
+                if got is None:
+                    return
+                read.update(got)
+        digests = {t: table_digest(ctx.conn(), t)[1] for t in sorted(read)}
+    except Exception:  # noqa: BLE001 - nothing recorded; the restore evaluates the invariant itself
+        return
+    if not digests or any(ctx.manifest.tables.get(t) is None or ctx.manifest.tables[t].digest != d
+                          for t, d in digests.items()):
+        return  # a table outside the manifest, or changed since it was taken: the reuse could not be checked
+    ctx.manifest.source_results[name] = {"result": r.to_dict(), "tables": digests, "checked_at": utcnow()}
 
 
 def _raw_runner(spec: CheckSpec, name: str, ctx: CheckContext) -> Callable[[], CheckResult]:

@@ -54,6 +54,10 @@ class Manifest:
     # Defects already in the source at backup time: check name -> {"message", "items": {item: badness}}
     # (written by checks.registry.source_findings; restore checks compare against it, never blame the restore)
     source_findings: dict[str, Any] = field(default_factory=dict)
+    # The invariant checks' results on the source at backup time, pass or fail: check name -> {"result":
+    # CheckResult dict, "tables": {table: digest when it ran}} (checks.registry.source_findings); a restore
+    # whose digests of those tables are equal reuses the result instead of evaluating it again (issue 19)
+    source_results: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -99,3 +99,17 @@ def test_arqonbus_invariants_on_seeded_projector(pg_database):
                       WHERE projection_id = (SELECT min(projection_id) FROM {arqonbus.PROJECTION})""")
         res = projector_consistency(c, arqonbus.INVARIANTS)
     assert res.status is Status.FAILED and "projection_matches_fold" in res.message
+
+
+def test_tables_read_are_the_planners_and_unknown_behind_a_function(conn):
+    """tables_read (what the reuse of an invariant's source result keys on): each invariant's tables as the
+    planner resolves them (a view expanded to its table); None when a set-returning function in FROM hides
+    what it reads, so the restore evaluates the invariant instead of reusing."""
+    from restore_drill.checks.invariants import tables_read
+
+    assert tables_read(conn, INVARIANTS["projection_matches_fold"][0]) == ["public.events", "public.projection"]
+    assert tables_read(conn, INVARIANTS["dlq_references_event"][0]) == ["public.dlq", "public.events"]
+    conn.execute("CREATE VIEW late AS SELECT * FROM dlq WHERE id > 0")
+    assert tables_read(conn, "SELECT id FROM late") == ["public.dlq"]
+    conn.execute("CREATE FUNCTION hidden() RETURNS SETOF dlq LANGUAGE sql AS 'SELECT * FROM dlq'")
+    assert tables_read(conn, "SELECT id FROM hidden() WHERE id < 0") is None

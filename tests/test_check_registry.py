@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from restore_drill.checkplan import run_checks
 from restore_drill.checks import CHECK_NAMES
 from restore_drill.checks.context import CheckContext
-from restore_drill.checks.registry import REGISTRY, fidelity_names, names
+from restore_drill.checks.registry import REGISTRY, REUSE_PROVES, fidelity_names, names, reused_result, source_findings
 from restore_drill.checks.result import CheckResult, Status
 from restore_drill.fixtures import binaries
 from restore_drill.records import BackupRecord, StepRecord
@@ -186,3 +187,69 @@ def test_verify_backup_matrix_columns_are_registered_checks() -> None:
         run_plan([("no_such_check", lambda: None)])  # type: ignore[list-item]
     boom = run_plan([("row_counts", lambda: 1 / 0)])  # type: ignore[list-item]
     assert boom[0].status is Status.ERRORED and "ZeroDivisionError" in boom[0].message
+
+
+def _projector_system(prefix: str) -> SystemDef:
+    return replace(_system(prefix), invariants=(
+        Invariant("jobs_done", "SELECT id FROM jobs WHERE state <> 'done'", "job not done",
+                  check="projector_consistency"),))
+
+
+def _source_results(source_db, manifest, s3_bucket) -> None:
+    """What the engine does right before the backup: the invariants run on the source (source_findings)."""
+    ctx = _context(_projector_system("src"), source_db, manifest, s3_bucket, "src")
+    assert source_findings(ctx) == {}
+    rec = manifest.source_results["projector_consistency"]
+    assert rec["result"]["status"] == "passed" and rec["tables"] == {"public.jobs": manifest.tables["public.jobs"].digest}
+
+
+def test_an_invariant_over_tables_whose_digests_equal_the_sources_is_reused_not_evaluated(source, pg_database,
+                                                                                        s3_bucket):
+    """Clean restore (the source judged as its own restore): projector_consistency gives the source's result,
+    and its evidence says what the reuse proves and over which table digests."""
+    _source_results(pg_database, source, s3_bucket)
+    ctx = _context(_projector_system("src"), pg_database, source, s3_bucket, "src")
+    ran = {r.name: r for r in run_checks(ctx)}
+    r = ran["projector_consistency"]
+    assert ran["table_checksums"].status is Status.PASSED and ran["schema_fidelity"].status is Status.PASSED
+    assert r.status is Status.PASSED, r.message
+    assert r.message.startswith(REUSE_PROVES) and "not evaluated again" in r.message
+    reuse = r.evidence["reused_from_source"]
+    assert reuse["tables"] == {"public.jobs": source.tables["public.jobs"].digest}
+    assert "byte-identical to the source's by digest" in reuse["proves"]
+
+
+def test_an_invariant_over_a_table_restored_with_one_row_changed_is_evaluated_and_fails(source, pg_database,
+                                                                                      drill_infra, s3_bucket):
+    """Fault: the restore changed one row of the table the invariant reads (jobs): its digest differs from the
+    source's, so the invariant is evaluated on the restore (no reuse) and fails on that row."""
+    _source_results(pg_database, source, s3_bucket)
+    restored = drill_infra.database(None)
+    try:
+        with restored.connect(autocommit=True) as c:
+            c.execute(SOURCE)
+            c.execute("UPDATE jobs SET state = 'lost' WHERE id = 3")
+        ran = {r.name: r for r in run_checks(_context(_projector_system("src"), restored, source, s3_bucket, "src"))}
+    finally:
+        drill_infra.drop(restored)
+    r = ran["projector_consistency"]
+    assert ran["table_checksums"].status is Status.FAILED
+    assert r.status is Status.FAILED and "jobs_done: 1 row(s)" in r.message, r.message
+    assert "reused_from_source" not in r.evidence and not r.message.startswith(REUSE_PROVES)
+    assert r.evidence["violated"]["items"][0]["sample"] == [{"id": 3}]
+
+
+def test_an_invariant_is_evaluated_when_the_schema_differs_though_digests_are_equal(source, pg_database, s3_bucket):
+    """Equal digests prove nothing about the schema the SQL reads through (a dropped constraint leaves every
+    digest equal): with schema_fidelity failed, or a table's digest unknown, there is no reuse."""
+    _source_results(pg_database, source, s3_bucket)
+    ctx = _context(_projector_system("src"), pg_database, source, s3_bucket, "src")
+    ctx.results = [CheckResult.passed("table_checksums", "equal",
+                                      observed={t: s.digest for t, s in source.tables.items()}),
+                   CheckResult.failed("schema_fidelity", "constraint jobs_lecture_id_fkey missing")]
+    assert reused_result("projector_consistency", ctx) is None
+    ctx.results[1] = CheckResult.passed("schema_fidelity", "equal")
+    assert reused_result("projector_consistency", ctx) is not None
+    ctx.results[0] = CheckResult.passed("table_checksums", "equal",
+                                        observed={**{t: s.digest for t, s in source.tables.items()}, "public.jobs": None})
+    assert reused_result("projector_consistency", ctx) is None
