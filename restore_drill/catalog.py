@@ -63,6 +63,9 @@ DRILLS: tuple[DrillSpec, ...] = (
     DrillSpec("arqonbus-pitr-barman", "arqonbus", "bad-statement",
               "Errant DELETE while writes go on; Barman cloud base backup + WAL restored to just before it",
               physical=True, variant="barman"),
+    DrillSpec("pegasus-pitr-barman", "pegasus", "bad-statement",
+              "Errant DELETE + object clean-up; Barman cloud base backup + WAL and the versioned bucket restored to "
+              "just before it", physical=True, variant="barman"),
 )
 
 

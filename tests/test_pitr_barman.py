@@ -1,6 +1,7 @@
 """Point-in-time recovery with Barman cloud (issue 17's "corrected procedure using Barman cloud"), slow: the
-real barman-cloud-wal-archive / -backup / -restore / -wal-restore against moto, in the drill
-arqonbus-pitr-barman (drills/procedures/arqonbus-pitr-barman.md). barman-cloud-backup reads the server's
+real barman-cloud-wal-archive / -backup / -restore / -wal-restore against moto, in the drills
+arqonbus-pitr-barman (drills/procedures/arqonbus-pitr-barman.md) and pegasus-pitr-barman (the same, plus
+Pegasus's versioned bucket restored to the recovery target's instant). barman-cloud-backup reads the server's
 data directory itself, which a confined step may do only under the binding's declared allowance
 ([sandbox] read_data_directory): with it the drill passes and says so, without it the backup step is refused."""
 
@@ -107,3 +108,33 @@ def test_the_barman_procedure_is_the_drills_own(tmp_path: Path) -> None:
     rb, bd = procedure_files("arqonbus", "barman")
     assert rb.name == "arqonbus-pitr-barman.md" and bd.name == "arqonbus-pitr-barman.toml"
     assert "barman-cloud-backup" in rb.read_text()
+    rb, bd = procedure_files("pegasus", "barman")
+    assert rb.name == "pegasus-pitr-barman.md" and bd.name == "pegasus-pitr-barman.toml"
+    assert "barman-cloud-backup" in rb.read_text() and "STORAGE_TARGET_TIME" in rb.read_text()
+
+
+def test_pegasus_barman_cloud_drill_restores_database_and_storage_to_one_instant(drill_infra, tmp_path):
+    """pegasus-pitr-barman (drills/procedures/pegasus-pitr-barman.md): Pegasus's database through Barman cloud as
+    arqonbus-pitr-barman does, its versioned bucket restored to the versions current at the same target time as
+    pegasus-pitr does. Every PITR check passes on Barman's layout, storage_at_target proves the objects the
+    disaster overwrote or deleted are back as they were at the database's recovery target, and the data-loss
+    window equals the ledger's."""
+    rep, run = run_pitr(drill_infra, tmp_path, "pegasus-pitr-barman")
+    assert rep.error is None, rep.error
+    failing = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
+    assert not failing, failing
+    for name in ("recovery_target", "pitr_exactness", "data_loss_window", "wal_continuity", "recoverable_window",
+                 "row_counts", "table_checksums", "rto", "rpo"):
+        assert check(rep, name).status is Status.PASSED, (name, check(rep, name).message)
+    assert check(rep, "backup_manifest").status is Status.SKIPPED  # Barman writes no backup_manifest
+    st = check(rep, "storage_at_target")
+    assert st.status is Status.PASSED and len(run.storage_changed) == 4 and "are back" in st.message, st.message
+    assert run.storage_target is not None and run.storage_target == run.boundary  # one instant for both
+    assert rep.status == "passed"
+    assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
+    (b,) = rep.backups
+    assert b.path.startswith(f"s3://{run.wal_bucket}/{run.base_prefix}/") and b.path.endswith("/data.tar")
+    (backup_step,) = [s for s in rep.steps if s.name.startswith("Base Backup")]
+    assert backup_step.status == "passed" and backup_step.allowances
+    (storage_step,) = [s for s in rep.steps if s.name.startswith("Restore Object Storage")]
+    assert storage_step.status == "passed" and storage_step.phase == "restore"
