@@ -6,6 +6,8 @@ definition; this module only runs the queries and reports what they return.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -102,22 +104,48 @@ def projector_consistency(
                              settings=settings)
 
 
+# Catalog functions that run SQL text or read files: what they read is not in the plan.
+_OPAQUE_FUNCTIONS = ("query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml",
+                     "cursor_to_xmlschema", "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema",
+                     "schema_to_xml", "schema_to_xmlschema", "schema_to_xml_and_xmlschema", "database_to_xml",
+                     "database_to_xmlschema", "database_to_xml_and_xmlschema", "ts_stat", "pg_read_file",
+                     "pg_read_binary_file", "lo_get", "loread",
+                     # stable ones whose result depends on the clock or settings, not on the rows read
+                     "now", "transaction_timestamp", "statement_timestamp", "current_setting", "age",
+                     "to_char", "timezone", "current_database", "current_user", "session_user")
+# The clock read without parentheses (SQL value functions, as EXPLAIN prints them)
+_CLOCK = re.compile(r"\b(CURRENT_DATE|CURRENT_TIME|CURRENT_TIMESTAMP|LOCALTIME|LOCALTIMESTAMP|CURRENT_ROLE|"
+                    r"CURRENT_USER|SESSION_USER|USER|CURRENT_SCHEMA|CURRENT_CATALOG)\b")
+
+
 def tables_read(conn: psycopg.Connection, query: str) -> list[str] | None:
     """The tables (schema-qualified, sorted) an invariant's ``query`` reads, as the planner resolves them:
     ``EXPLAIN (VERBOSE, FORMAT JSON)`` names every scanned relation with its schema (views expanded,
-    partitions listed). None when the plan calls a function in its FROM list (a Function Scan: what such a
-    function reads is not in the plan) or names a relation without its schema, so a caller treats the
-    tables as unknown. Planning only, no rows read; raises psycopg errors as they come (e.g. UndefinedTable).
+    partitions listed), so the query's result is a function of those tables' rows alone.
+
+    None (unknown; a caller then evaluates the query instead of trusting a digest) when that is not
+    shown: a relation named without its schema, or any name called in the plan that is a function outside
+    ``pg_catalog``, volatile (``random()``), reads the clock, settings or role (``now()``, ``CURRENT_DATE``,
+    ``current_setting``: the result depends on more than the rows;
+    https://www.postgresql.org/docs/current/xfunc-volatility.html), or runs SQL text or reads files
+    (``query_to_xml``, ``ts_stat``, ...). Conservative by name: any overload so counts. Planning
+    only, no rows read; raises psycopg errors as they come (e.g. UndefinedTable).
     Source: https://www.postgresql.org/docs/current/sql-explain.html."""
     body = sql.SQL(query.strip().rstrip(";"))  # type: ignore[arg-type]  # trusted: from a system definition
     with read_session(conn), conn.transaction():
         row = conn.execute(sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) {}").format(body)).fetchone()
+        text = json.dumps(row[0] if row else [])
+        called = sorted(set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_$]*)\s*\(", text)))
+        opaque = conn.execute(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = ANY(%s) "
+            "AND (n.nspname <> 'pg_catalog' OR p.provolatile = 'v' OR p.proname = ANY(%s))",
+            (called, list(_OPAQUE_FUNCTIONS))).fetchone()
+    if opaque is None or opaque[0] or _CLOCK.search(text):
+        return None
     plans: list[Any] = [p["Plan"] for p in (row[0] if row else [])]
     found: set[str] = set()
     while plans:
         node = plans.pop()
-        if "Function Name" in node or node.get("Node Type") == "Function Scan":
-            return None
         if "Relation Name" in node:
             if not node.get("Schema"):
                 return None

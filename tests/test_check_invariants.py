@@ -103,13 +103,20 @@ def test_arqonbus_invariants_on_seeded_projector(pg_database):
 
 def test_tables_read_are_the_planners_and_unknown_behind_a_function(conn):
     """tables_read (what the reuse of an invariant's source result keys on): each invariant's tables as the
-    planner resolves them (a view expanded to its table); None when a set-returning function in FROM hides
-    what it reads, so the restore evaluates the invariant instead of reusing."""
+    planner resolves them (a view expanded to its table); None when a user function may read what the plan
+    does not show, or the clock/randomness decides the result, so the restore evaluates the invariant."""
     from restore_drill.checks.invariants import tables_read
 
     assert tables_read(conn, INVARIANTS["projection_matches_fold"][0]) == ["public.events", "public.projection"]
     assert tables_read(conn, INVARIANTS["dlq_references_event"][0]) == ["public.dlq", "public.events"]
     conn.execute("CREATE VIEW late AS SELECT * FROM dlq WHERE id > 0")
     assert tables_read(conn, "SELECT id FROM late") == ["public.dlq"]
-    conn.execute("CREATE FUNCTION hidden() RETURNS SETOF dlq LANGUAGE sql AS 'SELECT * FROM dlq'")
+    assert tables_read(conn, "SELECT e.event_id FROM events e CROSS JOIN LATERAL jsonb_each('{}'::jsonb) kv") \
+        == ["public.events"]  # a built-in, immutable function over the rows read proves nothing is hidden
+    conn.execute("CREATE FUNCTION hidden() RETURNS SETOF dlq LANGUAGE plpgsql AS 'BEGIN RETURN QUERY SELECT * FROM dlq; END'")
     assert tables_read(conn, "SELECT id FROM hidden() WHERE id < 0") is None
+    conn.execute("CREATE FUNCTION peek(int) RETURNS bool LANGUAGE sql AS 'SELECT EXISTS (SELECT 1 FROM dlq)'")
+    assert tables_read(conn, "SELECT event_id FROM events WHERE peek(seq)") is None
+    assert tables_read(conn, "SELECT event_id FROM events WHERE random() < 0.5") is None
+    assert tables_read(conn, "SELECT event_id FROM events WHERE now() < '2000-01-01'") is None
+    assert tables_read(conn, "SELECT event_id FROM events WHERE CURRENT_DATE < '2000-01-01'") is None
