@@ -131,3 +131,28 @@ def test_the_good_file_those_were_made_from_verifies(source_files, tmp_path):
     data = json.loads(next((tmp_path / "runs").glob("*/report.json")).read_text())
     assert data["status"] == "passed" and data["matrix"]["versions"] == [f"pg{newest.major}"]
     assert data["drills"][0]["checks"][0]["name"] == "backup_artifact"
+
+
+@pytest.mark.parametrize("kind", ["truncated", "bit-flipped"])
+def test_a_bad_data_block_found_while_the_first_restore_runs_leaves_no_database(kind, source_files, drill_infra,
+                                                                                 tmp_path):
+    """Issue 19: the data blocks are read while the first version's restore already runs (verify.version.
+    Prestart). A bad block is still the same one-line BadInput, raised only after that restore was awaited
+    and its disposable database dropped: the shared server holds no verify_* database afterwards."""
+    from restore_drill.errors import BadInput
+    from restore_drill.verify import verify_backup
+
+    path = make(kind, source_files, tmp_path)
+    major = binaries.servers()[0].major
+    with pytest.raises(BadInput) as e:
+        verify_backup(path, versions=[major], storage_snapshot=None, manifest=None, system=None,
+                      report_dir=tmp_path / "runs", argv=["test"], infra=drill_infra)
+    assert str(e.value).startswith(str(path)) and CASES[kind] in str(e.value)
+    probe = drill_infra.database(major)
+    try:
+        with probe.connect() as c:
+            left = [r[0] for r in c.execute("SELECT datname FROM pg_database WHERE datname LIKE 'verify\\_%'")]
+    finally:
+        drill_infra.drop(probe)
+    assert left == []
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*/report.json"))

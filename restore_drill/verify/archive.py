@@ -351,11 +351,22 @@ def readable_by(tool: PgBinaries, path: Path, timeout_s: float = 120.0) -> str |
 
 
 def inspect_archive(path: Path, tools: Sequence[PgBinaries], *, timeout_s: float = 3600.0) -> ArchiveInfo:
-    """Classify, list and read ``path`` end to end with the newest ``pg_restore`` in ``tools``.
+    """Classify, list and read ``path`` end to end with the newest ``pg_restore`` in ``tools``
+    (:func:`list_archive` then :func:`read_archive`).
 
     Raises BadInput (one line: what the file is, what to do) for a missing, empty, gzip, plain-SQL,
     foreign, truncated or corrupted file, and for an archive newer than every ``pg_restore`` here.
     """
+    info, reader = list_archive(path, tools, timeout_s=timeout_s)
+    return read_archive(info, reader, timeout_s=timeout_s)
+
+
+def list_archive(path: Path, tools: Sequence[PgBinaries], *,
+                 timeout_s: float = 3600.0) -> tuple[ArchiveInfo, PgBinaries]:
+    """The quick part of :func:`inspect_archive`: classify ``path`` and read its header and table of
+    contents (``pg_restore -l``) with the newest ``pg_restore`` in ``tools``; returns (the archive with
+    ``header``/``entries`` only, that reader). Raises BadInput as ``inspect_archive`` does for a missing,
+    empty, gzip, plain-SQL, foreign or unlistable file, or one newer than every ``pg_restore`` here."""
     path = Path(path)
     kind = preflight(path)
     usable = [b for b in tools if b.has("pg_restore")]
@@ -374,14 +385,24 @@ def inspect_archive(path: Path, tools: Sequence[PgBinaries], *, timeout_s: float
     by = info.dumped_by_major
     if by is not None and by > reader.major:  # a newer pg_dump whose format the old reader still accepts
         raise BadInput(_newer_message(path, header, usable, ""))
+    info.read_s = round(time.monotonic() - t0, 3)
+    return info, reader
+
+
+def read_archive(info: ArchiveInfo, reader: PgBinaries, *, timeout_s: float = 3600.0) -> ArchiveInfo:
+    """The slow part of :func:`inspect_archive`: read every data block of a listed archive (rows per
+    table), its foreign keys and shape, and its sha256, into ``info`` (returned; ``read_s`` then counts
+    listing and reading). Raises BadInput for a truncated or corrupted data block (one line naming it)."""
+    t0 = time.monotonic()
+    path = info.path
     code, counts, err, table = stream_row_counts(reader, path, timeout_s)
     if code != 0:
-        raise BadInput(classify_failure(path, kind, err, size, table))
+        raise BadInput(classify_failure(path, info.kind, err, info.size_bytes, table))
     info.row_counts = counts
     info.foreign_keys = foreign_keys(reader, path, min(timeout_s, 600.0))
     info.shape = read_shape(reader, str(path), min(timeout_s, 600.0))
     info.reader = f"pg_restore (PostgreSQL) {reader.version}"
-    info.read_s = round(time.monotonic() - t0, 3)
+    info.read_s = round(info.read_s + time.monotonic() - t0, 3)
     info.sha256 = _tree_sha256(path)
     info.mtime = datetime.fromtimestamp(os.stat(path).st_mtime, UTC).isoformat(timespec="seconds").replace(
         "+00:00", "Z")

@@ -1,8 +1,9 @@
 """``restore-drill verify-backup``: does this dump restore, completely, into each Postgres we run or
 move to, and does it agree with its object-storage snapshot?
 
-Flow: read the archive once (header, table of contents, every data block; see ``archive``), then per
-target version (``version``) restore it with that version's own ``pg_restore`` into a fresh disposable
+Flow: read the archive's header and table of contents, then its every data block (see ``archive``) while
+the first target's restore already runs in a thread (``version.Prestart``); per target version
+(``version``) restore it with that version's own ``pg_restore`` into a fresh disposable
 database, run every check that needs no source, plus the manifest and storage checks when given
 (``checks``). One ``DrillReport`` per version (``verify-backup[pg16]``) and a version x check matrix; a
 version is a safe upgrade target when its drill passed (``verdict``).
@@ -34,11 +35,11 @@ from ..errors import BadInput
 from ..events import EventBus
 from ..redact import Redactor
 from ..runfolder import HISTORY_NAME
-from .archive import inspect_archive
+from .archive import list_archive, read_archive
 from .inputs import Inputs, choose_system, choose_targets, newer_than, snapshot_manifest
 from .snapshot import Snapshot, open_snapshot
 from .verdict import build_matrix, manifest_mismatch, manifest_mismatch_text, verdict_text
-from .version import DRILL_NAME, verify_version
+from .version import DRILL_NAME, Prestart, verify_version
 
 VERDICT_FILE = "verdict.txt"
 
@@ -88,8 +89,8 @@ def verify_backup(
     t0 = time.monotonic()
     events.emit("phase_start", DRILL_NAME, "read")
     status = "errored"
-    try:
-        archive = inspect_archive(dump, tools, timeout_s=timeout_s)
+    try:  # header + table of contents only: the data blocks are read while the first version restores
+        archive, reader = list_archive(dump, tools, timeout_s=timeout_s)
         status = "passed"
     finally:  # the spinner stops on a bad file too, before its one-line error
         read_s = time.monotonic() - t0
@@ -118,6 +119,7 @@ def verify_backup(
     redact = Redactor([cfg.s3_secret_key or "", cfg.s3_access_key or "", cfg.pg_url or ""])
     own = infra is None
     infra = infra if infra is not None else Infra.from_config(cfg)
+    prestart: Prestart | None = None
     try:
         # A server the user gives runs one version: that is the target (connecting also checks the URL).
         given = infra.postgres(None) if pg_registry.get(infra.pg_backend).user_given else None
@@ -132,7 +134,22 @@ def verify_backup(
             raise BadInput(f"{dump} was written by pg_dump {archive.dumped_by}, newer than every requested "
                            f"version's pg_restore (newest requested: {newest.version}): verify it with "
                            f"--pg-version {archive.dumped_by_major} or later")
-        check_s = round(read_s + (time.monotonic() - t1) / len(targets), 3)
+        # Issue 19: the first restorable version's database and pg_restore start now, in a thread, while
+        # this thread reads every data block; a bad block still raises BadInput here, after that restore
+        # is awaited and its database dropped (servers stop in the finally below), so nothing is left.
+        first = next((b for b in targets if unreadable[b.major] is None), None)
+        prestart = (Prestart(infra, first, given.major if given is not None else first.major, dump, timeout_s, redact)
+                    if first is not None else None)
+        t2 = time.monotonic()
+        events.emit("phase_start", DRILL_NAME, "read data")
+        status = "errored"
+        try:
+            read_archive(archive, reader, timeout_s=timeout_s)
+            status = "passed"
+        finally:
+            data_s = time.monotonic() - t2
+            events.emit("phase_end", DRILL_NAME, "read data", status, duration_s=data_s)
+        check_s = round(read_s + data_s + (time.monotonic() - t1 - data_s) / len(targets), 3)
         objects = _object_integrity(snap, man)
         inp = Inputs(archive, man, sysdef, how, snap, objects, timeout_s, redact, events)
 
@@ -143,7 +160,8 @@ def verify_backup(
         try:
             for b in targets:
                 report.drills.append(verify_version(infra, b, inp, unreadable[b.major], check_s,
-                                                    major=given.major if given is not None else None))
+                                                    major=given.major if given is not None else None,
+                                                    prestart=prestart if b is first else None))
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
             kind, why = describe(e)
             report.error = ErrorInfo(kind, f"{why}; infrastructure was torn down")
@@ -159,6 +177,8 @@ def verify_backup(
             if interrupt is not None:
                 note_run_dir(interrupt, run_dir)  # the CLI prints where the errored report is
     finally:
+        if prestart is not None and not prestart.claimed:  # a raise before its version ran: drop its database
+            prestart.abandon()
         if own:
             infra.close()
     return report, run_dir
