@@ -30,6 +30,7 @@ from .engine import Drill, load_procedure, procedure_files
 from .errors import DrillError, HarnessFault
 from .events import Event, EventBus, LogSink, ProgressSink
 from .interrupts import describe, note_run_dir
+from .pitr.matrix import upgrade_matrix
 from .redact import Redactor
 from .runfolder import HISTORY_NAME
 from .systems import SystemDef, resolve_system
@@ -138,6 +139,8 @@ def run(
         report.error = ErrorInfo.from_exception(HarnessFault(f"{type(e).__name__}: {e}"), redact)
     finally:
         report.environment = _environment(config, infra)
+        if report.matrix is None:  # physical drills' pg_upgrade --check of the restored base backup (issue 17)
+            report.matrix = upgrade_matrix(report.drills)
         if own_infra:
             infra.close()
         run_dir = finish(report, run_dir, config, log.failed)

@@ -354,3 +354,40 @@ def test_compliance_says_not_measured_when_report_json_holds_no_window(real_dril
     assert "not measured" in pages["compliance.html"].split("Recovery objectives", 1)[1].split("<h2>Checks", 1)[0]
     assert "Measured data-loss window of" not in md
     assert "Point-in-time recovery timeline" not in pages["report.md"]
+
+
+def test_upgrade_check_is_reported_in_the_version_matrix(tmp_path: Path) -> None:
+    """Issue 17: "pg_upgrade --check into the next major ... reported in the version matrix". Each physical
+    drill whose upgrade_check ran is a row "<new> (pg_upgrade --check from <old>, <drill>)" of the run's matrix
+    (the same Matrix verify-backup fills), its cell the check's status with the failing reason; a skipped check
+    (no newer major here) has no version and no row; no row at all leaves report.json's matrix null."""
+    from restore_drill.foundation import utcnow
+    from restore_drill.pitr.matrix import row_label, upgrade_matrix
+    from restore_drill.reports.environment import capture_environment
+    from restore_drill.reports.model import DrillReport, RunReport
+    from restore_drill.reports.writers import write_run
+
+    def drill(name: str, run: UpgradeCheckRun | None) -> DrillReport:
+        d = DrillReport(name=name, id=name, system="arqonbus")
+        d.checks = [upgrade_check.upgrade_check(run, reason="no PostgreSQL newer than 18 with pg_upgrade here")]
+        return d
+
+    ok = drill("arqonbus-pitr", UpgradeCheckRun(16, 18, 0, "Checking cluster versions  ok\n*Clusters are compatible*"))
+    bad = drill("pegasus-pitr", UpgradeCheckRun(16, 18, 1, "Checking for incompatible polymorphic functions  fatal\n"))
+    newest = drill("arqonbus-pitr-barman", None)
+    assert upgrade_matrix([newest]) is None
+    m = upgrade_matrix([ok, bad, newest])
+    assert m is not None and m.checks == ["upgrade_check"]
+    good, failed = row_label("arqonbus-pitr", 16, 18), row_label("pegasus-pitr", 16, 18)
+    assert m.versions == [good, failed] and good == "18 (pg_upgrade --check from 16, arqonbus-pitr)"
+    assert m.cells == {good: {"upgrade_check": "passed"}, failed: {"upgrade_check": "failed"}}
+    assert "polymorphic functions" in m.reasons[failed]["upgrade_check"]
+    report = RunReport(run_id="matrix", command=["pytest"], environment=capture_environment(),
+                       started_at=utcnow(), drills=[ok, bad, newest], matrix=m)
+    report.finish()
+    paths = write_run(report, tmp_path)
+    md = paths["report.md"].read_text()
+    assert "## Version matrix" in md and "| version | upgrade_check |" in md
+    assert f"| {good} | ✔ passed |" in md and f"| {failed} | ✘ failed: pg_upgrade --check 16 -> 18 exited 1" in md, md
+    data = json.loads(paths["report.json"].read_text())
+    assert data["matrix"]["cells"][failed] == {"upgrade_check": "failed"}

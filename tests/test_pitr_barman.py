@@ -138,3 +138,28 @@ def test_pegasus_barman_cloud_drill_restores_database_and_storage_to_one_instant
     assert backup_step.status == "passed" and backup_step.allowances
     (storage_step,) = [s for s in rep.steps if s.name.startswith("Restore Object Storage")]
     assert storage_step.status == "passed" and storage_step.phase == "restore"
+
+
+def test_restore_drill_run_reports_the_upgrade_check_in_the_version_matrix(drill_infra, tmp_path):
+    """`restore-drill run pegasus-pitr-barman` (restore_drill.session.run, as the CLI runs it): the drill's
+    pg_upgrade --check of the restored base backup (issue 17's "before an upgrade") is a row of report.json's
+    version matrix and of report.md's "Version matrix", with the same status as the drill's upgrade_check."""
+    import json
+
+    from restore_drill import catalog, session
+    from restore_drill.config import DrillConfig
+    from restore_drill.pitr.matrix import row_label
+
+    report, run_dir = session.run([catalog.get("pegasus-pitr-barman")], DrillConfig(report_dir=tmp_path),
+                                  ["restore-drill", "run", "pegasus-pitr-barman"], infra=drill_infra, progress=False)
+    (d,) = report.drills
+    uc = check(d, "upgrade_check")
+    data = json.loads((run_dir / "report.json").read_text())
+    if uc.status is Status.SKIPPED:  # no newer major on this machine: nothing to put in a row
+        assert data["matrix"] is None
+        return
+    row = row_label(d.id, uc.evidence["old_major"], uc.evidence["new_major"])
+    assert data["matrix"]["versions"] == [row] and data["matrix"]["checks"] == ["upgrade_check"]
+    assert data["matrix"]["cells"][row] == {"upgrade_check": uc.status.value}
+    assert uc.status is Status.PASSED, uc.message
+    assert f"| {row} | ✔ passed |" in (run_dir / "report.md").read_text()

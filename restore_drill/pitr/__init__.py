@@ -6,6 +6,7 @@
 - ``wal``: WAL segment names, the S3 archive listing, a pg_waldump read of the archive.
 - ``recovery``: recovery targets and what the restored server's log says recovery did.
 - ``upgrade``: ``pg_upgrade --check`` of the restored base backup into the next major.
+- ``matrix``: ``upgrade_matrix``, the run's version matrix row of each drill's ``upgrade_check``.
 - ``drill``: ``run_physical`` (what the engine runs for a DrillSpec with ``physical``), ``PitrOptions``.
 
 The checks live in ``restore_drill.checks`` (recovery, wal_archive, base_backup, storage_pitr,
