@@ -39,16 +39,32 @@ def probe(bins: PgBinaries) -> tuple[bool, str]:
     return (done.returncode == 0), done.stderr.strip()
 
 
+def _extract(t: tarfile.TarFile, dest: Path) -> None:
+    """Extract ``t`` into ``dest`` refusing members that would land outside it. Python 3.11.4+ has the
+    ``filter="tar"`` extraction filter (PEP 706); older 3.11 releases (Debian 12 ships 3.11.2) lack the
+    keyword, so the same refusal is done by hand there."""
+    if hasattr(tarfile, "tar_filter"):
+        t.extractall(dest, filter="tar")
+        return
+    root = dest.resolve()
+    for m in t.getmembers():
+        target = (root / m.name).resolve()
+        link = (target.parent / m.linkname).resolve() if m.issym() else (root / m.linkname).resolve() if m.islnk() else target
+        if root not in (target, *target.parents) or root not in (link, *link.parents) or m.isdev():
+            raise ValueError(f"tar member {m.name!r} would be extracted outside {dest}")
+    t.extractall(dest)  # noqa: S202 - every member was checked above
+
+
 def _plain(backup: Path, dest: Path) -> Path:
     """A plain copy of a tar-format backup (base.tar, pg_wal.tar, backup_manifest) in ``dest``."""
     if not (backup / "base.tar").exists():
         return backup
     with tarfile.open(backup / "base.tar") as t:
-        t.extractall(dest, filter="tar")
+        _extract(t, dest)
     if (backup / "pg_wal.tar").exists():
         (dest / "pg_wal").mkdir(exist_ok=True)
         with tarfile.open(backup / "pg_wal.tar") as t:
-            t.extractall(dest / "pg_wal", filter="tar")
+            _extract(t, dest / "pg_wal")
     shutil.copy2(backup / "backup_manifest", dest / "backup_manifest")
     return dest
 
