@@ -103,7 +103,7 @@ def test_a_cached_copy_of_our_interpreter_runs_aws_as_the_server_user(work: Path
 @root_only
 def test_no_usable_cache_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = _private_site(tmp_path)
-    monkeypatch.setattr(server_python, "cache_roots", lambda: [tmp_path / "root-like" / "cache"])  # inside the 0700 folder
+    monkeypatch.setattr(binaries, "cache_roots", lambda: [tmp_path / "root-like" / "cache"])  # inside the 0700 folder
     with pytest.raises(InfraUnavailable) as e:
         server_python.reachable_site(server_user(), str(site))
     assert f"cannot reach {site}" in str(e.value) and binaries.CACHE_ENV in str(e.value)

@@ -19,13 +19,12 @@ import shutil
 import stat
 import sys
 import sysconfig
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from restore_drill.errors import InfraUnavailable
-from restore_drill.fixtures.binaries import CACHE_ENV, _link_or_copy, _safe_root, cache_roots
+from restore_drill.fixtures import binaries
+from restore_drill.fixtures.binaries import _link_or_copy
 from restore_drill.fixtures.runtime_user import RunAs
 
 # Distributions whose modules the shims run; their requirements (every extra, if installed) follow.
@@ -114,42 +113,6 @@ def _share(src: Path, dst: Path) -> None:
         os.chmod(dst, dst.stat().st_mode | 0o444 | (0o111 if dst.stat().st_mode & 0o100 else 0))
 
 
-def _open_up(tmp: Path) -> None:
-    """Folders made under a umask of 077 would stay private: make every folder of the copy 0755."""
-    for d, _, _ in os.walk(tmp):
-        os.chmod(d, 0o755)
-
-
-def _cached(user: RunAs, name: str, fill: Callable[[Path], None], what: str) -> Path:
-    """``<cache root>/<name>``, made once by ``fill(tmp)`` in a temp folder then renamed (a concurrent
-    process that renamed first wins). Raises InfraUnavailable naming the fix when no root can be used."""
-    errors: list[str] = []
-    for root in cache_roots():
-        try:
-            if not _safe_root(root) or user.blocked_at(root) is not None:
-                errors.append(f"{root}: not a root-owned folder the server user can reach")
-                continue
-            dest = root / name
-            if not dest.is_dir():
-                tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-                try:
-                    fill(tmp)
-                    _open_up(tmp)
-                    tmp.rename(dest)
-                except OSError:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    if not dest.is_dir():  # not another process's rename: our own failure
-                        raise
-            if user.blocked_at(dest) is None:
-                return dest
-            errors.append(f"{dest}: still not reachable")
-        except OSError as e:
-            errors.append(f"{root}: {e.strerror or e}")
-    raise InfraUnavailable(
-        f"the server user {user.name!r} cannot reach {what} and no shared copy could be made "
-        f"({'; '.join(errors)}); set {CACHE_ENV} to a root-owned folder it can reach, or run as that user")
-
-
 def reachable_site(user: RunAs, site: str) -> str:
     """``site``, or a cached copy of the shims' distributions (:func:`shim_distributions`) the server user
     can read. Key: ``site``'s path, each distribution's name/version and its RECORD's size/mtime.
@@ -171,7 +134,7 @@ def reachable_site(user: RunAs, site: str) -> str:
             _share(src / rel, tmp / rel)
 
     ver = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return str(_cached(user, f"py{ver}-site-{key}", fill, f"{site} ({blocked} is not searchable by it)"))
+    return str(binaries.shared_copy(user, f"py{ver}-site-{key}", fill, f"{site} ({blocked} is not searchable by it)"))
 
 
 def _base_interpreter() -> tuple[Path, Path]:
@@ -196,7 +159,7 @@ def cached_interpreter(user: RunAs) -> ServerPython:
         shutil.copytree(stdlib, tmp / "lib" / f"python{ver}", symlinks=True, copy_function=_link_or_copy,
                         ignore=shutil.ignore_patterns(*_STDLIB_SKIP))
 
-    dest = _cached(user, f"python{ver}-{key}", fill, f"the interpreter {exe}")
+    dest = binaries.shared_copy(user, f"python{ver}-{key}", fill, f"the interpreter {exe}")
     return ServerPython(str(dest / "bin" / f"python{ver}"), "", home=str(dest), libdir=str(dest / "lib"))
 
 
