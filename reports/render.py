@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from restore_drill.checks.result import Status
+from restore_drill.foundation import seconds_text
 
 from .charts import PHASE_COLOURS, STATUS_COLOURS, phase_timeline_svg
 from .model import PHASE_NAMES, DrillReport, RunReport
@@ -58,16 +59,11 @@ CONTROLS = (
 
 
 def dur(v: Any) -> str:
-    """Seconds for people: 0.42 s, 12.3 s, 2m 05s."""
+    """Seconds for people: 0.42 s, 12.3 s, 2m 05s (foundation.seconds_text, the rounding check messages
+    use too); "–" for no value."""
     if v is None or v == "":
         return "–"
-    s = float(v)
-    if s < 10:
-        return f"{s:.2f} s"
-    if s < 120:
-        return f"{s:.1f} s"
-    m, sec = divmod(int(round(s)), 60)
-    return f"{m}m {sec:02d}s" if m < 60 else f"{m // 60}h {m % 60:02d}m"
+    return seconds_text(float(v))
 
 
 def nbytes(v: Any) -> str:
