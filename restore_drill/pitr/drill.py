@@ -477,25 +477,24 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
         t = datetime.fromisoformat(target.value) if target.kind == "time" else None
         return wal_checks.recoverable_window(sc, end, target=t)
 
-    def c_rows() -> CheckResult:
-        from restore_drill.checks import data
-
+    def on_restored(name: str, unreachable: str, check: Callable[[Any, Any], CheckResult]) -> CheckResult:
+        """``check(conn, manifest)`` over the restored server's database, or failed with ``unreachable``."""
         if manifest is None or in_rec is None:
-            return CheckResult.failed("row_counts", "the restored server is not reachable; no rows to count")
+            return CheckResult.failed(name, unreachable)
         srv = run.host.restored
         assert srv is not None
         with psycopg.connect(srv.database(run.dbname).url, autocommit=True) as conn:
-            return data.row_counts(conn, manifest)
+            return check(conn, manifest)
+
+    def c_rows() -> CheckResult:
+        from restore_drill.checks import data
+
+        return on_restored("row_counts", "the restored server is not reachable; no rows to count", data.row_counts)
 
     def c_sums() -> CheckResult:
         from restore_drill.checks import data
 
-        if manifest is None or in_rec is None:
-            return CheckResult.failed("table_checksums", "the restored server is not reachable")
-        srv = run.host.restored
-        assert srv is not None
-        with psycopg.connect(srv.database(run.dbname).url, autocommit=True) as conn:
-            return data.table_checksums(conn, manifest)
+        return on_restored("table_checksums", "the restored server is not reachable", data.table_checksums)
 
     plan: list[tuple[str, Callable[[], CheckResult]]] = [
         ("recovery_target", lambda: recovery_checks.recovery_target(run.outcome, target, in_recovery=in_rec,
