@@ -6,6 +6,7 @@ import contextlib
 import glob
 import os
 import socket
+import sys
 import tempfile
 import textwrap
 import threading
@@ -30,6 +31,14 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+# A command prefix that starts the program with SIGINT at its default action. A shell that starts a job
+# without job control (`cmd &` in a script, nohup) makes it ignore SIGINT, and an ignored signal is
+# inherited across fork and exec (POSIX, "Shell Command Language", asynchronous lists; signal(7)); Python
+# then installs no KeyboardInterrupt handler, so a test's "Ctrl-C" would never reach the program under test.
+SIGINT_DEFAULT = [sys.executable, "-c",
+                  "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"]
 
 
 class Listener:

@@ -221,7 +221,9 @@ def start_cli(args: list[str], tmp_path: Path, *, env_extra: dict[str, str] | No
     full = [CLI, *args]
     if "--report-dir" not in args:
         full += ["--report-dir", str(report_dir)]
-    proc = subprocess.Popen(full, cwd=cwd or tmp_path, env=cli_env(tmpdir, env_extra, home), text=True,
+    from tests.helpers import SIGINT_DEFAULT  # a Ctrl-C the test sends must reach the CLI
+
+    proc = subprocess.Popen([*SIGINT_DEFAULT, *full], cwd=cwd or tmp_path, env=cli_env(tmpdir, env_extra, home), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     watch = ProcessWatch(proc.pid, on_poll).start()
     return proc, watch, tmpdir, report_dir

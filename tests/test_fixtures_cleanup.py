@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import alive
+from tests.helpers import SIGINT_DEFAULT, alive
 
 INNER = textwrap.dedent('''
     import json, os, time
@@ -40,7 +40,7 @@ def _run_inner(tmp_path: Path, *args: str, hang: bool = False) -> tuple[int, dic
     env = {**os.environ, "RD_LEFTOVER_FILE": str(record)}
     if hang:
         env["RD_HANG"] = "1"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(test_file), *args]
+    cmd = [*SIGINT_DEFAULT, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(test_file), *args]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if hang:
         deadline = time.monotonic() + 60
