@@ -22,7 +22,6 @@ from typing import Any
 
 from restore_drill.foundation import table_digest, utcnow
 from restore_drill.objectstore import ObjectStore
-from restore_drill.seeds import ledger
 
 from . import (
     api,
@@ -277,8 +276,6 @@ def _backup_artifact(ctx: CheckContext) -> CheckResult:
     scope = ctx.scope_tables
     if scope is not None and ctx.system.exclude_data:  # [database] exclude_data: no data in the archive, on purpose
         scope = [t for t in scope if t not in ctx.system.exclude_data]
-    if scope is not None and ledger.TABLE in (ctx.backup.data_tables or []):
-        scope = [*scope, ledger.TABLE]  # the harness's own write ledger rides along in a whole-database dump
     return backup.backup_artifact(ctx.backup, ctx.client_bins.tool("pg_restore"), scope,
                                   partitioned=schema.partitioned_parents(ctx.manifest))
 
