@@ -18,7 +18,6 @@ import psycopg
 from psycopg import sql
 
 from restore_drill.objectstore import ObjectInfo, ObjectStore, S3Client, base_prefix, list_objects, open_store
-from restore_drill.procs import block_interrupts
 from restore_drill.seeds.manifest import Manifest, ObjectSnapshot, content_etag, known_sha256, remember_sha256
 
 from ._util import capped, human_duration, ident, missing_tables, parse_time, qualified, quote_qualified, read_session, sample, timed
@@ -319,7 +318,7 @@ def object_integrity(
     common = sorted(set(expected) & set(listed))
     base = base_prefix(prefix)
     carried = {k: sha for k in common if (sha := _proven_sha256(infos[k], expected[k])) is not None}
-    with ThreadPoolExecutor(max_workers=max(1, workers), initializer=block_interrupts) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         fetched = dict(zip(common, pool.map(
             lambda k: (_head(s3_client, bucket, base + k, infos[k].size, carried[k]) if k in carried
                        else _fetch(s3_client, bucket, base + k, infos[k].etag)), common), strict=True))

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from restore_drill.errors import StepTimeout
-from restore_drill.procs import block_interrupts, run
+from restore_drill.procs import run
 from restore_drill.redact import redact_url
 
 from .model import CIInfo, Environment, PostgresInfo, S3Info
@@ -84,7 +84,7 @@ def probe_tool_versions(tools: Mapping[str, str | Path], env: Mapping[str, str] 
     binary's path, size and mtime and the PATH it ran with (a replaced binary is asked again)."""
     child_env = dict(env) if env is not None else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     items = list(tools.items())
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(items))), initializer=block_interrupts) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(items)))) as pool:
         answers = list(pool.map(lambda item: _probe_one(item[1], child_env, timeout_s), items))
     return {name: answer for (name, _), answer in zip(items, answers, strict=True)}
 

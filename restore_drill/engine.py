@@ -30,7 +30,7 @@ from restore_drill.seeds.hooks import SystemHooks, hooks_for
 from restore_drill.seeds.manifest import Manifest, take_manifest
 from restore_drill.seeds.scope import require_tables
 
-from . import disasters, procs, runbook
+from . import disasters, runbook
 from .catalog import DrillSpec
 from .checkplan import CheckInputs, run_checks
 from .config import DrillConfig
@@ -577,7 +577,6 @@ class _Background:
         self._error: BaseException | None = None
 
         def run() -> None:
-            procs.block_interrupts()
             try:
                 self._value = fn()
             except BaseException as e:  # noqa: BLE001 - handed to result()

@@ -20,17 +20,6 @@ from .redact import Redactor
 TAIL_CHARS = 4000
 
 
-def block_interrupts() -> None:
-    """Block SIGINT and SIGTERM in the calling helper thread (call it first in a thread's target).
-
-    The kernel delivers a process-directed signal to any thread that does not block it; Python runs its
-    handler only in the main thread (Python docs, "signal": handlers are always executed in the main
-    thread), so a signal taken by a helper thread does not interrupt the main thread's blocking wait on a
-    step and Ctrl-C/SIGTERM could land late. Blocked here, they reach the main thread, whose wait returns
-    EINTR and raises KeyboardInterrupt at once (PEP 475)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-
-
 def tail(text: str, limit: int = TAIL_CHARS) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 

@@ -27,7 +27,6 @@ import psycopg
 from restore_drill.objectstore import S3Client
 
 from .errors import HarnessFault
-from .procs import block_interrupts
 from .redact import Redactor
 
 STANDIN_HEADER = "X-Restore-Drill-Standin"
@@ -114,13 +113,7 @@ class StandinApi:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        server = self._server
-
-        def serve() -> None:
-            block_interrupts()
-            server.serve_forever()
-
-        self._thread = threading.Thread(target=serve, name="standin-api", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="standin-api", daemon=True)
         self._thread.start()
         return self.base_url
 

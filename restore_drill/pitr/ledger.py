@@ -20,7 +20,6 @@ import psycopg
 
 from restore_drill.errors import HarnessFault
 from restore_drill.fixtures.database import Database
-from restore_drill.procs import block_interrupts
 
 SCHEMA = "restore_drill_ledger"
 TABLE = f"{SCHEMA}.writes"
@@ -65,7 +64,6 @@ class LedgerWriter:
         self._thread.start()
 
     def _loop(self) -> None:
-        block_interrupts()
         try:
             with psycopg.connect(self.db.url, autocommit=True) as conn:
                 while not self._stop.is_set():

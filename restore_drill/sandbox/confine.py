@@ -337,7 +337,6 @@ class StepSandbox:
 
 
 def _drain(fd: int, into: list[bytes]) -> None:
-    procs.block_interrupts()
     try:
         while chunk := os.read(fd, 65536):
             into.append(chunk)

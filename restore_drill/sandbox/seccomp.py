@@ -28,8 +28,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from restore_drill.procs import block_interrupts
-
 _ARCH = {  # machine -> (AUDIT_ARCH_*, __NR_connect, __NR_io_uring_setup, __NR_seccomp)
     "x86_64": (0xC000003E, 42, 425, 317),
     "aarch64": (0xC00000B7, 203, 425, 277),
@@ -161,7 +159,6 @@ class Supervisor:
         return self.attempts
 
     def _loop(self) -> None:
-        block_interrupts()
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         while not self._stop.is_set():

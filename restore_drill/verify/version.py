@@ -21,7 +21,7 @@ from restore_drill.reports.model import DrillReport, ErrorInfo, RestoreTarget, T
 
 from ..errors import DrillError, HarnessFault
 from ..events import EventBus, phase
-from ..procs import block_interrupts, run
+from ..procs import run
 from ..records import BackupRecord, SnapshotRecord, StepRecord
 from ..redact import Redactor
 from .checks import backup_artifact, db_checks
@@ -50,7 +50,6 @@ class Prestart:
         self._thread.start()
 
     def _run(self) -> None:
-        block_interrupts()
         try:
             db = self.infra.postgres(self.major).create_database(name=f"verify_{uuid.uuid4().hex[:10]}")
         except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it as before

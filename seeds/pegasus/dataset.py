@@ -13,7 +13,6 @@ import psycopg
 
 from restore_drill.errors import BadInput
 from restore_drill.objectstore import S3Client
-from restore_drill.procs import block_interrupts
 
 from .._copy import bulk_load, copy_rows, reset_identity
 from .._sql import run_script
@@ -94,5 +93,5 @@ def upload_objects(s3_client: S3Client, bucket: str, prefix: str, objects: list[
                              ContentType=o.content_type, Metadata=o.metadata)
         return len(o.body)
 
-    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, initializer=block_interrupts) as pool:
+    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
         return sum(pool.map(put, objects))
