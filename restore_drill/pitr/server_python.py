@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restore_drill.fixtures import binaries
-from restore_drill.fixtures.binaries import _link_or_copy
+from restore_drill.fixtures.binaries import link_or_copy
 from restore_drill.fixtures.runtime_user import RunAs
 
 # Distributions whose modules the shims run; their requirements (every extra, if installed) follow.
@@ -107,7 +107,7 @@ def _share(src: Path, dst: Path) -> None:
     chmod on a hardlink would change the venv's own file)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     if src.stat().st_mode & stat.S_IROTH:
-        _link_or_copy(str(src), str(dst))
+        link_or_copy(str(src), str(dst))
     else:
         shutil.copy2(src, dst)
         os.chmod(dst, dst.stat().st_mode | 0o444 | (0o111 if dst.stat().st_mode & 0o100 else 0))
@@ -156,7 +156,7 @@ def cached_interpreter(user: RunAs) -> ServerPython:
         _share(exe, tmp / "bin" / f"python{ver}")
         for lib in (prefix / "lib").glob("libpython*.so*"):
             _share(lib.resolve(), tmp / "lib" / lib.name)
-        shutil.copytree(stdlib, tmp / "lib" / f"python{ver}", symlinks=True, copy_function=_link_or_copy,
+        shutil.copytree(stdlib, tmp / "lib" / f"python{ver}", symlinks=True, copy_function=link_or_copy,
                         ignore=shutil.ignore_patterns(*_STDLIB_SKIP))
 
     dest = binaries.shared_copy(user, f"python{ver}-{key}", fill, f"the interpreter {exe}")
