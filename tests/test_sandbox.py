@@ -226,6 +226,22 @@ def test_dry_run_lists_commands_bindings_tools_and_reach() -> None:
     assert "[restore-drill] disaster hook (before:Restore)" in text
 
 
+def test_dry_run_shows_the_runbook_paths_the_binding_mounts() -> None:
+    """[names] folders/tools: the dry run says what each step sees at the runbook's host path, as the real run
+    mounts it (sandbox.path_mounts), and that unconfined steps cannot have them (the runner makes them not_run)."""
+    book = parse_runbook("# t\n## Setup\n```bash\ncd /srv/app && /usr/local/bin/aws --version\n```\n", "t.md")
+    binding = parse_binding({"phases": {"setup": ["Setup"]},
+                             "names": {"folders": {"/srv/app": "app"}, "tools": {"/usr/local/bin/aws": "aws"}}},
+                            name="t")
+    text = "\n".join(sandbox.dry_run(book, binding))
+    assert "/srv/app -> the working folder's app (read-write)" in text
+    assert "/usr/local/bin/aws -> the drill's aws (read-only)" in text and "bind mount" in text
+    unconfined = "\n".join(sandbox.dry_run(book, binding, confined=False))
+    assert "every step is not run" in unconfined
+    plain = parse_binding({"phases": {"setup": ["Setup"]}}, name="t")
+    assert "paths the runbook names" not in "\n".join(sandbox.dry_run(book, plain))
+
+
 def test_cli_dry_run_runs_nothing(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -46,6 +46,24 @@ def _operator_input(name: str, binding: Any) -> str:
     return said + "nothing binds it, so it is empty"
 
 
+def _mounts(binding: Any, confined: bool) -> list[str]:
+    """The binding's ``[names] folders``/``tools`` as a real run shows them to each step (sandbox.path_mounts):
+    the runbook's host path -> what the step sees there. Only named here: the tools are looked up when the
+    drill starts, on the step's PATH."""
+    names = getattr(binding, "names", None)
+    folders = dict(getattr(names, "folders", {}) or {})
+    tools = dict(getattr(names, "tools", {}) or {})
+    if not folders and not tools:
+        return []
+    how = ("a bind mount in each step's own mount namespace; the host path itself is never created or changed"
+           if confined else "impossible unconfined: a step has no mount namespace then, so every step is not run")
+    out = [f"  - paths the runbook names, shown to each step at that path ({how}):"]
+    out += [f"      {host} -> the working folder's {rel if rel != '.' else 'own root'} (read-write)"
+            for host, rel in sorted(folders.items())]
+    out += [f"      {host} -> the drill's {name} (read-only)" for host, name in sorted(tools.items())]
+    return out
+
+
 def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True,
             system_variables: Sequence[str] = ()) -> list[str]:
     """The plan as printable lines: one block per step/hook in execution order.
@@ -67,6 +85,7 @@ def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True,
     out.append("every runbook step " + ("runs confined and may reach only:" if confined
                                           else "runs UNCONFINED (--unconfined): it may reach anything the host can, e.g.:"))
     out += [f"  - {r}" for r in REACH]
+    out += _mounts(binding, confined)
     out.append("")
     for n, item in enumerate(steps.items, 1):
         if isinstance(item, HookPoint):
