@@ -157,15 +157,17 @@ def finish(report: RunReport, run_dir: Path, config: DrillConfig, log_failed: st
 
 
 def errored_report(config: DrillConfig | None, argv: Sequence[str], err: BaseException,
-                   report_dir: Path | None = None) -> tuple[RunReport, Path | None]:
-    """A report for a run that could not start (bad input): status errored, the error named."""
+                   report_dir: Path | None = None, *, info: ErrorInfo | None = None) -> tuple[RunReport, Path | None]:
+    """A report for a run that could not start (bad input, or Ctrl-C/SIGTERM before its run folder existed):
+    status errored, the error named (``info`` when given, else taken from ``err``). Returns (report, run
+    folder), the folder None when it could not be written (OSError)."""
     from .config import DEFAULT_REPORT_DIR
 
     base = report_dir or (config.report_dir if config is not None else DEFAULT_REPORT_DIR)
     redact = Redactor()
     report = RunReport(run_id=uuid.uuid4().hex[:8], command=[redact(a) for a in argv],
                        environment=capture_environment(), started_at=utcnow())
-    report.error = ErrorInfo.from_exception(err, redact)
+    report.error = info or ErrorInfo.from_exception(err, redact)
     try:
         run_dir = new_run_dir(base)
         report.finish()

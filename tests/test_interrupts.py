@@ -4,11 +4,13 @@ The end-to-end case (a real CLI process, no leftovers) is tests/test_faults.py::
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,25 @@ def test_sigterm_raises_terminated_once_and_the_handler_is_restored() -> None:
             torn_down = True
     assert torn_down and signal.getsignal(signal.SIGTERM) is before
     assert describe(KeyboardInterrupt()) == ("KeyboardInterrupt", "interrupted (Ctrl-C)")
+
+
+@pytest.mark.parametrize("command", ["run", "verify-backup"])
+def test_a_signal_before_the_run_folder_exists_still_leaves_an_errored_report(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM (or Ctrl-C) while options are still being read, before any run folder: the CLI still writes
+    an errored report naming the signal, says where, and exits 2 (a CI cancel must leave evidence)."""
+    from restore_drill import cli
+
+    def terminated(**_: object) -> None:
+        raise Terminated()
+
+    monkeypatch.setattr(cli.cli, "main", terminated)
+    with pytest.raises(SystemExit) as done:
+        cli.main([command, "--report-dir", str(tmp_path)])
+    assert done.value.code == 2
+    [report] = tmp_path.glob("*/report.json")
+    data = json.loads(report.read_text())
+    assert data["status"] == "errored"
+    assert data["error"]["type"] == "Terminated" and "terminated by SIGTERM" in data["error"]["message"]
+    err = capsys.readouterr().err
+    assert "terminated by SIGTERM" in err and f"{report}" in err and "(errored)" in err

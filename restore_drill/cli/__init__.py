@@ -56,13 +56,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (Ctrl-C, SIGTERM) into Abort
-        _interrupted(e.__cause__ or e.__context__)
+        _interrupted(e.__cause__ or e.__context__, args)
     except click.UsageError as e:
         from .. import session
 
         click.echo(f"restore-drill: error: {e.format_message()} (see restore-drill {args[0] if args else ''} --help)".replace("  ", " "),
                    err=True)
-        if args and args[0] in ("run", "runbook", "verify-backup"):
+        if args and args[0] in _REPORTING:
             _, run_dir = session.errored_report(None, ["restore-drill", *args], BadInput(e.format_message()),
                                                 report_dir_arg(args))
             if run_dir is not None:
@@ -72,16 +72,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"restore-drill: error: {e.format_message()}", err=True)
         sys.exit(2)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
-        _interrupted(e)
+        _interrupted(e, args)
 
 
-def _interrupted(e: BaseException | None) -> None:
-    """Ctrl-C or SIGTERM: one line saying which, where the errored report is, exit 2."""
+_REPORTING = ("run", "runbook", "verify-backup")  # the commands whose every ending writes a report
+
+
+def _interrupted(e: BaseException | None, args: Sequence[str]) -> None:
+    """Ctrl-C or SIGTERM: one line saying which, where the errored report is, exit 2. A signal that came
+    before the run had its folder (while options were read, say) still leaves an errored report."""
     if e is None:
         click.echo("restore-drill: interrupted", err=True)
         sys.exit(2)
-    click.echo(f"restore-drill: {describe(e)[1]}; disposable infrastructure was stopped", err=True)
+    kind, why = describe(e)
+    click.echo(f"restore-drill: {why}; disposable infrastructure was stopped", err=True)
     run_dir = run_dir_of(e)
+    if run_dir is None and args and args[0] in _REPORTING and not {"--dry-run", "--help"} & set(args):
+        from .. import session
+        from ..reports.model import ErrorInfo
+
+        _, run_dir = session.errored_report(None, ["restore-drill", *args], e, report_dir_arg(args),
+                                            info=ErrorInfo(kind, f"{why} before the run started", "errored"))
     if run_dir is not None:
         click.echo(f"report: {run_dir}/report.json (errored)", err=True)
     sys.exit(2)
