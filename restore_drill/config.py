@@ -7,6 +7,7 @@ given on purpose are kept (and then validated).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -45,6 +46,10 @@ class DrillConfig:
     history_file: Path | None = None
     large_objects: bool = False  # Pegasus: a few ~10 MB audio files, above the aws CLI's multipart threshold
     backup_history: str | None = None  # folder or s3://bucket/prefix holding dated backups (retention)
+    # Physical (point-in-time recovery) drills only: the recovery target kind (time | xid | lsn | name |
+    # immediate, restore_drill.pitr.recovery.TARGET_KINDS) and, for time, how far before the disaster.
+    recovery_target: str | None = None
+    recovery_target_offset_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.scale < 1:
@@ -57,8 +62,26 @@ class DrillConfig:
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise BadInput(f"--{name.replace('_s', '')}-target must be > 0 seconds, got {v:g}")
+        self._check_recovery_target()
         if self.pg_version is not None and self.pg_version < 9:
             raise BadInput(f"--pg-version must be a PostgreSQL major such as 16, got {self.pg_version}")
+
+    def _check_recovery_target(self) -> None:
+        """--recovery-target is one of PostgreSQL's target kinds; --recovery-target-offset is a finite
+        number of seconds >= 0 and only means something for a time target."""
+        if self.recovery_target is not None:
+            from .pitr.recovery import TARGET_KINDS
+
+            if self.recovery_target not in TARGET_KINDS:
+                raise BadInput(f"--recovery-target {self.recovery_target!r}: use one of {', '.join(TARGET_KINDS)}")
+        off = self.recovery_target_offset_s
+        if off is not None:
+            if not math.isfinite(off) or off < 0:
+                raise BadInput(f"--recovery-target-offset must be a number of seconds >= 0 (how long before the "
+                               f"disaster the time target lies, e.g. 0.1), got {off:g}")
+            if self.recovery_target not in (None, "time"):
+                raise BadInput(f"--recovery-target-offset applies to --recovery-target time only, not "
+                               f"{self.recovery_target}: drop the offset or use --recovery-target time")
 
 
 def _ini(start: Path) -> dict[str, Any]:

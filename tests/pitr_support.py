@@ -17,11 +17,14 @@ from restore_drill.pitr.drill import PitrOptions, PitrRun
 def run_pitr(infra: Any, tmp_path: Path, name: str = "arqonbus-pitr", *, major: int | None = None,
              opts: PitrOptions | None = None, runbook: Path | None = None, binding: Path | None = None,
              **config: Any) -> tuple[Any, PitrRun]:
-    """Run drill ``name`` (a physical one from the catalog) and return (DrillReport, PitrRun)."""
+    """Run drill ``name`` (a physical one from the catalog) and return (DrillReport, PitrRun). ``opts`` given:
+    the drill runs with them; else with the options the DrillConfig (``config``, e.g. recovery_target="xid")
+    gives, as `restore-drill run --recovery-target` does."""
     spec = catalog.get(name)
     cfg = replace(DrillConfig(pg_version=major, report_dir=tmp_path), **config)
     drill = Drill(spec, cfg, infra, EventBus(), tmp_path, runbook_path=runbook, binding_path=binding)
-    drill.pitr_options = opts or PitrOptions()  # type: ignore[attr-defined]
+    if opts is not None:  # else the drill takes them from the config (recovery_target*), as `restore-drill run`
+        drill.pitr_options = opts  # type: ignore[attr-defined]
     rep = drill.run()
     return rep, drill.pitr_run  # type: ignore[attr-defined]
 

@@ -222,7 +222,9 @@ def real_drill(drill_infra, tmp_path_factory):
     from restore_drill.reports.writers import write_run
 
     tmp = tmp_path_factory.mktemp("pitr-drill")
-    rep, run = run_pitr(drill_infra, tmp)
+    # The recovery target comes from the config, as `restore-drill run arqonbus-pitr --recovery-target time
+    # --recovery-target-offset 0.05` gives it (PitrOptions' default offset is 0.1 s).
+    rep, run = run_pitr(drill_infra, tmp, recovery_target="time", recovery_target_offset_s=0.05)
     report = RunReport(run_id="pitr-drill", command=["pytest"], environment=capture_environment(),
                        started_at=rep.started_at, drills=[rep])
     report.finish()
@@ -245,6 +247,9 @@ def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(real_
         assert check(rep, "upgrade_check").status is Status.PASSED, check(rep, "upgrade_check").message
     assert rep.status == "passed"
     assert isinstance(run.outcome, RecoveryOutcome) and run.outcome.new_timeline == 2
+    began = datetime.fromisoformat(run.disaster["began_at"])
+    assert run.boundary == began - timedelta(milliseconds=50)  # --recovery-target-offset 0.05 reached the drill
+    assert rep.metrics["pitr"]["target"]["kind"] == "time"
     assert rep.disasters and rep.disasters[0].name == "bad-statement"
     want = window_from_ledger(run)
     assert rep.metrics["data_loss_window_ms"] == want
@@ -391,3 +396,90 @@ def test_upgrade_check_is_reported_in_the_version_matrix(tmp_path: Path) -> None
     assert f"| {good} | ✔ passed |" in md and f"| {failed} | ✘ failed: pg_upgrade --check 16 -> 18 exited 1" in md, md
     data = json.loads(paths["report.json"].read_text())
     assert data["matrix"]["cells"][failed] == {"upgrade_check": "failed"}
+
+
+# -- the recovery target from the command line ------------------------------------------------------------
+
+def test_recovery_target_choices_are_the_kinds_postgresql_has():
+    """`restore-drill run --recovery-target` offers exactly pitr.recovery.TARGET_KINDS (PostgreSQL's
+    recovery_target_time/_xid/_lsn/_name and recovery_target = 'immediate'), and --help documents both flags."""
+    from click.testing import CliRunner
+
+    from restore_drill.cli import cli
+    from restore_drill.pitr.recovery import TARGET_KINDS
+    from tests.test_registries import cli_choices
+
+    assert cli_choices("recovery_target") == {"run": TARGET_KINDS}
+    out = CliRunner().invoke(cli, ["run", "--help"], terminal_width=200).output
+    assert "--recovery-target [time|xid|lsn|name|immediate]" in out and "--recovery-target-offset S" in out
+
+
+@pytest.mark.parametrize(("kind", "offset", "want"), [
+    (None, None, ("time", 100.0)),
+    ("xid", None, ("xid", 100.0)),
+    ("immediate", None, ("immediate", 100.0)),
+    ("time", 0.25, ("time", 250.0)),
+    (None, 0.0, ("time", 0.0)),
+])
+def test_recovery_target_config_reaches_the_drill_options(kind, offset, want):
+    from restore_drill.config import DrillConfig
+    from restore_drill.pitr.drill import options_from_config
+
+    o = options_from_config(DrillConfig(recovery_target=kind, recovery_target_offset_s=offset))
+    assert (o.target_kind, o.target_offset_ms) == want
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["run", "arqonbus-table-restore", "--recovery-target", "xid"],
+     "--recovery-target applies only to point-in-time recovery drills (arqonbus-pitr"),
+    (["run", "--recovery-target-offset", "0.5"], "--recovery-target-offset applies only to point-in-time recovery"),
+    (["run", "arqonbus-pitr", "pegasus-full-restore", "--recovery-target", "lsn"], "pegasus-full-restore restores a pg_dump"),
+    (["run", "arqonbus-pitr", "--recovery-target", "yesterday"], "Invalid value for '--recovery-target': 'yesterday'"),
+    (["run", "arqonbus-pitr", "--recovery-target-offset", "-1"], "--recovery-target-offset must be a number of seconds >= 0"),
+    (["run", "arqonbus-pitr", "--recovery-target-offset", "nan"], "--recovery-target-offset must be a number of seconds"),
+    (["run", "arqonbus-pitr", "--recovery-target-offset", "soon"], "'soon' is not a valid float"),
+    (["run", "arqonbus-pitr", "--recovery-target", "xid", "--recovery-target-offset", "1"],
+     "--recovery-target-offset applies to --recovery-target time only, not xid"),
+])
+def test_bad_recovery_target_is_one_line_exit_2_and_an_errored_report(tmp_path, capsys, args, words):
+    """Bad --recovery-target input is found before anything starts: one line naming the fix, exit 2, and a
+    report.json whose status is errored."""
+    from restore_drill.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--report-dir", str(tmp_path)])
+    assert e.value.code == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err[0].startswith("restore-drill: error: ") and words in err[0], err
+    (report,) = tmp_path.glob("*/report.json")
+    data = json.loads(report.read_text())
+    assert data["status"] == "errored" and data["drills"] == [], data["status"]
+    assert not list(tmp_path.glob("*/work"))  # nothing was started
+
+
+def test_recovery_target_from_the_environment_is_validated(tmp_path, monkeypatch):
+    from restore_drill.config import resolve
+    from restore_drill.errors import BadInput
+
+    monkeypatch.setenv("RESTORE_DRILL_RECOVERY_TARGET", "lsn")
+    assert resolve({}, cwd=tmp_path).recovery_target == "lsn"
+    monkeypatch.setenv("RESTORE_DRILL_RECOVERY_TARGET", "tomorrow")
+    with pytest.raises(BadInput, match="--recovery-target 'tomorrow': use one of time, xid"):
+        resolve({}, cwd=tmp_path)
+    monkeypatch.setenv("RESTORE_DRILL_RECOVERY_TARGET", "time")
+    monkeypatch.setenv("RESTORE_DRILL_RECOVERY_TARGET_OFFSET_S", "later")
+    with pytest.raises(BadInput, match="--recovery-target-offset from RESTORE_DRILL_RECOVERY_TARGET_OFFSET_S must be a number"):
+        resolve({}, cwd=tmp_path)
+
+
+def test_recovery_target_cannot_be_combined_with_a_plan(tmp_path, capsys):
+    """A plan's jobs say what to drill (restore-drill plan holds no PITR drill): the flag is refused."""
+    from restore_drill.cli import main
+
+    plan = tmp_path / "plan.json"
+    main(["plan", "--system", "arqonbus", "-o", str(plan)])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--plan", str(plan), "--recovery-target", "xid", "--report-dir", str(tmp_path / "r")])
+    assert e.value.code == 2
+    assert "--recovery-target cannot be combined with --plan" in capsys.readouterr().err

@@ -82,7 +82,9 @@ def _run_plan(kind: str, plan_file: Path, shard: Any, kw: dict[str, Any], argv: 
         cfg = DrillConfig(report_dir=base, step_timeout_s=kw.get("timeout_s") or 3600.0)
     else:
         for flag, value in (("NAMES", kw.get("names")), ("--system", kw.get("system")),
-                            ("--procedure", kw.get("procedure")), ("--disaster", kw.get("disaster"))):
+                            ("--procedure", kw.get("procedure")), ("--disaster", kw.get("disaster")),
+                            ("--recovery-target", kw.get("recovery_target")),
+                            ("--recovery-target-offset", kw.get("recovery_target_offset_s") is not None)):
             if value:
                 raise BadInput(f"{flag} cannot be combined with --plan: the plan's jobs say what to drill "
                                "(re-make the plan to change them)")

@@ -12,6 +12,7 @@ import click
 
 from .. import catalog
 from ..errors import BadInput
+from ..pitr.recovery import TARGET_KINDS
 from ._common import common_options, drill_config, guarded
 
 
@@ -23,6 +24,13 @@ from ._common import common_options, drill_config, guarded
 @click.option("--disaster", type=click.Choice(catalog.DISASTERS), help="Override the drill's disaster, e.g. --disaster delete-rows.")
 @click.option("--dry-run", is_flag=True,
               help="Print every command the drills would run, their bindings and what they may reach; run nothing.")
+@click.option("--recovery-target", type=click.Choice(TARGET_KINDS),
+              help="Point-in-time recovery drills (*-pitr*): the recovery target the restore stops at, taken from "
+                   "the bad-statement disaster: the time just before it (default), its transaction id (xid), the "
+                   "WAL position before it (lsn), a restore point created right before it (name), or the end of "
+                   "the base backup (immediate), e.g. --recovery-target xid.")
+@click.option("--recovery-target-offset", "recovery_target_offset_s", type=float, metavar="S",
+              help="With --recovery-target time: seconds before the errant statement, e.g. 0.5 (default 0.1).")
 @common_options
 def command(names: Sequence[str], system: str | None, procedure: str | None, quiet: bool, dry_run: bool = False,
             **kw: Any) -> None:
@@ -32,6 +40,7 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
     Examples:
       restore-drill run
       restore-drill run arqonbus-table-restore --disaster corrupt-rows --seed 7
+      restore-drill run arqonbus-pitr --recovery-target lsn
       restore-drill init myapp --runbook backup-runbook.md && restore-drill run --system myapp.toml --procedure runbook
     """
     from .. import sandbox, session
@@ -41,6 +50,8 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
 
     def go() -> tuple[Any, Path | None]:
         cfg = drill_config({**kw, "disaster": None})
+        pitr = {k: kw[k] for k in ("recovery_target", "recovery_target_offset_s") if kw.get(k) is not None}
+        cfg = replace(cfg, **pitr)  # validated again (DrillConfig.__post_init__): a bad value is BadInput
         sysdef = None
         if names:
             specs = [catalog.get(n) for n in names]
@@ -59,6 +70,7 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
         else:
             specs = catalog.defaults()
         specs = [s.with_disaster(kw.get("disaster")) for s in specs]
+        refuse_recovery_target(cfg, specs)
         if procedure is not None:
             specs = [replace(s, procedure=procedure) for s in specs]
         if dry_run:
@@ -68,3 +80,17 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
         return session.run(specs, cfg, argv, system=sysdef, progress=False if quiet else None)
 
     guarded(go, kw.get("report_dir"), argv)
+
+
+def refuse_recovery_target(cfg: Any, specs: Sequence[catalog.DrillSpec]) -> None:
+    """BadInput when a recovery target (flag, RESTORE_DRILL_RECOVERY_TARGET*, pyproject) is set for a run
+    holding a drill that is not a point-in-time recovery drill: a logical restore has no recovery target, and
+    silently ignoring the setting would report a drill the operator did not ask for."""
+    if cfg.recovery_target is None and cfg.recovery_target_offset_s is None:
+        return
+    flag = "--recovery-target" if cfg.recovery_target is not None else "--recovery-target-offset"
+    logical = [s.name for s in specs if not s.physical]
+    if logical:
+        pitr = ", ".join(d.name for d in catalog.DRILLS if d.physical)
+        raise BadInput(f"{flag} applies only to point-in-time recovery drills ({pitr}); {logical[0]} restores a "
+                       "pg_dump and has no recovery target: name a PITR drill or drop the flag")

@@ -118,6 +118,18 @@ def procedure_files(system_name: str, variant: str = "") -> tuple[Path, Path]:
     return rb, bd
 
 
+def options_from_config(cfg: Any) -> PitrOptions:
+    """PitrOptions from a DrillConfig's recovery target settings (``restore-drill run --recovery-target KIND
+    --recovery-target-offset S``, RESTORE_DRILL_RECOVERY_TARGET*, pyproject); unset ones keep PitrOptions'
+    defaults (a time target 100 ms before the disaster). DrillConfig has already validated the values."""
+    opts = PitrOptions()
+    if cfg.recovery_target is not None:
+        opts.target_kind = cfg.recovery_target
+    if cfg.recovery_target_offset_s is not None:
+        opts.target_offset_ms = cfg.recovery_target_offset_s * 1000.0
+    return opts
+
+
 def _target(opts: PitrOptions, run: PitrRun) -> tuple[RecoveryTarget, datetime | None]:
     """The recovery target for the disaster just recorded, and the commit time it stands for."""
     d = run.disaster
@@ -147,8 +159,8 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
     options), InfraUnavailable (a server or the S3 endpoint could not be started), HarnessFault (the
     ledger or a hook failed). The servers and their folder are removed on every path.
     """
-    opts = opts or getattr(drill, "pitr_options", None) or PitrOptions()  # tests set drill.pitr_options
     sysdef, cfg = drill.system, drill.config
+    opts = opts or getattr(drill, "pitr_options", None) or options_from_config(cfg)  # tests set drill.pitr_options
     if drill.spec.disaster not in (None, "bad-statement"):
         raise BadInput(f"--disaster {drill.spec.disaster}: a point-in-time recovery drill's disaster is bad-statement "
                        "(an errant statement while writes go on); drop --disaster or pick a logical drill")
