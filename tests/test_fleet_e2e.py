@@ -102,6 +102,9 @@ def _check_merge_equals_single(fleet: dict[str, Any]) -> None:
     for run in sharded["runs"]:
         assert run["evidence_sha256"] in compliance and not run["evidence_problems"]
         assert run["evidence"]["report.json"] in compliance and "fleet-jobs.json" in run["evidence"]
+    compliance_html = (out / "compliance.html").read_text()
+    for run in sharded["runs"]:  # the auditor's page says what the Markdown says
+        assert run["evidence_sha256"] in compliance_html and run["evidence"]["report.json"] in compliance_html
     html = (out / "report.html").read_text()
     assert html.count("<tr><td>") == len(sharded["rows"]) + len(sharded["systems"])
     suite = ET.parse(out / "junit.xml").getroot()
@@ -146,7 +149,7 @@ def test_merge_can_write_the_fleet_report_to_the_bucket(fleet: dict[str, Any], m
     assert r.returncode == 0, r.stdout + r.stderr
     listing = moto.endpoint.client().list_objects_v2(Bucket=fleet["bucket"], Prefix="fleet/")["Contents"]
     names = {o["Key"].rsplit("/", 1)[-1] for o in listing}
-    assert {"report.json", "report.html", "compliance.md", "junit.xml", "evidence.sha256"} <= names
+    assert {"report.json", "report.html", "compliance.md", "compliance.html", "junit.xml", "evidence.sha256"} <= names
     assert list(tmp.iterdir()) == []
     jobs = len(fleet["plan"]["jobs"])
     assert f"fleet verdict: PASSED ({jobs} jobs, 1 run)" in r.stdout, r.stdout
@@ -224,3 +227,18 @@ def test_a_command_without_a_plan_uploads_its_run_folder_too(fleet: dict[str, An
     keys = [o["Key"] for o in moto.endpoint.client().list_objects_v2(Bucket=fleet["bucket"], Prefix="plain/")["Contents"]]
     assert any(k.endswith("/report.json") for k in keys) and any(k.endswith("/evidence.sha256") for k in keys)
     assert "uploaded: s3://" in r.stderr
+
+
+def test_the_fleet_compliance_page_escapes_what_a_run_wrote() -> None:
+    """compliance.html is compliance.md rendered: a finding text carrying markup (a system name, a reason taken
+    from a run folder) is shown as text, never as live HTML, and the evidence hashes read the same."""
+    from restore_drill.fleet.fleet_writers import render_compliance, render_compliance_html
+
+    doc = {"status": "failed", "as_of": "2026-11-30T00:00:00Z", "generated_at": "2026-11-30T00:00:01Z",
+           "tool": {"name": "restore-drill", "version": "0"}, "plan_id": None, "rows": [], "stale": [],
+           "reasons": ["system <script>alert(1)</script> never passed"],
+           "runs": [{"run_id": "r1", "status": "failed", "source": "s3://b/r1", "shard": None, "plan_id": None,
+                     "evidence_sha256": "ab" * 32, "evidence_problems": [], "evidence": {"report.json": "cd" * 32}}]}
+    html = render_compliance_html(doc)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "ab" * 32 in html and "cd" * 32 in html and "ab" * 32 in render_compliance(doc)

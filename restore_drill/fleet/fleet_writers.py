@@ -1,7 +1,8 @@
 """Write a fleet report folder: report.json (validated against fleet-report.schema.json), report.html
-(verdict, then a row per system/backup job, then freshness per system), compliance.md (every merged
-run's evidence hashes), junit.xml (a testcase per row and per system's freshness) and evidence.sha256.
-Every page is rendered from the report.json dict, never from anything else.
+(verdict, then a row per system/backup job, then freshness per system), compliance.md and compliance.html
+(every merged run's evidence hashes; the HTML is the Markdown rendered, so both say the same), junit.xml
+(a testcase per row and per system's freshness) and evidence.sha256. Every page is rendered from the
+report.json dict, never from anything else.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from jsonschema import Draft202012Validator
+from markdown_it import MarkdownIt
 
 from restore_drill.errors import HarnessFault
 from restore_drill.reports.evidence import write_evidence
@@ -21,7 +23,7 @@ from restore_drill.reports.evidence import write_evidence
 from .merge import FleetReport
 
 SCHEMA_PATH = Path(__file__).with_name("fleet-report.schema.json")
-FILES = ("report.json", "report.html", "compliance.md", "junit.xml", "evidence.sha256")
+FILES = ("report.json", "report.html", "compliance.md", "compliance.html", "junit.xml", "evidence.sha256")
 
 
 @lru_cache(maxsize=1)
@@ -76,7 +78,8 @@ drills must have passed within {doc['policy']['max_age_days']:g} days.</p>
 <h2>Freshness</h2>
 <table><tr><th>system</th><th>last passing drill</th><th>newest backup taken</th><th>backup policy</th>
 <th>stale</th></tr>{systems}</table>
-<p>Evidence: compliance.md lists every run folder's evidence.sha256 and its files' hashes.</p>
+<p>Evidence: <a href="compliance.html">compliance.html</a> (and compliance.md) lists every run folder's
+evidence.sha256 and its files' hashes.</p>
 </body></html>
 """
 
@@ -99,6 +102,18 @@ def render_compliance(doc: dict[str, Any]) -> str:
                 f"- evidence.sha256 sha256: `{r['evidence_sha256'] or 'missing'}` ({state})", "", "```"]
         out += [f"{digest}  {rel}" for rel, digest in sorted(r["evidence"].items())] + ["```", ""]
     return "\n".join(out) + "\n"
+
+
+def render_compliance_html(doc: dict[str, Any]) -> str:
+    """compliance.md rendered to one HTML page (markdown-it-py, CommonMark with tables; raw HTML in the
+    Markdown is escaped, so a run's text cannot inject markup) for an auditor who files pages, not Markdown."""
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(render_compliance(doc))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>restore-drill fleet compliance report</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}pre{{background:#f6f8fa;padding:8px;
+overflow-x:auto}}</style></head><body>
+{body}</body></html>
+"""
 
 
 def render_junit(doc: dict[str, Any]) -> str:
@@ -137,6 +152,7 @@ def write_fleet(fleet: FleetReport, out: Path) -> Path:
     (out / "report.json").write_text(text, encoding="utf-8")
     (out / "report.html").write_text(render_html(doc), encoding="utf-8")
     (out / "compliance.md").write_text(render_compliance(doc), encoding="utf-8")
+    (out / "compliance.html").write_text(render_compliance_html(doc), encoding="utf-8")
     (out / "junit.xml").write_text(render_junit(doc), encoding="utf-8")
     write_evidence(out)
     return out
