@@ -202,6 +202,7 @@ class Drill:
             rep.target = RestoreTarget(self.db.name, self.bucket.name if self.bucket else "",
                                        sysdef.storage_prefix or "")
         book, bnd = self.load_procedure()
+        self.infra.settle()  # the harness's background work (Infra.background) ends before the first step
         hooks = runbook.RunHooks(seed=self._hook_seed, disaster=self._hook_disaster,
                                  replacements={"write-smoke": self._hook_write_smoke},
                                  on_step=lambda s: self.bus.emit("step", rep.id, s.name, s.status, phase=s.phase,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,8 +116,13 @@ def run(
     run_dir = runfolder.create(config.report_dir)
     log = _SafeLog(LogSink(run_dir / "drill.log", redact))
     bus = EventBus(ProgressSink(progress), log)
+    # The tool-version probes (0.65-0.87 s, `aws --version` most of it) run while the first drill starts
+    # its servers; each answer is kept for the process, so the environment filled in at the end (always,
+    # in the finally below) reads them instead of asking again. The drill waits for them (Infra.settle)
+    # before its procedure's first step.
     report = RunReport(run_id=run_dir.name or uuid.uuid4().hex[:8], command=[redact(a) for a in argv],
-                       environment=_environment(config, None), started_at=utcnow())
+                       environment=capture_environment(), started_at=utcnow())
+    infra.background(lambda: _environment(config, None), "restore-drill-tool-versions")
     drill: Drill | None = None
     interrupt: KeyboardInterrupt | None = None
     try:
@@ -138,15 +144,40 @@ def run(
     except Exception as e:  # never let a harness bug look like a verdict
         report.error = ErrorInfo.from_exception(HarnessFault(f"{type(e).__name__}: {e}"), redact)
     finally:
+        infra.settle()
         report.environment = _environment(config, infra)
         if report.matrix is None:  # physical drills' pg_upgrade --check of the restored base backup (issue 17)
             report.matrix = upgrade_matrix(report.drills)
-        if own_infra:
-            infra.close()
-        run_dir = finish(report, run_dir, config, log.failed)
+        # The servers stop (postgres, moto; the data directory removed) while the report is written: the
+        # report holds nothing the stop could change (issue 19). The run returns only once both are done.
+        closing = _Closing(infra) if own_infra else None
+        try:
+            run_dir = finish(report, run_dir, config, log.failed)
+        finally:
+            if closing is not None:
+                closing.wait()
         if interrupt is not None:
             note_run_dir(interrupt, run_dir)  # the CLI prints where the errored report is
     return report, run_dir
+
+
+class _Closing:
+    """``infra.close()`` in a thread started now; ``wait()`` returns once it finished, also when a Ctrl-C
+    lands while waiting (re-raised after: every server is stopped by pid before the program goes on)."""
+
+    def __init__(self, infra: Infra) -> None:
+        self._thread = threading.Thread(target=infra.close, name="restore-drill-close", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        interrupted: KeyboardInterrupt | None = None
+        while self._thread.is_alive():
+            try:
+                self._thread.join()
+            except KeyboardInterrupt as e:  # the stop is under way: let it finish, then stop the program
+                interrupted = e
+        if interrupted is not None:
+            raise interrupted
 
 
 def finish(report: RunReport, run_dir: Path, config: DrillConfig, log_failed: str | None = None) -> Path:
