@@ -59,6 +59,9 @@ class CheckContext:
     rpo_s: float | None = None
     backup_note: str = ""  # no backup file identified: which files the backup wrote that backup_globs miss
     retention: Any = None  # a folder or S3Location holding the backup history, when the user gave one
+    # Restored from a physical backup (base backup + WAL, restore_drill/pitr): the checks of a pg_dump archive
+    # and its pg_restore steps do not apply, and the PITR checks already in ``results`` count for rto.
+    physical: bool = False
     results: list[CheckResult] = field(default_factory=list)
     _conn: Any = field(default=None, repr=False)
     _rows_present: int | None = field(default=None, repr=False)

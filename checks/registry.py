@@ -339,7 +339,8 @@ def _rto(ctx: CheckContext) -> CheckResult:
     if ctx.restore_s is None:
         return CheckResult.errored("rto", "not measured: no restore step ran, so no recovery time was measured",
                                    evidence={"achieved": False})
-    fidelity = [r for r in ctx.results if r.name in fidelity_names()]
+    names = fidelity_names() | (PHYSICAL_FIDELITY if getattr(ctx, "physical", False) else frozenset())
+    fidelity = [r for r in ctx.results if r.name in names]
     return objectives.rto(ctx.restore_s, ctx.rto_s, fidelity=fidelity)
 
 
@@ -371,14 +372,22 @@ def _retention(ctx: CheckContext) -> CheckResult:
     return retention_check(ctx.retention, ctx.system.retention_days)
 
 
+def _logical(ctx: CheckContext) -> bool:
+    """Restored from a pg_dump archive. A physical restore (base backup + WAL) has no archive for pg_restore to
+    read, no pg_restore step, restores the whole cluster (no table scope) and pairs its storage by the recovery
+    target's instant, which storage_at_target (PHYSICAL_ONLY) judges instead of snapshot_pairing."""
+    return not getattr(ctx, "physical", False)  # duck-typed contexts (tests) are logical
+
+
 def _storage(ctx: CheckContext) -> bool:
     return ctx.system.has_storage and ctx.s3_client is not None and bool(ctx.bucket)
 
 
 REGISTRY: tuple[CheckSpec, ...] = (
-    CheckSpec("backup_artifact", _backup_artifact, "the backup file exists, is complete and readable by pg_restore"),
+    CheckSpec("backup_artifact", _backup_artifact, "the backup file exists, is complete and readable by pg_restore",
+              applies=_logical),
     CheckSpec("restore_exit_status", _restore_exit_status, "pg_restore exited 0 (or only with allow-listed errors)",
-              examines_rows=True),  # exit 0 with nothing restored (a --table matching nothing) is no pass
+              applies=_logical, examines_rows=True),  # exit 0 with nothing restored (a --table matching nothing) is no pass
     CheckSpec("migration_applied", lambda c: migration.migration_applied(c.conn(), c.declared_tables, c.manifest),
               "the schema migration is present in the restore",
               applies=lambda c: c.migration_apply is not None and bool(c.declared_tables)),
@@ -399,7 +408,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
               "no orphan rows across foreign keys", examines_rows=True, items=_relation_items),
     CheckSpec("blast_radius", _with_manifest("blast_radius", lambda c: scope.blast_radius(c.conn(), c.manifest, c.declared_tables)),  # type: ignore[arg-type]
               "a table-scoped restore left every other table untouched",
-              applies=lambda c: c.system.table_scoped and bool(c.declared_tables)),
+              applies=lambda c: c.system.table_scoped and bool(c.declared_tables) and _logical(c)),
     InvariantSpec("projector_consistency", lambda c: CheckResult.skipped("projector_consistency", "no invariants"),
                   "the projector's read models agree with its event log (definition's invariants)",
                   examines_rows=True, items=_invariant_items),
@@ -415,7 +424,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "the restored prefix equals the manifest (sha256, size, content type, metadata; no orphans)",
         applies=_storage, fidelity=True),
     CheckSpec("snapshot_pairing", _pairing, "the database backup and the storage snapshot restored together match",
-              applies=_storage),
+              applies=lambda c: _storage(c) and _logical(c)),
     CheckSpec("api_probe", lambda c: api.api_probe(c.api_base_url, list(c.sample_ids)),  # type: ignore[arg-type]
               "the application's read endpoints answer over the restore", applies=lambda c: c.api_base_url is not None),
     CheckSpec("migration_idempotent", lambda c: migration.migration_idempotent(c.conn(), c.migration_apply,  # type: ignore[arg-type]
@@ -439,7 +448,8 @@ VERIFY_ONLY: tuple[tuple[str, str], ...] = (
 
 
 # Checks only physical (point-in-time recovery) drills run, over what restore_drill/pitr collected
-# (restore_drill.pitr.drill.pitr_checks runs them through run_plan).
+# (restore_drill.pitr.drill.pitr_checks runs them through run_plan, then this REGISTRY's plan over the restored
+# database with CheckContext.physical).
 PHYSICAL_ONLY: tuple[tuple[str, str], ...] = (
     ("recovery_target", "recovery reached its target, left recovery and runs on a new timeline (server log)"),
     ("pitr_exactness", "every write-ledger transaction committed at or before the target is restored, none after"),
@@ -451,6 +461,10 @@ PHYSICAL_ONLY: tuple[tuple[str, str], ...] = (
     ("upgrade_check", "pg_upgrade --check of the restored base backup into the next newer major"),
     ("backup_chain", "pg_combinebackup accepts the incremental backup chain (no missing link)"),
 )
+
+
+# The physical checks that are data fidelity: with them failing, a physical restore did not restore (rto).
+PHYSICAL_FIDELITY: frozenset[str] = frozenset({"recovery_target", "pitr_exactness"})
 
 
 def names() -> tuple[str, ...]:

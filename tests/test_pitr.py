@@ -236,13 +236,27 @@ def test_arqonbus_pitr_drill_passes_and_its_loss_window_matches_the_ledger(real_
     """restore-drill run arqonbus-pitr: base backup + WAL archive in moto, errant DELETE, restore to 100 ms
     before it. Every PITR check passes, the errant DELETE is undone (row_counts/table_checksums), and the
     reported data-loss window equals the one the ledger alone shows, to the millisecond."""
-    rep, run, _ = real_drill
+    rep, run, run_dir = real_drill
     failing = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
     assert rep.error is None, rep.error
     assert not failing, failing
     for name in ("recovery_target", "pitr_exactness", "data_loss_window", "wal_continuity", "recoverable_window",
                  "row_counts", "table_checksums", "rto", "rpo"):
         assert check(rep, name).status is Status.PASSED, check(rep, name).message
+    # The registry's plan over the restored database (CheckContext.physical): every check that applies to a
+    # restored database ran and passed; those of a pg_dump archive / table-scoped restore did not run.
+    for name in ("schema_fidelity", "sequence_health", "referential_integrity", "projector_consistency",
+                 "migration_applied", "migration_idempotent", "write_smoke"):
+        assert check(rep, name).status is Status.PASSED, check(rep, name).message
+    ran = {c.name for c in rep.checks}
+    assert not ran & {"backup_artifact", "restore_exit_status", "blast_radius", "snapshot_pairing"}, ran
+    # ... judged against the state right before the errant statement, not the seed-time manifest
+    from restore_drill.checks._util import parse_time
+
+    seeded = json.loads((run_dir.parent / "arqonbus-pitr.manifest.json").read_text())
+    assert run.expected is not None
+    assert parse_time(seeded["taken_at"]) < parse_time(run.expected.taken_at) < parse_time(run.disaster["began_at"])
+    assert run.expected.tables and all(t.startswith("public.") for t in run.expected.tables)  # no ledger table
     if any(b.major > run.host.binaries.major for b in binaries.servers()):
         assert check(rep, "upgrade_check").status is Status.PASSED, check(rep, "upgrade_check").message
     assert rep.status == "passed"
@@ -483,3 +497,36 @@ def test_recovery_target_cannot_be_combined_with_a_plan(tmp_path, capsys):
         main(["run", "--plan", str(plan), "--recovery-target", "xid", "--report-dir", str(tmp_path / "r")])
     assert e.value.code == 2
     assert "--recovery-target cannot be combined with --plan" in capsys.readouterr().err
+
+
+# -- the registry's plan on a physical restore ----------------------------------------------------------------
+
+def test_registry_plan_of_a_physical_restore_leaves_out_the_pg_dump_checks():
+    """CheckContext.physical: backup_artifact / restore_exit_status (a pg_dump archive and its pg_restore steps),
+    blast_radius (a table-scoped restore) and snapshot_pairing (a dump paired with a storage snapshot; a
+    physical restore's pairing is storage_at_target) leave the plan; every other applicable check stays, and
+    rto counts the physical fidelity checks (a failed pitr_exactness means not restored, however fast)."""
+    from restore_drill.checks.context import CheckContext
+    from restore_drill.checks.registry import plan
+    from restore_drill.checks.result import CheckResult
+    from restore_drill.records import StepRecord
+    from restore_drill.systems import resolve_system
+
+    def ctx(physical: bool, name: str) -> CheckContext:
+        return CheckContext(system=resolve_system(name), db=None, client_bins=None, manifest=None,  # type: ignore[arg-type]
+                            backup=None, restore_s=1.0, s3_client=object(), bucket="b", rto_s=900.0, physical=physical,
+                            restore_steps=[StepRecord("Restore", "restore", "tar -x", "passed", 0, 1.0)])
+
+    logical = [n for n, _ in plan(ctx(False, "pegasus"))]
+    physical = [n for n, _ in plan(ctx(True, "pegasus"))]
+    assert {"backup_artifact", "restore_exit_status", "snapshot_pairing"} <= set(logical)
+    assert set(logical) - set(physical) == {"backup_artifact", "restore_exit_status", "snapshot_pairing"}
+    assert "blast_radius" in [n for n, _ in plan(ctx(False, "arqonbus"))]
+    assert "blast_radius" not in [n for n, _ in plan(ctx(True, "arqonbus"))]
+    c = ctx(True, "arqonbus")
+    c.results = [CheckResult.passed("recovery_target", "ok"), CheckResult.failed("pitr_exactness", "seq 3 missing"),
+                 CheckResult.passed("row_counts", "3 tables equal")]
+    rto = dict(plan(c))["rto"]()
+    assert rto.status is Status.FAILED, rto.message
+    c.physical = False  # the same results on a logical restore: PITR checks are not its fidelity
+    assert dict(plan(c))["rto"]().status is Status.PASSED

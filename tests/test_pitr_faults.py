@@ -112,7 +112,9 @@ def test_recovery_left_paused_fails_recovery_target(drill_infra, tmp_path):
 
 @pytest.mark.parametrize("kind", ["xid", "lsn", "name", "immediate"])
 def test_every_recovery_target_kind_restores(drill_infra, tmp_path, kind):
-    rep, run = run_pitr(drill_infra, tmp_path, opts=PitrOptions(target_kind=kind))
+    """Each kind as `restore-drill run arqonbus-pitr --recovery-target KIND` gives it (DrillConfig)."""
+    rep, run = run_pitr(drill_infra, tmp_path, recovery_target=kind)
+    assert run.target is not None and run.target.kind == kind
     rt = check(rep, "recovery_target")
     assert rt.status is Status.PASSED, rt.message
     ex = check(rep, "pitr_exactness")
@@ -147,6 +149,9 @@ def test_pegasus_pitr_passes_on_the_default_postgresql(drill_infra, tmp_path):
     rep, run = run_pitr(drill_infra, tmp_path, "pegasus-pitr")
     assert rep.status == "passed", [(c.name, c.message) for c in rep.checks if c.status is not Status.PASSED]
     assert check(rep, "backup_manifest").status is Status.PASSED
+    for name in ("schema_fidelity", "sequence_health", "referential_integrity", "artifact_paths_exist",
+                 "object_integrity", "domain_invariants"):
+        assert check(rep, name).status is Status.PASSED, (name, check(rep, name).message)
     st = check(rep, "storage_at_target")  # the versioned bucket restored to the database's instant
     assert st.status is Status.PASSED and len(run.storage_changed) == 4 and "are back" in st.message
     assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
@@ -166,6 +171,11 @@ def test_storage_left_at_the_disaster_fails_storage_at_target(drill_infra, tmp_p
     st = check(rep, "storage_at_target")
     assert st.status is Status.FAILED and "storage is not as it was at" in st.message
     assert check(rep, "recovery_target").status is Status.PASSED  # the database part was right
+    # the registry's storage checks over the physical restore see it too (they pass in the clean pegasus drill)
+    oi = check(rep, "object_integrity")
+    assert oi.status is Status.FAILED, oi.message
+    ap = check(rep, "artifact_paths_exist")
+    assert ap.status is Status.FAILED and "missing" in ap.message, ap.message
 
 
 def test_bad_statement_kinds_are_undone(drill_infra, tmp_path):
@@ -213,3 +223,75 @@ def test_incremental_chain_lacking_a_link_fails_backup_chain(tmp_path):
     assert backup_chain(bins, [full, tmp_path / "incr1", tmp_path / "incr2"]).status is Status.PASSED
     r = backup_chain(bins, [full, tmp_path / "incr2"])
     assert r.status is Status.FAILED and "starts at LSN" in r.message and "but expected" in r.message
+
+
+def test_recovery_target_flag_through_the_cli(tmp_path):
+    """`restore-drill run arqonbus-pitr --recovery-target name` end to end in a child process: the restore
+    stops at the restore point created right before the errant statement, and report.json says so."""
+    import json
+    import subprocess
+    import sys
+
+    cli = Path(sys.executable).parent / "restore-drill"
+    done = subprocess.run([str(cli), "run", "arqonbus-pitr", "--recovery-target", "name",
+                           "--quiet", "--report-dir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    (report,) = tmp_path.glob("*/report.json")
+    data = json.loads(report.read_text())
+    assert done.returncode == 0 and data["status"] == "passed", (done.returncode, done.stderr[-2000:])
+    (drill,) = data["drills"]
+    assert drill["metrics"]["pitr"]["target"]["kind"] == "name"
+    rt = next(c for c in drill["checks"] if c["name"] == "recovery_target")
+    assert rt["status"] == "passed" and "restore point" in rt["message"], rt["message"]
+
+
+EVENTS = "public.arqonbus_continuum_projection_events"
+DLQ = "public.arqonbus_continuum_projection_dlq"
+
+
+def _damage_restored(run: PitrRun) -> None:
+    """What a careless hand does to a freshly restored database, one fault per check the physical drill now
+    runs from the registry: an index dropped, the events' identity sequence set back, a dead-letter row whose
+    event does not exist (foreign key triggers off), a column dropped."""
+    import psycopg
+
+    srv = run.host.restored
+    assert srv is not None
+    with psycopg.connect(srv.database(run.dbname).url, autocommit=True) as c:
+        c.execute("DROP INDEX public.arqonbus_continuum_projection_events_type_idx")
+        c.execute(f"SELECT setval(pg_get_serial_sequence('{EVENTS}', 'event_id'), 1)")
+        c.execute("SET session_replication_role = replica")  # no FK trigger: the orphan gets in
+        c.execute(f"INSERT INTO {DLQ} (event_id, projection_name, stream_id, sequence, error, payload) "
+                  "VALUES (987654321, 'balances', 'no-such-stream', 1, 'boom', '{}')")
+        c.execute(f"ALTER TABLE {DLQ} DROP COLUMN attempts")
+
+
+def test_damaged_physical_restore_fails_the_registry_checks(drill_infra, tmp_path):
+    """The physical drill runs the registry's checks over the restored database (they all pass in the default
+    suite's clean arqonbus-pitr drill): each fault done to the restored server fails the check that owns it,
+    naming it, while the point-in-time checks still pass (the recovery itself was right). retention, given an
+    empty backup history, fails too."""
+    history = tmp_path / "history"
+    history.mkdir()
+    (tmp_path / "run").mkdir()
+    rep, _ = run_pitr(drill_infra, tmp_path / "run", opts=PitrOptions(after_restore=_damage_restored, upgrade_check=False),
+                      backup_history=str(history))
+    assert check(rep, "recovery_target").status is Status.PASSED
+    sf = check(rep, "schema_fidelity")
+    assert sf.status is Status.FAILED and "attempts: not restored" in sf.message, sf.message
+    assert "arqonbus_continuum_projection_events_type_idx" in str(sf.evidence), sf.evidence  # the message shows 3
+    sh = check(rep, "sequence_health")
+    assert sh.status is Status.FAILED and "event_id" in sh.message, sh.message
+    ri = check(rep, "referential_integrity")
+    assert ri.status is Status.FAILED and "arqonbus_continuum_projection_dlq" in ri.message, ri.message
+    pc = check(rep, "projector_consistency")
+    assert pc.status is Status.FAILED and "dlq_references_event" in pc.message, pc.message
+    ma = check(rep, "migration_applied")
+    assert ma.status is Status.FAILED and "attempts" in ma.message, ma.message
+    mi = check(rep, "migration_idempotent")
+    assert mi.status is Status.FAILED, mi.message  # the second apply re-creates the dropped index
+    ws = check(rep, "write_smoke")
+    assert ws.status is Status.FAILED, ws.message  # the next event id collides with a restored one
+    assert check(rep, "retention").status is Status.FAILED
+    rto = check(rep, "rto")
+    assert rto.status is Status.FAILED and "not achieved" in rto.message  # fidelity failed: not restored
+    assert rep.status == "failed"

@@ -30,7 +30,7 @@ from restore_drill import runbook
 from restore_drill.checks import base_backup as base_backup_checks
 from restore_drill.checks import recovery as recovery_checks
 from restore_drill.checks import wal_archive as wal_checks
-from restore_drill.checks.result import CheckResult
+from restore_drill.checks.result import CheckResult, Status
 from restore_drill.errors import BadInput, HarnessFault
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.environment import bind
@@ -45,6 +45,7 @@ from .recovery import RecoveryOutcome, RecoveryTarget
 from .server import PitrHost
 
 if TYPE_CHECKING:
+    from restore_drill.checks.context import CheckContext
     from restore_drill.engine import Drill
     from restore_drill.reports.model import DrillReport
 
@@ -59,8 +60,10 @@ class PitrOptions:
     target from the evidence instead (fault tests). ``action``: recovery_target_action.
     ``statement``: delete | update | drop. ``ledger_before`` / ``ledger_after``: ledger transactions
     between the base backup and the disaster, and after it. ``before_start``: called with the run just
-    before the restored server starts (fault tests damage the archive there). ``upgrade_check``: after the
-    other checks, ``pg_upgrade --check`` of the restored cluster into the next newer major found."""
+    before the restored server starts (fault tests damage the archive there). ``after_restore``: called with
+    the run once the restored server is promoted, before the checks (fault tests damage the restored database
+    there). ``upgrade_check``: after the other checks, ``pg_upgrade --check`` of the restored cluster into
+    the next newer major found."""
 
     target_kind: str = "time"
     target_offset_ms: float = 100.0
@@ -72,6 +75,7 @@ class PitrOptions:
     ledger_after: int = 20
     recovery_timeout_s: float = 180.0
     before_start: Callable[[PitrRun], Any] | None = None
+    after_restore: Callable[[PitrRun], Any] | None = None
     upgrade_check: bool = True
 
     def __post_init__(self) -> None:
@@ -103,6 +107,7 @@ class PitrRun:
     storage_target: datetime | None = None  # the instant object storage is restored to
     backup_manifest: dict[str, Any] | None = None
     barman_info: dict[str, str] | None = None  # a Barman cloud base backup's backup.info (its WAL range)
+    expected: Any = None  # seeds.manifest.Manifest of the system's tables right before the errant statement
 
 
 def procedure_files(system_name: str, variant: str = "") -> tuple[Path, Path]:
@@ -232,6 +237,7 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         with db.connect(autocommit=True) as conn:
             hooks_for(sysdef).load(conn, client, drill.bucket.name if drill.bucket else None, sysdef.storage_prefix,
                                    seed=cfg.seed, scale=cfg.scale)
+            drill.state.sample_ids = hooks_for(sysdef).sample_ids(conn, 3, cfg.seed)  # api_probe, when an API is bound
             drill.state.manifest = take_manifest(conn, system=sysdef.name, seed=cfg.seed, scale=cfg.scale,
                                                  tables=list(sysdef.tables or ()) or None, schemas=sysdef.schemas,
                                                  s3_client=client, bucket=drill.bucket.name if drill.bucket else None,
@@ -254,6 +260,7 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         if w is None:
             raise HarnessFault("the write ledger was never started (the seed hook did not run)")
         w.wait_for(opts.ledger_before)
+        run.expected = _expected_state(db, drill.state.manifest, sysdef)
         tables = list(sysdef.tables or ()) or sorted(drill.state.manifest.tables if drill.state.manifest else ())
         dctx = DisasterContext(db=db, tables=tables, seed=cfg.seed, allow_destructive=cfg.allow_destructive)
         # The ledger is held only around the recorded instant and the statement (see LedgerWriter.pause).
@@ -289,6 +296,8 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         if o.state != "promoted":
             return runbook.HookOutcome(ok=False, variables=variables,
                                        summary=f"recovery ended {o.state}: {o.fatal or o.stop_line or 'see the log'}")
+        if opts.after_restore is not None:
+            opts.after_restore(run)
         return runbook.HookOutcome(summary=f"restored server promoted in {o.duration_s:.2f}s: {o.stop_line or 'no stop'}"
                                            f"; new timeline {o.new_timeline}", variables=variables)
 
@@ -323,9 +332,12 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
     from restore_drill.engine import restore_steps_s
 
     restore_s = restore_steps_s(rep.steps)
-    with drill._phase("checks"):
-        rep.checks = pitr_checks(run, base, rpo_s=rep.targets.rpo_s, rto_s=rep.targets.rto_s, restore_s=restore_s,
-                                 manifest=drill.state.manifest, emit=drill._emit_check)
+    if run.expected is not None:
+        run.expected.save(drill.run_dir / f"{drill.spec.name}.expected.manifest.json")
+    with drill._phase("checks"), contextlib.ExitStack() as stack:
+        ctx = _restored_context(drill, rep, run, bnd, restore_s, stack)
+        rep.checks = pitr_checks(run, base, rpo_s=rep.targets.rpo_s, restore_s=restore_s, manifest=ctx.manifest,
+                                 emit=drill._emit_check, context=ctx)
         if opts.upgrade_check:
             rep.checks.append(_upgrade_check(run))
             drill._emit_check(rep.checks[-1])
@@ -434,6 +446,53 @@ def _backup_record(base: Path, rep: DrillReport, *, bins: Any) -> BackupRecord:
                         archive_header={"format": "pg_basebackup tar", "files": sorted(p.name for p in base.iterdir())})
 
 
+def _expected_state(db: Any, seeded: Any, sysdef: Any) -> Any:
+    """The manifest (seeds.manifest.Manifest) of the system's tables and catalog taken right before the errant
+    statement, while the write ledger goes on: the state a restore to a target just before the statement must
+    hold, which the registry's checks (row_counts, table_checksums, schema_fidelity, ...) compare against.
+
+    Why this instant is the target's: between it and the statement only the write ledger writes, into its
+    own schema (restore_drill_ledger, outside the manifest's schemas), whose rows pitr_exactness judges by
+    their commit times; so the system's tables are the same at every target in between. The seed-time
+    manifest is not the expectation: it predates every write after seeding. Objects are carried from the
+    seed manifest: only the seed writes the bucket before the clean-up that follows the statement (whose
+    instant storage_at_target judges), so listing and hashing every object again would prove nothing more.
+    ``seeded`` None (the seed did not run) gives None."""
+    if seeded is None:
+        return None
+    with db.connect(autocommit=True) as conn:
+        m = take_manifest(conn, system=sysdef.name, seed=seeded.seed, scale=seeded.scale,
+                          tables=list(sysdef.tables or ()) or None, schemas=sysdef.schemas)
+    m.objects, m.bucket, m.prefix = dict(seeded.objects), seeded.bucket, seeded.prefix
+    m.source_findings, m.source_results = seeded.source_findings, seeded.source_results
+    return m
+
+
+def _restored_context(drill: Drill, rep: DrillReport, run: PitrRun, bnd: Any, restore_s: float | None,
+                      stack: contextlib.ExitStack) -> CheckContext:
+    """The registry's CheckContext over the restored server's database (``physical``): its expectation is
+    ``run.expected`` (the state right before the errant statement; the seed manifest when that was not
+    taken), the system's migration/smoke/API hooks bound to the restored database. ``db`` is None when no
+    restored server was started (the restore failed before it): every check reading it then fails (pitr_checks)."""
+    from restore_drill.checks.context import CheckContext
+    from restore_drill.seeds.hooks import hooks_for
+
+    sysdef, srv = drill.system, run.host.restored
+    rdb = srv.database(run.dbname) if srv is not None else None
+    hooks = hooks_for(sysdef)
+    client, bucket = (run.storage[0], run.storage[1]) if run.storage is not None else (None, None)
+    return CheckContext(
+        system=sysdef, db=rdb, client_bins=run.host.binaries,  # type: ignore[arg-type]
+        manifest=run.expected or drill.state.manifest, backup=rep.backups[-1] if rep.backups else None,
+        restore_steps=[s for s in rep.steps if s.phase == "restore"], restore_s=restore_s,
+        s3_client=client, bucket=bucket, prefix=sysdef.storage_prefix,
+        api_base_url=drill._api_for_checks(bnd, rdb, stack) if rdb is not None else None,
+        sample_ids=drill.state.sample_ids,
+        migration_apply=hooks.migration(rdb) if rdb is not None else None,
+        smoke=hooks.smoke(rdb, client, bucket, sysdef.storage_prefix) if rdb is not None else None,
+        rto_s=rep.targets.rto_s, rpo_s=rep.targets.rpo_s, retention=drill._retention_locations(), physical=True)
+
+
 def _restored_state(run: PitrRun) -> tuple[bool | None, int | None, set[int] | None]:
     """(pg_is_in_recovery, timeline, ledger seqs present) of the restored server; Nones when unreachable."""
     srv = run.host.restored
@@ -449,10 +508,17 @@ def _restored_state(run: PitrRun) -> tuple[bool | None, int | None, set[int] | N
         return None, None, None
 
 
-def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float | None, restore_s: float | None,
-                manifest: Any = None, emit: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
-    """Every PITR check over ``run`` (plus row_counts / table_checksums / rto on the restored database),
-    each isolated: one that raises is recorded as errored and the rest still run."""
+def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, restore_s: float | None, manifest: Any = None,
+                emit: Callable[[CheckResult], None] | None = None, context: CheckContext | None = None
+                ) -> list[CheckResult]:
+    """Every PITR check over ``run`` (checks.registry.PHYSICAL_ONLY), then the registry's plan over the
+    restored database (``context``, built by ``_restored_context``; ``CheckContext.physical``): every
+    registered check whose ``applies`` holds for a physical restore (row_counts, table_checksums,
+    schema_fidelity, sequence_health, referential_integrity, the definition's invariants, physical_integrity,
+    the storage checks, migration/write smoke, rto, rpo, retention). Each is isolated: one that raises is
+    recorded as errored and the rest still run. When the restored server cannot be reached (recovery failed),
+    a check that errored for it is failed instead: the restore left nothing to judge, a verdict on the
+    restore, not a harness fault. ``restore_s`` without ``context``: only the PITR checks run."""
     results: list[CheckResult] = []
     in_rec, tl, present = _restored_state(run)
     run.present = present
@@ -489,25 +555,6 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
         t = datetime.fromisoformat(target.value) if target.kind == "time" else None
         return wal_checks.recoverable_window(sc, end, target=t)
 
-    def on_restored(name: str, unreachable: str, check: Callable[[Any, Any], CheckResult]) -> CheckResult:
-        """``check(conn, manifest)`` over the restored server's database, or failed with ``unreachable``."""
-        if manifest is None or in_rec is None:
-            return CheckResult.failed(name, unreachable)
-        srv = run.host.restored
-        assert srv is not None
-        with psycopg.connect(srv.database(run.dbname).url, autocommit=True) as conn:
-            return check(conn, manifest)
-
-    def c_rows() -> CheckResult:
-        from restore_drill.checks import data
-
-        return on_restored("row_counts", "the restored server is not reachable; no rows to count", data.row_counts)
-
-    def c_sums() -> CheckResult:
-        from restore_drill.checks import data
-
-        return on_restored("table_checksums", "the restored server is not reachable", data.table_checksums)
-
     plan: list[tuple[str, Callable[[], CheckResult]]] = [
         ("recovery_target", lambda: recovery_checks.recovery_target(run.outcome, target, in_recovery=in_rec,
                                                                     timeline=tl)),
@@ -524,32 +571,41 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, rto_s: float |
                              "cannot verify this base backup; its content is judged by row_counts/table_checksums "
                              "after recovery")),
         *([("storage_at_target", lambda: _storage_check(run, manifest))] if run.storage is not None else []),
-        ("row_counts", c_rows),
-        ("table_checksums", c_sums),
     ]
+    from restore_drill.checks.registry import plan as registry_plan
     from restore_drill.checks.registry import run_plan
 
-    for name, fn in plan:  # one at a time, so each result is announced as it is known
-        t0 = time.monotonic()
-        r = run_plan([(name, fn)])[0]  # registered names only (checks.registry.PHYSICAL_ONLY); isolated
+    def record(r: CheckResult, t0: float) -> None:
         r = dataclasses.replace(r, duration_s=round(time.monotonic() - t0, 3))
         results.append(r)
         if emit is not None:
             emit(r)
-    from restore_drill.checks import objectives
 
-    fidelity = [r for r in results if r.name in ("recovery_target", "pitr_exactness", "row_counts", "table_checksums")]
-    rto = (objectives.rto(restore_s, rto_s, fidelity=fidelity) if restore_s is not None else
-           CheckResult.failed("rto", "not achieved: no restore step ran"))
-    # The project's rpo check, fed by the ledger: the newest write before the disaster vs the newest restored.
+    for name, fn in plan:  # one at a time, so each result is announced as it is known
+        t0 = time.monotonic()
+        record(run_plan([(name, fn)])[0], t0)  # registered names only (checks.registry.PHYSICAL_ONLY); isolated
+    if context is None:
+        return results
+    # The registry's rpo, fed by the ledger: the newest write before the disaster vs the newest restored.
     before = [e.committed_at for e in run.ledger if disaster_at is not None and e.committed_at <= disaster_at]
     kept = [e.committed_at for e in run.ledger if present is not None and e.seq in present]
-    rpo = run_plan([("rpo", lambda: objectives.rpo(max(before) if before else None, max(kept) if kept else None,
-                                                   rpo_s, note="write ledger restore_drill_ledger.writes (commit times)"))])[0]
-    for r in (rto, rpo):
-        results.append(r)
-        if emit is not None:
-            emit(r)
+    context.newest_write_before = max(before).isoformat() if before else None
+    context.newest_write_restored = max(kept).isoformat() if kept else None
+    context.ledger_note = f"write ledger {ledger_mod.TABLE} (commit times)"
+    context.results = list(results)  # rto reads recovery_target and pitr_exactness (PHYSICAL_FIDELITY)
+    reachable = in_rec is not None
+    try:
+        for name, fn in registry_plan(context):
+            t0 = time.monotonic()
+            r = run_plan([(name, fn)])[0]
+            if not reachable and r.status is Status.ERRORED:
+                r = CheckResult.failed(name, f"the restored server is not reachable (recovery "
+                                       f"{run.outcome.state if run.outcome else 'never started'}): nothing "
+                                       f"restored to judge ({r.message})")
+            record(r, t0)
+            context.results.append(results[-1])
+    finally:
+        context.close()
     return results
 
 
