@@ -1,26 +1,41 @@
 """verify-backup benchmark: a 1,000,000-row archive, per target version, the whole verify (read the
-archive end to end, restore, every check) next to a bare ``pg_restore`` of the same archive into a
-fresh database on the same running server; the ratio is the harness's overhead.
+archive end to end, restore, every check, the run folder) next to the bare restore an operator would
+type for the same archive: a fresh database made the same way, then ``pg_restore`` with the flags
+verify-backup uses (``restore_drill.verify.RESTORE_FLAGS``, imported from the code under test, so the
+two sides never differ by a flag). The ratio is the harness's overhead (issue 19: goal <= 1.1x).
 
-    .venv/bin/python -m bench.verify_bench [--rows N]
+    .venv/bin/python -m bench.verify_bench [--rows N] [--pairs P] [--base TREE]
 
-The archive is made by the oldest pg_dump found (so every newer version can restore it) from rows
-generated server-side (INSERT ... SELECT generate_series). Everything lives in a temporary folder and
-disposable servers, removed at the end.
+Every measurement runs in a fresh worker process (cold caches, as a CLI run has), on servers this
+process started and keeps warm for both sides; per pair and version the sides alternate (A/B, B/A) and
+each worker times its own bare restore next to its verify, so load from other work hits both alike.
+``--base TREE`` adds the same measurement with the restore_drill of another checkout (say a
+``git worktree add /tmp/o-base <commit>`` of the code before a change): before and after side by side.
+
+Besides the ratio the worker measures the floor: the bare restore, then the least evidence any verify
+needs, run the fastest way on 2 cores: one digest scan of every table (``foundation.table_digest``, which
+gives the row count too) alongside ``pg_amcheck --heapallindexed --jobs=2`` (where the server has
+amcheck). The archive is made by the oldest pg_dump found (so every newer version can restore it) from
+rows generated server-side; everything lives in a temporary folder and disposable servers.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-
-from restore_drill.checks._util import libpq_env
-from restore_drill.fixtures import binaries
-from restore_drill.fixtures.infra import Infra
-from restore_drill.procs import run
-from restore_drill.verify import RESTORE_FLAGS, inspect_archive, verify_backup
+from types import ModuleType
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL);
@@ -33,17 +48,145 @@ INSERT INTO events (account_id, kind, payload, created_at)
   FROM generate_series(1, %(rows)s) g;
 CREATE INDEX events_account_idx ON events (account_id, created_at);
 """
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- worker: one bare restore, one verify, one floor, in a fresh process ------------------------------
+class _TreeFinder(importlib.abc.MetaPathFinder):
+    """Imports ``restore_drill`` and its subpackages from another checkout, laid out as this one is
+    (``[tool.setuptools.package-dir]`` of its pyproject.toml), ahead of the editable install's finder."""
+
+    def __init__(self, tree: Path) -> None:
+        conf = tomllib.loads((tree / "pyproject.toml").read_text())
+        dirs = conf["tool"]["setuptools"]["package-dir"]
+        self.dirs = {name: tree / d for name, d in dirs.items()}
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if name in self.dirs:
+            d = self.dirs[name]
+            return importlib.util.spec_from_file_location(name, d / "__init__.py",
+                                                          submodule_search_locations=[str(d)])
+        if name.split(".")[0] == "restore_drill" and path is not None:
+            return importlib.machinery.PathFinder.find_spec(name, path)  # the parent package's folder
+        return None
+
+
+def worker(url: str, dump: Path, major: int, tree: Path | None, floor: bool) -> dict[str, Any]:
+    """One side of one pair: bare (create database + pg_restore), verify_backup, and the floor."""
+    if tree is not None:
+        sys.meta_path.insert(0, _TreeFinder(tree))
+    import restore_drill
+    from restore_drill.checks._util import libpq_env
+    from restore_drill.fixtures import binaries
+    from restore_drill.fixtures.infra import Infra
+    from restore_drill.procs import run
+    from restore_drill.verify import RESTORE_FLAGS, verify_backup
+
+    out: dict[str, Any] = {"code": str(Path(restore_drill.__file__).parent.parent)}
+    with Infra(pg_backend="external", pg_url=url) as infra, tempfile.TemporaryDirectory() as tmp:
+        srv = infra.postgres(None)
+        tool = binaries.select(major)
+        t0 = time.perf_counter()
+        db = srv.create_database()
+        run([tool.tool("pg_restore"), *RESTORE_FLAGS, "--dbname", db.name, dump], env=libpq_env(db),
+            timeout_s=1800, check=True)
+        out["bare_s"] = time.perf_counter() - t0
+        out["floor_evidence_s"] = _floor(db, tool) if floor else None
+        infra.drop(db)
+        t0 = time.perf_counter()
+        report, _ = verify_backup(dump, versions=[major], storage_snapshot=None, manifest=None, system=None,
+                                  report_dir=Path(tmp) / "runs", argv=["bench"], infra=infra)
+        out["verify_s"] = time.perf_counter() - t0
+    d = report.drills[0]
+    if d.status != "passed":
+        raise SystemExit(f"verify-backup[pg{major}] {d.status}: {d.status_reason}")
+    phases = {p.name: p.duration_s for p in d.phases}
+    out |= {"restore_s": float(d.metrics.get("restore_s") or 0.0), "checks_phase_s": phases.get("checks", 0.0),
+            "checks": {c.name: c.duration_s for c in d.checks if c.name != "backup_artifact"},
+            "amcheck": next((c.status.value for c in d.checks if c.name == "physical_integrity"), "-")}
+    return out
+
+
+def _floor(db: Any, tool: Any) -> float:
+    """Seconds of the least evidence after a restore, on 2 cores: one digest scan per table (count and
+    content in one pass) next to pg_amcheck --heapallindexed --jobs=2 where the server has amcheck."""
+    import threading
+
+    from restore_drill.checks._util import libpq_env
+    from restore_drill.foundation import table_digest
+    from restore_drill.procs import run
+
+    with db.connect(autocommit=True) as c:
+        tables = [r[0] for r in c.execute(
+            "SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'").fetchall()]
+        amcheck = c.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'").fetchone() is not None
+        if amcheck:
+            c.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+
+    def digests() -> None:
+        with db.connect(autocommit=True) as conn:
+            for t in tables:
+                table_digest(conn, t)
+
+    t0 = time.perf_counter()
+    th = threading.Thread(target=digests)
+    th.start()
+    if amcheck:
+        run([tool.tool("pg_amcheck"), "--jobs=2", "--heapallindexed"], env=libpq_env(db), timeout_s=1800, check=True)
+    th.join()
+    return time.perf_counter() - t0
+
+
+# -- driver -------------------------------------------------------------------------------------------
+def _run_worker(url: str, dump: Path, major: int, tree: Path | None, floor: bool) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "bench.verify_bench", "--worker", url, "--dump", str(dump), "--major", str(major)]
+    argv += ["--tree", str(tree)] if tree is not None else []
+    argv += ["--floor"] if floor else []
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"worker pg{major} ({tree or 'this tree'}) failed: {r.stderr.strip()[-800:]}")
+    got: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+    return got
+
+
+def _med(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.2f}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
-    rows = ap.parse_args().rows
-    majors = sorted(b.major for b in binaries.servers())
-    print(f"restore-drill verify-backup bench: {rows:,} rows, targets {', '.join(map(str, majors))}")
+    ap.add_argument("--pairs", type=int, default=3, help="runs per side and version (A/B alternating)")
+    ap.add_argument("--base", type=Path, help="another checkout whose verify-backup runs side by side (before)")
+    ap.add_argument("--versions", help="comma list of majors (default: every server found)")
+    ap.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
+    ap.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--major", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.dump, args.major, args.tree, args.floor)))
+        return
+
+    from restore_drill.checks._util import libpq_env
+    from restore_drill.fixtures import binaries
+    from restore_drill.fixtures.infra import Infra
+    from restore_drill.procs import run
+    from restore_drill.verify import inspect_archive
+
+    rows = args.rows
+    majors = ([int(v) for v in args.versions.split(",")] if args.versions
+              else sorted(b.major for b in binaries.servers()))
+    sides: list[tuple[str, Path | None]] = [("now", None)] + ([("base", args.base.resolve())] if args.base else [])
+    print(f"restore-drill verify-backup bench: {rows:,} rows, targets {', '.join(map(str, majors))}, "
+          f"{args.pairs} pair(s), sides: {', '.join(n for n, _ in sides)}"
+          + (f" (base = {args.base})" if args.base else ""))
     with tempfile.TemporaryDirectory(prefix="rd-verify-bench-") as tmp, Infra() as infra:
         tmpdir = Path(tmp)
-        src_major = majors[0]
+        src_major = min(majors)
         src = infra.database(src_major)
         t0 = time.perf_counter()
         with src.connect(autocommit=True) as c:
@@ -62,36 +205,42 @@ def main() -> None:
         info = inspect_archive(dump, binaries.discover())
         print(f"archive read end to end + row counting alone: {time.perf_counter() - t0:.2f} s "
               f"({sum(info.row_counts.values()):,} rows counted)\n")
+        urls = {m: infra.postgres(m).admin_db().url for m in majors}  # started before timing: warm for all
+        got: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for i in range(args.pairs):
+            for m in majors:
+                order = sides if i % 2 == 0 else sides[::-1]
+                for name, tree in order:
+                    r = _run_worker(urls[m], dump, m, tree, floor=name == "now")
+                    got.setdefault((m, name), []).append(r)
+                    print(f"  pair {i + 1} pg{m} {name:<4} bare {r['bare_s']:.2f} s, verify {r['verify_s']:.2f} s, "
+                          f"{r['verify_s'] / r['bare_s']:.2f}x", flush=True)
+        header = (f"{'target':<7}{'side':<6}{'bare (median)':>14}{'verify':>8}{'ratio min/med':>15}"
+                  f"{'restore':>9}{'checks':>8}{'floor':>7}   slowest checks (median s)")
+        print("\n" + header + "\n" + "-" * len(header))
+        for m in majors:
+            for name, _ in sides:
+                rs = got[(m, name)]
+                ratios = [r["verify_s"] / r["bare_s"] for r in rs]
+                floors = [(r["bare_s"] + r["floor_evidence_s"]) / r["bare_s"] for r in rs
+                          if r.get("floor_evidence_s") is not None]
+                checks = {c: statistics.median(r["checks"].get(c, 0.0) for r in rs) for c in rs[0]["checks"]}
+                slow = ", ".join(f"{c} {s:.2f}" for c, s in sorted(checks.items(), key=lambda kv: -kv[1])[:3])
+                print(f"pg{m:<5}{name:<6}{_med([r['bare_s'] for r in rs]):>12} s{_med([r['verify_s'] for r in rs]):>6} s"
+                      f"{min(ratios):>8.2f}/{statistics.median(ratios):.2f}x{_med([r['restore_s'] for r in rs]):>7} s"
+                      f"{_med([r['checks_phase_s'] for r in rs]):>6} s"
+                      f"{(f'{statistics.median(floors):.2f}x' if floors else '-'):>7}   {slow}"
+                      f" (amcheck {rs[0]['amcheck']})")
+        print("\nbare = CREATE DATABASE + pg_restore " + " ".join(_flags()) + " of the same archive, same server;"
+              "\nverify = the whole verify_backup in a fresh process (read, restore, checks, run folder);"
+              "\nrestore/checks = verify's own phases; floor = (bare + one digest scan per table alongside"
+              "\npg_amcheck --heapallindexed --jobs=2 where amcheck exists) / bare: the least any verify can cost.")
 
-        header = (f"{'target':<8}{'bare pg_restore':>17}{'verify total':>14}{'ratio':>8}   "
-                  f"{'read':>6}{'restore':>9}{'checks':>8}   slowest checks")
-        print(header)
-        print("-" * len(header))
-        for major in majors:
-            infra.postgres(major)  # started before timing: both sides run on the same warm server
-            bins = binaries.select(major)
-            db = infra.database(major)
-            t0 = time.perf_counter()
-            run([bins.tool("pg_restore"), *RESTORE_FLAGS, "--dbname", db.name, dump], env=libpq_env(db),
-                timeout_s=1800, check=True)
-            bare_s = time.perf_counter() - t0
-            infra.drop(db)
-            t0 = time.perf_counter()
-            report, _ = verify_backup(dump, versions=[major], storage_snapshot=None, manifest=None, system=None,
-                                      report_dir=tmpdir / "runs", argv=["bench"], infra=infra)
-            verify_s = time.perf_counter() - t0
-            d = report.drills[0]
-            assert d.status == "passed", d.status_reason
-            restore_s = float(d.metrics.get("restore_s") or 0.0)
-            backup_check = next(c for c in d.checks if c.name == "backup_artifact")
-            read_s = float(backup_check.duration_s)
-            checks = sorted((c for c in d.checks if c.name != "backup_artifact"), key=lambda c: -c.duration_s)
-            checks_s = sum(c.duration_s for c in checks)
-            slow = ", ".join(f"{c.name} {c.duration_s:.2f}" for c in checks[:3])
-            print(f"pg{major:<6}{bare_s:>15.2f} s{verify_s:>12.2f} s{verify_s / bare_s:>7.2f}x   "
-                  f"{read_s:>5.2f}s{restore_s:>8.2f}s{checks_s:>7.2f}s   {slow}")
-        print("\nread = header, TOC and every data block decoded once (truncation/corruption, archive row counts);"
-              "\nratio = verify total / bare pg_restore into a fresh database on the same server.")
+
+def _flags() -> tuple[str, ...]:
+    from restore_drill.verify import RESTORE_FLAGS
+
+    return RESTORE_FLAGS
 
 
 if __name__ == "__main__":

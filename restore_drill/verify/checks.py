@@ -6,7 +6,9 @@ archive itself (every archived object exists, every COPY block's rows arrived), 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from psycopg import sql
@@ -138,35 +140,65 @@ def backup_artifact(archive: ArchiveInfo, tool: PgBinaries, problem: str | None,
 
 def db_checks(db: Database, inp: Inputs) -> list[CheckResult]:
     """Every check on the restored ``db`` after ``restore_exit_status``, in the matrix's order; a check
-    that does not apply (no manifest, no snapshot) is left out or skipped with its reason."""
+    that does not apply (no manifest, no snapshot) is left out or skipped with its reason.
+
+    The checks run in three lanes at once, each on its own connection (issue 19: a server runs one
+    backend per connection on one core, so one connection after another left the second core idle):
+    the catalog checks then ``physical_integrity`` (``pg_amcheck`` creates and drops the ``amcheck``
+    extension, so it starts only after every check that reads the catalog has finished), the row counts
+    with the digests and storage checks, and the orphan anti-join. Every lane reads the same finished
+    restore, which nothing writes any more, so the results are those of one check after another. A
+    lane that cannot connect raises (the version is errored), as the single connection did."""
     a, m, snap = inp.archive, inp.manifest, inp.snapshot
-    # One plan of registered checks (checks/registry.py), each isolated: one that raises is errored and
-    # the rest still run, as in a drill.
-    plan: list[tuple[str, Callable[[], CheckResult]]] = []
-    with db.connect() as conn:
-        plan.append(("restored_objects", lambda: restored_objects(conn, a)))
-        if a.shape is not None:
-            shape = a.shape
-            tables = [dotted(e.key) for e in a.entries if e.desc == "TABLE"]
-            plan.append(("archive_coverage", lambda: archive_coverage(conn, tables, a.data_tables, shape, a.schemas)))
-        plan.append(("row_counts", lambda: row_counts(conn, m) if m is not None else archive_row_counts(conn, a)))
-        plan.append(("sequence_health", lambda: sequence_health(conn, manifest=m, schemas=a.schemas)))
-        plan.append(("referential_integrity", lambda: _referential(conn, a, m)))
-        if m is not None:
-            man = m
-            plan.append(("table_checksums", lambda: table_checksums(conn, man)))
-            schemas = tuple(sorted({t.split(".", 1)[0] for t in man.tables} | set(man.schemas))) or ("public",)
-            # verify-backup restores with --no-owner --no-privileges (version.RESTORE_FLAGS): a fresh
-            # cluster has none of the source's roles, so grants and owners cannot be compared. ALTER
-            # DATABASE ... SET travels only with --create (PostgreSQL 11 release notes), which this
-            # restore into its own fresh database does not use.
-            plan.append(("schema_fidelity", lambda: schema_fidelity(
-                conn, man, sorted(man.tables), schemas=schemas, privileges=False,
-                unchecked={"database_settings": "verify-backup restores into its own database, without --create"})))
-        if snap is not None:
-            plan += _storage_checks(conn, inp)
-        plan.append(("physical_integrity", lambda: physical_integrity(db, timeout_s=inp.timeout_s)))
-        return run_plan(plan)
+    # (registered name, lane, thunk taking the lane's connection); kept in the matrix's order.
+    plan: list[tuple[str, int, Callable[[psycopg.Connection], CheckResult]]] = [
+        ("restored_objects", 0, lambda conn: restored_objects(conn, a))]
+    if a.shape is not None:
+        shape = a.shape
+        tables = [dotted(e.key) for e in a.entries if e.desc == "TABLE"]
+        plan.append(("archive_coverage", 0, lambda conn: archive_coverage(conn, tables, a.data_tables, shape,
+                                                                           a.schemas)))
+    plan.append(("row_counts", 1, lambda conn: row_counts(conn, m) if m is not None else archive_row_counts(conn, a)))
+    plan.append(("sequence_health", 0, lambda conn: sequence_health(conn, manifest=m, schemas=a.schemas)))
+    plan.append(("referential_integrity", 2, lambda conn: _referential(conn, a, m)))
+    if m is not None:
+        man = m
+        plan.append(("table_checksums", 1, lambda conn: table_checksums(conn, man)))
+        schemas = tuple(sorted({t.split(".", 1)[0] for t in man.tables} | set(man.schemas))) or ("public",)
+        # verify-backup restores with --no-owner --no-privileges (version.RESTORE_FLAGS): a fresh
+        # cluster has none of the source's roles, so grants and owners cannot be compared. ALTER
+        # DATABASE ... SET travels only with --create (PostgreSQL 11 release notes), which this
+        # restore into its own fresh database does not use.
+        plan.append(("schema_fidelity", 0, lambda conn: schema_fidelity(
+            conn, man, sorted(man.tables), schemas=schemas, privileges=False,
+            unchecked={"database_settings": "verify-backup restores into its own database, without --create"})))
+    if snap is not None:
+        plan += [(n, 1, fn) for n, fn in _storage_checks(inp)]
+    plan.append(("physical_integrity", 0, lambda _conn: physical_integrity(db, timeout_s=inp.timeout_s)))
+    return run_lanes(db, plan)
+
+
+def run_lanes(db: Database, plan: list[tuple[str, int, Callable[[psycopg.Connection], CheckResult]]]
+              ) -> list[CheckResult]:
+    """Run ``plan`` ((registered name, lane number, check taking a connection)) with one thread and one
+    connection to ``db`` per lane, each lane's checks in plan order and each isolated
+    (``checks.registry.run_plan``: one that raises is errored, the rest still run). Returns the results
+    in plan order. Raises what opening a lane's connection raises, and KeyError (from ``run_plan``) for a
+    name the check registry does not hold."""
+    lanes = sorted({lane for _, lane, _ in plan})
+
+    def run_lane(lane: int) -> list[CheckResult]:
+        mine = [(n, fn) for n, ln, fn in plan if ln == lane]
+        with db.connect() as conn:
+            return run_plan([(n, functools.partial(fn, conn)) for n, fn in mine])
+
+    pool = ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="verify-checks")
+    try:
+        futures = {lane: pool.submit(run_lane, lane) for lane in lanes}
+        done = {lane: iter(f.result()) for lane, f in futures.items()}
+    finally:  # Ctrl-C here must not wait for a long pg_amcheck: the caller drops the database WITH
+        pool.shutdown(wait=False, cancel_futures=True)  # (FORCE), which ends the lanes' sessions
+    return [next(done[lane]) for _, lane, _ in plan]
 
 
 def _referential(conn: psycopg.Connection, a: ArchiveInfo, m: Manifest | None) -> CheckResult:
@@ -184,22 +216,22 @@ def _rel_key(r: Relation) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
     return (r.child, r.child_columns, r.parent, r.parent_columns)
 
 
-def _storage_checks(conn: psycopg.Connection, inp: Inputs) -> list[tuple[str, Callable[[], CheckResult]]]:
+def _storage_checks(inp: Inputs) -> list[tuple[str, Callable[[psycopg.Connection], CheckResult]]]:
     snap = inp.snapshot
     assert snap is not None
     refs = sorted(inp.system.references) if inp.system is not None else []
-    out: list[tuple[str, Callable[[], CheckResult]]] = []
+    out: list[tuple[str, Callable[[psycopg.Connection], CheckResult]]] = []
     if refs:
-        out.append(("artifact_paths_exist", lambda: artifact_paths_exist(conn, snap.client, snap.bucket, snap.prefix,
-                                                                         refs, manifest=inp.manifest)))
+        out.append(("artifact_paths_exist", lambda conn: artifact_paths_exist(conn, snap.client, snap.bucket, snap.prefix,
+                                                                              refs, manifest=inp.manifest)))
     else:
-        out.append(("artifact_paths_exist", lambda: CheckResult.skipped(
+        out.append(("artifact_paths_exist", lambda _conn: CheckResult.skipped(
             "artifact_paths_exist", "no reference columns known for this archive: pass --system pegasus (or a "
             "system .toml declaring storage.references)")))
     objects = inp.objects
     if objects is not None:
-        out.append((objects.name, lambda: objects))
-    out.append(("snapshot_pairing", lambda: _pairing(conn, inp, refs)))
+        out.append((objects.name, lambda _conn: objects))
+    out.append(("snapshot_pairing", lambda conn: _pairing(conn, inp, refs)))
     return out
 
 

@@ -11,7 +11,10 @@ version is a safe upgrade target when its drill passed (``verdict``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +30,7 @@ from restore_drill.foundation import utcnow
 from restore_drill.interrupts import describe, note_run_dir
 from restore_drill.reports.environment import capture_environment, probe_tool_versions
 from restore_drill.reports.model import ErrorInfo, PostgresInfo, RunReport, S3Info
+from restore_drill.reports.render import jinja_env
 from restore_drill.seeds.manifest import Manifest
 
 from .. import runfolder
@@ -39,7 +43,7 @@ from .archive import list_archive, read_archive
 from .inputs import Inputs, choose_system, choose_targets, newer_than, snapshot_manifest
 from .snapshot import Snapshot, open_snapshot
 from .verdict import build_matrix, manifest_mismatch, manifest_mismatch_text, verdict_text
-from .version import DRILL_NAME, Prestart, verify_version
+from .version import DRILL_NAME, Dropper, Prestart, verify_version
 
 VERDICT_FILE = "verdict.txt"
 
@@ -95,6 +99,9 @@ def verify_backup(
     finally:  # the spinner stops on a bad file too, before its one-line error
         read_s = time.monotonic() - t0
         events.emit("phase_end", DRILL_NAME, "read", status, duration_s=read_s)
+    # The report pages' templates compile on the idle core while the archive is read and restored
+    # (0.2 s of a fresh process's report writing, on the critical path after the checks; issue 19).
+    threading.Thread(target=_warm_templates, name="verify-backup-templates", daemon=True).start()
     man: Manifest | None = None
     if manifest is not None:
         try:
@@ -119,7 +126,8 @@ def verify_backup(
     redact = Redactor([cfg.s3_secret_key or "", cfg.s3_access_key or "", cfg.pg_url or ""])
     own = infra is None
     infra = infra if infra is not None else Infra.from_config(cfg)
-    prestart: Prestart | None = None
+    prestarts: dict[int, Prestart] = {}  # by index in targets
+    dropper = Dropper(infra)
     try:
         # A server the user gives runs one version: that is the target (connecting also checks the URL).
         given = infra.postgres(None) if pg_registry.get(infra.pg_backend).user_given else None
@@ -137,9 +145,14 @@ def verify_backup(
         # Issue 19: the first restorable version's database and pg_restore start now, in a thread, while
         # this thread reads every data block; a bad block still raises BadInput here, after that restore
         # is awaited and its database dropped (servers stop in the finally below), so nothing is left.
-        first = next((b for b in targets if unreadable[b.major] is None), None)
-        prestart = (Prestart(infra, first, given.major if given is not None else first.major, dump, timeout_s, redact)
-                    if first is not None else None)
+        restorable = [i for i, b in enumerate(targets) if unreadable[b.major] is None]
+
+        def begin(i: int) -> None:
+            b = targets[i]
+            prestarts[i] = Prestart(infra, b, given.major if given is not None else b.major, dump, timeout_s, redact)
+
+        if restorable:
+            begin(restorable[0])
         t2 = time.monotonic()
         events.emit("phase_start", DRILL_NAME, "read data")
         status = "errored"
@@ -158,10 +171,14 @@ def verify_backup(
         report = RunReport(run_id=run_dir.name, command=[redact(x) for x in argv],
                            environment=capture_environment(), started_at=utcnow())
         try:
-            for b in targets:
-                report.drills.append(verify_version(infra, b, inp, unreadable[b.major], check_s,
-                                                    major=given.major if given is not None else None,
-                                                    prestart=prestart if b is first else None))
+            for i, b in enumerate(targets):
+                # Each later version's restore starts when this one's has ended, so it runs while this
+                # version is checked (the restores themselves never overlap: each is timed alone).
+                nxt = next((j for j in restorable if j > i), None)
+                report.drills.append(verify_version(
+                    infra, b, inp, unreadable[b.major], check_s, major=given.major if given is not None else None,
+                    prestart=prestarts.get(i), on_restored=functools.partial(begin, nxt) if nxt is not None else None,
+                    drop=dropper.drop))
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
             kind, why = describe(e)
             report.error = ErrorInfo(kind, f"{why}; infrastructure was torn down")
@@ -177,11 +194,22 @@ def verify_backup(
             if interrupt is not None:
                 note_run_dir(interrupt, run_dir)  # the CLI prints where the errored report is
     finally:
-        if prestart is not None and not prestart.claimed:  # a raise before its version ran: drop its database
-            prestart.abandon()
+        for p in prestarts.values():
+            if not p.claimed:  # a raise before its version ran: drop its database
+                p.abandon()
+        dropper.wait()
         if own:
             infra.close()
     return report, run_dir
+
+
+def _warm_templates() -> None:
+    """Compile every report template once (jinja caches it in ``render.jinja_env()``, which the pages
+    use); a failure here is left for the report writing to raise, where it is reported."""
+    with contextlib.suppress(Exception):
+        env = jinja_env()
+        for name in env.list_templates():
+            env.get_template(name)
 
 
 def _object_integrity(snap: Snapshot | None, man: Manifest | None) -> CheckResult | None:
