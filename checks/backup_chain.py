@@ -8,6 +8,7 @@ a backup starts at versus the one its predecessor ended at). ``--dry-run`` check
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -17,12 +18,19 @@ from restore_drill.fixtures.binaries import PgBinaries
 
 from .result import CheckResult
 
+_EXPECTED = re.compile(r"but expected ([0-9A-F]+/[0-9A-F]+)")
 
-def backup_chain(bins: PgBinaries, chain: Sequence[Path], timeout_s: float = 300.0) -> CheckResult:
+
+def backup_chain(bins: PgBinaries, chain: Sequence[Path], timeout_s: float = 300.0, *,
+                 recorded: Sequence[tuple[str, str]] = ()) -> CheckResult:
     """``pg_combinebackup --dry-run`` over ``chain`` (full backup first, then incrementals oldest to newest).
 
     Passed when it accepts the chain; failed with its own error line (naming the backup and LSNs) when a
     link is missing or out of order; skipped when ``bins`` has no pg_combinebackup (PostgreSQL < 17).
+    ``recorded``: (link name, start LSN 'X/Y') of every link the backup phase wrote, oldest first: a link
+    recorded but absent from ``chain`` (by folder name), or the one whose start LSN pg_combinebackup says it
+    expected ("backup at ... starts at LSN A, but expected B": B is the missing predecessor's start), is
+    named in the failure.
     """
     name = "backup_chain"
     if not bins.has("pg_combinebackup"):
@@ -34,9 +42,22 @@ def backup_chain(bins: PgBinaries, chain: Sequence[Path], timeout_s: float = 300
                                *map(str, chain)], capture_output=True, text=True, timeout=timeout_s,
                               env={"LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin"})
     ev = {"chain": [str(p) for p in chain], "exit_code": done.returncode, "stderr": done.stderr.strip()[-1500:]}
+    have = {p.name for p in chain}
+    missing = [link for link, _ in recorded if link not in have]
     if done.returncode != 0:
         err = next((ln.strip() for ln in done.stderr.splitlines() if "error" in ln), done.stderr.strip()[-300:])
-        return CheckResult.failed(name, f"the incremental chain of {len(chain)} backup(s) cannot be combined: {err}",
-                                  observed=done.returncode, evidence=ev)
+        m = _EXPECTED.search(err)
+        expected = [link for link, lsn in recorded if m and lsn == m.group(1)]
+        named = sorted(set(missing) | set(expected), key=[link for link, _ in recorded].index)
+        ev["missing_links"] = named
+        lead = (f"link {', '.join(named)} of the chain the backup phase wrote "
+                f"({', '.join(link for link, _ in recorded)}) is missing; " if named else "")
+        return CheckResult.failed(name, f"{lead}the incremental chain of {len(chain)} backup(s) cannot be combined: "
+                                  f"{err}", observed=done.returncode, evidence=ev)
+    if missing:  # combinable without them (e.g. the newest links lost): the restore reaches less than was backed up
+        ev["missing_links"] = missing
+        return CheckResult.failed(name, f"link {', '.join(missing)} the backup phase wrote is not in the chain "
+                                  f"restored ({', '.join(p.name for p in chain)}): the restore starts from an older "
+                                  "backup than the newest one taken", observed=0, evidence=ev)
     return CheckResult.passed(name, f"pg_combinebackup accepts the chain of {len(chain)} backup(s) "
                                     f"({', '.join(p.name for p in chain)})", observed=0, evidence=ev)

@@ -66,6 +66,9 @@ DRILLS: tuple[DrillSpec, ...] = (
     DrillSpec("pegasus-pitr-barman", "pegasus", "bad-statement",
               "Errant DELETE + object clean-up; Barman cloud base backup + WAL and the versioned bucket restored to "
               "just before it", physical=True, variant="barman"),
+    DrillSpec("arqonbus-pitr-incremental", "arqonbus", "bad-statement",
+              "Errant DELETE while writes go on; a full + two incremental base backups (PostgreSQL 17+) combined with "
+              "pg_combinebackup, then archived WAL to just before it", physical=True, variant="incremental"),
 )
 
 

@@ -26,7 +26,7 @@ def run_pitr(infra: Any, tmp_path: Path, name: str = "arqonbus-pitr", *, major: 
     if opts is not None:  # else the drill takes them from the config (recovery_target*), as `restore-drill run`
         drill.pitr_options = opts  # type: ignore[attr-defined]
     rep = drill.run()
-    return rep, drill.pitr_run  # type: ignore[attr-defined]
+    return rep, getattr(drill, "pitr_run", None)  # None when the drill stopped before it started its servers
 
 
 def check(rep: Any, name: str) -> Any:

@@ -530,3 +530,19 @@ def test_registry_plan_of_a_physical_restore_leaves_out_the_pg_dump_checks():
     assert rto.status is Status.FAILED, rto.message
     c.physical = False  # the same results on a logical restore: PITR checks are not its fidelity
     assert dict(plan(c))["rto"]().status is Status.PASSED
+
+
+def test_incremental_drill_on_postgresql_16_is_not_run(drill_infra, tmp_path):
+    """arqonbus-pitr-incremental needs PostgreSQL 17+ (summarize_wal, pg_basebackup --incremental,
+    pg_combinebackup): on 16 it is not run, errored with one line naming --pg-version 18, before any server."""
+    from restore_drill import catalog
+
+    spec = catalog.get("arqonbus-pitr-incremental")
+    assert spec.physical and spec.variant == "incremental" and not spec.default
+    old = [b for b in binaries.servers() if not b.has("pg_combinebackup")]
+    if not old:
+        pytest.skip("every PostgreSQL here has pg_combinebackup")
+    rep, _ = run_pitr(drill_infra, tmp_path, "arqonbus-pitr-incremental", major=old[0].major)
+    assert rep.status == "errored" and rep.error is not None and rep.error.type == "BadInput"
+    assert "run it with --pg-version 18" in rep.error.message and "pg_combinebackup" in rep.error.message
+    assert not rep.steps and not (tmp_path / "work").exists()

@@ -295,3 +295,50 @@ def test_damaged_physical_restore_fails_the_registry_checks(drill_infra, tmp_pat
     rto = check(rep, "rto")
     assert rto.status is Status.FAILED and "not achieved" in rto.message  # fidelity failed: not restored
     assert rep.status == "failed"
+
+
+def _pg18_or_skip() -> None:
+    if not any(b.major >= 17 and b.has("pg_combinebackup") for b in binaries.servers()):
+        pytest.skip("no PostgreSQL 17+ with pg_combinebackup on this machine")
+
+
+def test_incremental_chain_drill_passes_on_postgresql_18(drill_infra, tmp_path):
+    """arqonbus-pitr-incremental: a full + two incremental pg_basebackups through the procedure, combined with
+    pg_combinebackup by its restore, then archived WAL to just before the errant DELETE. backup_chain passes
+    over the three links the restore combined, every other check as in arqonbus-pitr."""
+    _pg18_or_skip()
+    rep, run = run_pitr(drill_infra, tmp_path, "arqonbus-pitr-incremental", major=18)
+    assert rep.error is None, rep.error
+    bad = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
+    assert not bad, bad
+    bc = check(rep, "backup_chain")
+    assert bc.status is Status.PASSED and "(1-full, 2-incr, 3-incr)" in bc.message, bc.message
+    assert [Path(b.path).parent.name for b in rep.backups] == ["1-full", "2-incr", "3-incr"]
+    assert [name for name, _ in run.chain_recorded] == ["1-full", "2-incr", "3-incr"]
+    combine = next(s for s in rep.steps if s.name.startswith("Combine the Backup Chain"))
+    assert combine.status == "passed" and "combining 3 backup(s)" in combine.stdout_tail, combine.stdout_tail
+    assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
+    assert rep.status == "passed"
+
+
+def test_incremental_chain_lacking_its_middle_link_fails_backup_chain(drill_infra, tmp_path):
+    """The middle link (2-incr) is deleted from the bucket after the backup phase: the procedure's restore
+    combines 1-full + 3-incr, pg_combinebackup refuses, and backup_chain fails naming the missing link."""
+    _pg18_or_skip()
+
+    def lose_middle_link(run: PitrRun) -> None:
+        prefix = f"{run.base_prefix.strip('/')}/2-incr/"
+        keys = [o["Key"] for o in run.s3_client.list_objects_v2(Bucket=run.wal_bucket, Prefix=prefix)["Contents"]]
+        for k in keys:
+            run.s3_client.delete_object(Bucket=run.wal_bucket, Key=k)
+
+    rep, _ = run_pitr(drill_infra, tmp_path, "arqonbus-pitr-incremental", major=18,
+                      opts=PitrOptions(before_restore=lose_middle_link, upgrade_check=False))
+    bc = check(rep, "backup_chain")
+    assert bc.status is Status.FAILED, bc.message
+    assert bc.message.startswith("link 2-incr of the chain the backup phase wrote (1-full, 2-incr, 3-incr) is missing")
+    assert "but expected" in bc.message and bc.evidence["missing_links"] == ["2-incr"]
+    combine = next(s for s in rep.steps if s.name.startswith("Combine the Backup Chain"))
+    assert combine.status == "failed"
+    assert check(rep, "recovery_target").status is Status.FAILED
+    assert rep.status == "failed"

@@ -30,6 +30,7 @@ from restore_drill import runbook
 from restore_drill.checks import base_backup as base_backup_checks
 from restore_drill.checks import recovery as recovery_checks
 from restore_drill.checks import wal_archive as wal_checks
+from restore_drill.checks.backup_chain import backup_chain
 from restore_drill.checks.result import CheckResult, Status
 from restore_drill.errors import BadInput, HarnessFault
 from restore_drill.fixtures import binaries
@@ -59,8 +60,10 @@ class PitrOptions:
     "just before"; 0 = the instant itself; negative = after it). ``target``: a callable choosing the
     target from the evidence instead (fault tests). ``action``: recovery_target_action.
     ``statement``: delete | update | drop. ``ledger_before`` / ``ledger_after``: ledger transactions
-    between the base backup and the disaster, and after it. ``before_start``: called with the run just
-    before the restored server starts (fault tests damage the archive there). ``after_restore``: called with
+    between the base backup and the disaster, and after it. ``before_restore``: called with the run at the
+    end of the disaster, before the restore phase (fault tests remove a backup from the bucket there).
+    ``before_start``: called with the run just before the restored server starts (fault tests damage the
+    archive there). ``after_restore``: called with
     the run once the restored server is promoted, before the checks (fault tests damage the restored database
     there). ``upgrade_check``: after the other checks, ``pg_upgrade --check`` of the restored cluster into
     the next newer major found."""
@@ -75,6 +78,7 @@ class PitrOptions:
     ledger_after: int = 20
     recovery_timeout_s: float = 180.0
     before_start: Callable[[PitrRun], Any] | None = None
+    before_restore: Callable[[PitrRun], Any] | None = None
     after_restore: Callable[[PitrRun], Any] | None = None
     upgrade_check: bool = True
 
@@ -107,6 +111,8 @@ class PitrRun:
     storage_target: datetime | None = None  # the instant object storage is restored to
     backup_manifest: dict[str, Any] | None = None
     barman_info: dict[str, str] | None = None  # a Barman cloud base backup's backup.info (its WAL range)
+    chain: list[Path] | None = None  # incremental variant: the links the restore combined (CHAIN_DIR), oldest first
+    chain_recorded: list[tuple[str, str]] = field(default_factory=list)  # (link, start LSN) the backup phase wrote
     expected: Any = None  # seeds.manifest.Manifest of the system's tables right before the errant statement
 
 
@@ -173,6 +179,10 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
         raise BadInput(f"--pg-backend {cfg.pg_backend}: a physical drill starts its own archiving server from the "
                        "PostgreSQL binaries here; use --pg-backend embedded")
     bins = binaries.select(cfg.pg_version)
+    if drill.spec.variant == "incremental" and not bins.has("pg_combinebackup"):
+        raise BadInput(f"{drill.spec.name} takes incremental backups (summarize_wal, pg_basebackup --incremental, "
+                       f"pg_combinebackup: PostgreSQL 17+), which {bins.label} does not have; run it with "
+                       "--pg-version 18")
     host: PitrHost | None = None
     try:
         with drill._phase("infra"):
@@ -281,6 +291,8 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
             run.storage_changed = _damage_storage(run, cfg.seed)
             rec.details["storage_changed"] = list(run.storage_changed)
             storage = f"; then {len(run.storage_changed)} object(s) overwritten or deleted"
+        if opts.before_restore is not None:
+            opts.before_restore(run)
         return runbook.HookOutcome(
             summary=f"bad-statement: {rec.details['summary']}{storage}; {len(run.ledger)} ledger transactions; "
                     f"restore target {run.target.describe()}",
@@ -318,7 +330,10 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
     if result.error:
         raise HarnessFault(result.error)
     base = drill.workdir / "backups" / "base"
-    if (base / "base.tar").exists():
+    chain_dir = bnd.variables.get("CHAIN_DIR")
+    if chain_dir:  # an incremental chain: each link's backup, and the links the restore combined
+        base = _record_chain(drill.workdir, drill.workdir / str(chain_dir), rep, run)
+    elif (base / "base.tar").exists():
         rep.backups = [_backup_record(base, rep, bins=run.host.binaries)]
     else:  # a tool that writes the base backup straight to S3 (Barman cloud): read what it left there
         from .barman import barman_backup
@@ -432,13 +447,31 @@ def _storage_check(run: PitrRun, manifest: Any) -> CheckResult:
                              db_target=run.boundary, changed=run.storage_changed, same_second=sorted(set(same)))
 
 
-def _backup_record(base: Path, rep: DrillReport, *, bins: Any) -> BackupRecord:
+def _record_chain(workdir: Path, chain_dir: Path, rep: DrillReport, run: PitrRun) -> Path:
+    """For a procedure taking an incremental chain (binding variable CHAIN_DIR): one BackupRecord per link the
+    backup phase wrote (``backups/links/<link>``: base.tar, pg_wal.tar, backup_manifest, as ``backups/base`` of
+    the full-backup procedure), ``run.chain_recorded`` (link, start LSN from its backup_manifest), and
+    ``run.chain``, the link folders the restore extracted into CHAIN_DIR, oldest first by name (what it
+    combined). Returns the newest link's folder: the combined backup's WAL range is that link's."""
+    links_dir = workdir / "backups" / "links"
+    links = sorted(p for p in links_dir.iterdir() if (p / "backup_manifest").is_file()) if links_dir.is_dir() else []
+    steps = [s for s in rep.steps if s.phase == "backup"]
+    rep.backups = [_backup_record(p, rep, bins=run.host.binaries, step=steps[i] if i < len(steps) else None)
+                   for i, p in enumerate(links) if (p / "base.tar").is_file()]
+    for p in links:
+        _, start, _ = wal.backup_wal_range(json.loads((p / "backup_manifest").read_text()))
+        run.chain_recorded.append((p.name, wal.format_lsn(start)))
+    run.chain = sorted(p for p in chain_dir.iterdir() if p.is_dir()) if chain_dir.is_dir() else []
+    return links[-1] if links else links_dir
+
+
+def _backup_record(base: Path, rep: DrillReport, *, bins: Any, step: Any = None) -> BackupRecord:
     tar = base / "base.tar"
     h = hashlib.sha256()
     with open(tar, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    step = next((s for s in rep.steps if "Base Backup" in s.name), None)
+    step = step or next((s for s in rep.steps if "Base Backup" in s.name), None)
     version = subprocess.run([str(bins.tool("pg_basebackup")), "--version"], capture_output=True, text=True,
                              timeout=30).stdout.strip()
     return BackupRecord(path=str(tar), size_bytes=sum(p.stat().st_size for p in base.iterdir()), sha256=h.hexdigest(),
@@ -571,6 +604,8 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, restore_s: flo
                              "cannot verify this base backup; its content is judged by row_counts/table_checksums "
                              "after recovery")),
         *([("storage_at_target", lambda: _storage_check(run, manifest))] if run.storage is not None else []),
+        *([("backup_chain", lambda: backup_chain(run.host.binaries, run.chain or [], recorded=run.chain_recorded))]
+          if run.chain is not None else []),
     ]
     from restore_drill.checks.registry import plan as registry_plan
     from restore_drill.checks.registry import run_plan
