@@ -138,7 +138,23 @@ def backup_artifact(archive: ArchiveInfo, tool: PgBinaries, problem: str | None,
                               evidence=ev, duration_s=duration_s)
 
 
-def db_checks(db: Database, inp: Inputs) -> list[CheckResult]:
+def early_plan(inp: Inputs) -> list[tuple[str, Callable[[psycopg.Connection], CheckResult]]]:
+    """The checks ``early.EarlyChecks`` may run while the restore builds indexes: only those that read
+    table rows. The first is the guard (``row_counts`` against the archive: every table holds all its
+    rows); with a manifest, the manifest's ``row_counts`` follows and replaces it in the report."""
+    a, m = inp.archive, inp.manifest
+    plan: list[tuple[str, Callable[[psycopg.Connection], CheckResult]]] = [
+        ("row_counts", lambda conn: archive_row_counts(conn, a))]
+    if m is not None:
+        man = m
+        plan.append(("row_counts", lambda conn: row_counts(conn, man)))
+    plan.append(("referential_integrity", lambda conn: _referential(conn, a, m)))
+    if m is not None:
+        plan.append(("table_checksums", lambda conn: table_checksums(conn, man)))
+    return plan
+
+
+def db_checks(db: Database, inp: Inputs, early: dict[str, CheckResult] | None = None) -> list[CheckResult]:
     """Every check on the restored ``db`` after ``restore_exit_status``, in the matrix's order; a check
     that does not apply (no manifest, no snapshot) is left out or skipped with its reason.
 
@@ -148,7 +164,8 @@ def db_checks(db: Database, inp: Inputs) -> list[CheckResult]:
     extension, so it starts only after every check that reads the catalog has finished), the row counts
     with the digests and storage checks, and the orphan anti-join. Every lane reads the same finished
     restore, which nothing writes any more, so the results are those of one check after another. A
-    lane that cannot connect raises (the version is errored), as the single connection did."""
+    lane that cannot connect raises (the version is errored), as the single connection did. ``early``:
+    results the early checks kept (``early.EarlyChecks``), used in place of running those checks again."""
     a, m, snap = inp.archive, inp.manifest, inp.snapshot
     # (registered name, lane, thunk taking the lane's connection); kept in the matrix's order.
     plan: list[tuple[str, int, Callable[[psycopg.Connection], CheckResult]]] = [
@@ -175,7 +192,13 @@ def db_checks(db: Database, inp: Inputs) -> list[CheckResult]:
     if snap is not None:
         plan += [(n, 1, fn) for n, fn in _storage_checks(inp)]
     plan.append(("physical_integrity", 0, lambda _conn: physical_integrity(db, timeout_s=inp.timeout_s)))
+    kept = early or {}
+    plan = [(n, lane, _already(kept[n]) if n in kept else fn) for n, lane, fn in plan]
     return run_lanes(db, plan)
+
+
+def _already(res: CheckResult) -> Callable[[psycopg.Connection], CheckResult]:
+    return lambda _conn: res
 
 
 def run_lanes(db: Database, plan: list[tuple[str, int, Callable[[psycopg.Connection], CheckResult]]]

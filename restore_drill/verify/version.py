@@ -25,8 +25,9 @@ from ..events import EventBus, phase
 from ..procs import run
 from ..records import BackupRecord, SnapshotRecord, StepRecord
 from ..redact import Redactor
-from .checks import backup_artifact, db_checks
+from .checks import backup_artifact, db_checks, early_plan
 from .coverage import HARMLESS_PUBLIC_SCHEMA, excuse_known
+from .early import EarlyChecks
 from .inputs import Inputs
 
 DRILL_NAME = "verify-backup"
@@ -162,8 +163,10 @@ def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str 
         rep.target = RestoreTarget(database=f"{db.name} (PostgreSQL {db.server_version}, disposable)",
                                    bucket=inp.snapshot.bucket if inp.snapshot else "",
                                    prefix=(inp.snapshot.prefix or "") if inp.snapshot else "")
+        early: EarlyChecks | None = None
         with phase(inp.events, rep, "restore"):
             if prestart is not None:
+                early = EarlyChecks(db, prestart.restore, early_plan(inp))
                 argv, started, done = prestart.restore.result()
             else:
                 argv = restore_argv(tool, db, a.path)
@@ -185,7 +188,9 @@ def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str 
         if on_restored is not None:
             on_restored()
         with phase(inp.events, rep, "checks"):
-            rep.checks.extend(db_checks(db, inp))
+            kept = early.results() if early is not None else {}
+            rep.metrics["early_checks"] = early.outcome if early is not None else "not tried (no restore in a thread)"
+            rep.checks.extend(db_checks(db, inp, kept))
     except DrillError as e:
         rep.error = ErrorInfo.from_exception(e, inp.redact)
     except Exception as e:  # noqa: BLE001 - a harness bug must show as errored, never as a verdict

@@ -1,0 +1,159 @@
+"""verify-backup's early checks (restore_drill/verify/early.py): the data checks run while the restore
+builds indexes, kept only when every table already holds the archive's rows in their snapshot, and
+cancelled the moment the restore waits for a lock they hold. A stand-in "restore" session (application
+name pg_restore, as pg_restore's own) runs a real CREATE INDEX held up by an open transaction, so the
+early checks find it mid-statement whatever the machine's speed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from restore_drill.checks.references import Relation
+from restore_drill.checks.result import CheckResult, Status
+from restore_drill.events import EventBus
+from restore_drill.fixtures import binaries
+from restore_drill.redact import Redactor
+from restore_drill.verify.archive import ArchiveInfo
+from restore_drill.verify.checks import archive_row_counts, early_plan
+from restore_drill.verify.early import EarlyChecks
+from restore_drill.verify.inputs import Inputs
+from tests.helpers import scratch_database
+
+MAJOR = max(b.major for b in binaries.servers())
+SQL = """
+CREATE TABLE parent (id int PRIMARY KEY);
+CREATE TABLE child (id int, parent_id int);
+INSERT INTO parent SELECT g FROM generate_series(1, 5) g;
+INSERT INTO child SELECT g, 1 + g % 5 FROM generate_series(1, 50) g;
+"""
+FK = Relation("public.child", ("parent_id",), "public.parent", ("id",))
+
+
+def inputs(counts: dict[str, int]) -> Inputs:
+    archive = ArchiveInfo(path=Path("stand-in.dump"), kind="custom", size_bytes=0, sha256="", row_counts=counts,
+                          foreign_keys=[FK])
+    return Inputs(archive, None, None, "", None, None, 60.0, Redactor([]), EventBus())
+
+
+class StandInRestore:
+    """A session named pg_restore whose CREATE INDEX on child waits for another session's open INSERT
+    (ROW EXCLUSIVE blocks SHARE); ``release`` lets it finish, then it runs ``after`` (if any)."""
+
+    def __init__(self, db: Any, after: str | None = None) -> None:
+        self.db, self.after = db, after
+        self.done: Future[None] = Future()
+        self.holder = psycopg.connect(db.url)
+        self.holder.execute("INSERT INTO child VALUES (0, 999)")  # uncommitted: invisible to every snapshot
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        with psycopg.connect(db.url, autocommit=True) as c:
+            while not c.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pg_restore' "
+                                "AND wait_event_type = 'Lock'").fetchone():
+                time.sleep(0.02)
+
+    def _run(self) -> None:
+        try:
+            with psycopg.connect(self.db.url, autocommit=True, application_name="pg_restore") as c:
+                c.execute("CREATE INDEX child_parent_idx ON child (parent_id)")
+                if self.after:
+                    c.execute(self.after)
+            self.done.set_result(None)
+        except BaseException as e:  # noqa: BLE001 - seen by the test through the future
+            self.done.set_exception(e)
+
+    def release(self) -> None:
+        self.holder.rollback()
+        self.holder.close()
+
+
+@pytest.fixture
+def db(drill_infra) -> Iterator[Any]:
+    with scratch_database(drill_infra, MAJOR, SQL) as d:
+        yield d
+
+
+def test_checks_run_while_the_restore_builds_an_index_are_kept(db):
+    restore = StandInRestore(db)
+    try:
+        early = EarlyChecks(db, restore.done, early_plan(inputs({"public.parent": 5, "public.child": 50})))
+        kept = early.results()
+    finally:
+        restore.release()
+        restore.thread.join(60)
+    assert early.outcome == "kept"
+    assert set(kept) == {"row_counts", "referential_integrity"}
+    assert all(r.status is Status.PASSED and "while_restoring" in r.evidence for r in kept.values())
+
+
+def test_a_table_short_of_the_archive_keeps_nothing(db):
+    """Rows still loading, or lost: the counts differ in the early snapshot, so nothing early is kept and
+    every check runs after the restore (where a lost row fails row_counts)."""
+    restore = StandInRestore(db)
+    try:
+        early = EarlyChecks(db, restore.done, early_plan(inputs({"public.parent": 5, "public.child": 51})))
+        kept = early.results()
+    finally:
+        restore.release()
+        restore.thread.join(60)
+    assert kept == {}
+    assert early.outcome.startswith("row_counts did not pass") and "public.child: 50 rows, archive 51" in early.outcome
+
+
+def test_orphans_seen_early_are_a_kept_failure(db):
+    with psycopg.connect(db.url, autocommit=True) as c:
+        c.execute("UPDATE child SET parent_id = 77 WHERE id = 3")
+    restore = StandInRestore(db)
+    try:
+        early = EarlyChecks(db, restore.done, early_plan(inputs({"public.parent": 5, "public.child": 50})))
+        kept = early.results()
+    finally:
+        restore.release()
+        restore.thread.join(60)
+    assert kept["row_counts"].status is Status.PASSED
+    assert kept["referential_integrity"].status is Status.FAILED
+    assert kept["referential_integrity"].observed == 1
+
+
+def test_the_restore_never_waits_for_the_early_checks(db):
+    """A later restore statement needing ACCESS EXCLUSIVE (ADD PRIMARY KEY does) while the early checks
+    hold ACCESS SHARE: they are cancelled and nothing is kept, and the restore goes on."""
+    info = inputs({"public.parent": 5, "public.child": 50}).archive
+    in_sleep = threading.Event()
+
+    def long_read(conn: psycopg.Connection) -> CheckResult:
+        conn.execute("SELECT count(*) FROM child")  # ACCESS SHARE on child until the transaction ends
+        in_sleep.set()
+        conn.execute("SELECT pg_sleep(600)")
+        return CheckResult.passed("referential_integrity", "not reached: cancelled")
+
+    restore = StandInRestore(db, after="ALTER TABLE child ADD PRIMARY KEY (id)")
+    try:
+        early = EarlyChecks(db, restore.done, [("row_counts", lambda c: archive_row_counts(c, info)),
+                                               ("referential_integrity", long_read)])
+        assert in_sleep.wait(60)
+        restore.release()  # CREATE INDEX finishes, then ADD PRIMARY KEY waits for the early checks' lock
+        restore.done.result(timeout=60)  # ADD PRIMARY KEY got through: the early checks were cancelled
+        kept = early.results()
+    finally:
+        with psycopg.connect(db.url, autocommit=True) as c:  # whatever happened, end the sleeper
+            c.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' "
+                      "AND pid <> pg_backend_pid()")
+        restore.thread.join(60)
+    assert kept == {}
+    assert early.outcome.startswith("cancelled")
+
+
+def test_a_restore_that_ends_before_its_post_data_keeps_nothing(db):
+    done: Future[None] = Future()
+    done.set_result(None)
+    early = EarlyChecks(db, done, early_plan(inputs({"public.parent": 5, "public.child": 50})))
+    assert early.results() == {}
+    assert early.outcome.startswith("the restore ended before")
