@@ -25,6 +25,11 @@ tools:
 	@command -v rclone >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
 	  (apt-get install -y -q rclone >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q rclone >/dev/null 2>&1)); } \
 	  || echo "rclone not installed (apt-get install rclone): runbook steps that use it are reported not_run"
+	@# pgBackRest (Debian bookworm: 2.45, PostgreSQL <= 15) for the *-pitr-pgbackrest drills. Never fatal: without it
+	@# those drills end errored, naming `apt-get install pgbackrest` (restore_drill/pitr/pgbackrest.py).
+	@command -v pgbackrest >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -q pgbackrest >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pgbackrest >/dev/null 2>&1)); } \
+	  || echo "pgbackrest not installed (apt-get install pgbackrest): the *-pitr-pgbackrest drills cannot run"
 
 drill: $(STAMP)
 	$(BIN)/restore-drill run $(DRILL_ARGS)
