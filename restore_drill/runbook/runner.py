@@ -68,9 +68,10 @@ class _Run(_Backups, _Effects):
 
     def __init__(self, book: Runbook, binding: Binding, env: RunbookEnvironment, workdir: Path, hooks: RunHooks,
                  step_timeout_s: float, placeholders: dict[str, str], observe: bool,
-                 data_directory: Path | None = None) -> None:
+                 data_directory: Path | None = None, shared_folders: tuple[Path, ...] = ()) -> None:
         self.book, self.binding, self.env, self.hooks = book, binding, env, hooks
         self.data_directory = data_directory
+        self.shared_folders = shared_folders
         self.workdir = workdir
         self.timeout = step_timeout_s
         self.observe = observe
@@ -451,11 +452,14 @@ class _Run(_Backups, _Effects):
                          f"{self.data_directory} (binding [sandbox] read_data_directory = true)")
             rec.allowances.append(allowance)
             rec.findings.append(allowance)
+        for folder in self.shared_folders:
+            rec.findings.append(f"read-write access to {folder}, a folder the drill made and shares with its database "
+                                "server (the server's own commands, e.g. archive_command, use it too)")
         try:
             done = sandbox.run_step(script, env=env, cwd=self.workdir, timeout_s=self.timeout,
                                     redactor=self.redact, record=rec, runbook_env=self.env,
                                     wrapper_map=self.wrapper_map, read_paths=reads, drill_variables=self.hook_vars,
-                                    mounts=mounts)
+                                    mounts=mounts, shared=tuple(str(f) for f in self.shared_folders))
         except StepTimeout:
             rec.status, rec.exit_code = "failed", None
             rec.reason = f"timed out after {self.timeout:g}s and was killed"
@@ -494,6 +498,7 @@ def run_runbook(
     placeholders: dict[str, str] | None = None,
     observe_effects: bool = True,
     data_directory: Path | None = None,
+    shared_folders: tuple[Path, ...] = (),
 ) -> RunbookResult:
     """Run ``runbook`` as written under ``binding``; never raises for a failing step (the result says so).
 
@@ -501,6 +506,9 @@ def run_runbook(
     the live prefix), so a restore that exits 0 and does nothing is visible. ``data_directory``: the
     drill server's data directory on this machine (physical drills), which backup steps may read when the
     binding declares ``[sandbox] read_data_directory`` (each such step lists it in ``allowances``).
+    ``shared_folders``: folders outside the working folder, made by the drill, that every step may read and
+    write because the drill's database server uses them too (a physical drill's pgBackRest folder: its
+    configuration, CA file, lock and log folders, read by archive_command); each step notes them in its findings.
     Raises BadInput for a binding that does not fit the runbook (before anything runs), for a binding
     declaring read_data_directory when the drill has no local data directory, and for BadInput from a
     hook (e.g. a destructive step refused on a non-harness target).
@@ -510,6 +518,6 @@ def run_runbook(
                        "server has no data directory on this machine (only a physical drill starts its own); "
                        "drop the key or run the procedure as a physical drill")
     return _Run(runbook, binding, env, Path(workdir).resolve(), hooks or RunHooks(), step_timeout_s,
-                placeholders or {}, observe_effects, data_directory).run()
+                placeholders or {}, observe_effects, data_directory, tuple(shared_folders)).run()
 
 

@@ -147,7 +147,7 @@ def _postgres_install_dirs(path_value: str) -> tuple[str, ...]:
 def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float, redactor: Redactor | None,
              record: Any, runbook_env: Any, wrapper_map: Mapping[str, str] | None = None,
              read_paths: tuple[str, ...] = (), drill_variables: Mapping[str, str] | None = None,
-             mounts: tuple[PathMount, ...] = ()) -> procs.Completed:
+             mounts: tuple[PathMount, ...] = (), shared: tuple[str, ...] = ()) -> procs.Completed:
     """Run one runbook shell step confined (drop-in for ``procs.run([script], shell=True, ...)``).
 
     Blocked reaches go to ``record.blocked`` (list of str) and ``record.findings``; tools the wrapper_map
@@ -156,7 +156,8 @@ def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float
     read_data_directory``: the drill server's own data directory); the caller records the allowance.
     ``drill_variables``: what the harness bound during the drill (see :func:`endpoints_for`); the
     PostgreSQL installations on its PATH are readable too. ``mounts``: from :func:`path_mounts`, shown to
-    this step only (its mount namespace is made fresh for it).
+    this step only (its mount namespace is made fresh for it). ``shared``: folders outside the working folder
+    the step may read and write (the caller's: folders the drill made for its server and its steps alike).
     Raises StepTimeout as procs.run does (blocks still recorded) and InfraUnavailable when the machine
     cannot confine steps and the user did not pass --unconfined.
     """
@@ -165,7 +166,7 @@ def run_step(script: str, *, env: Mapping[str, str], cwd: Path, timeout_s: float
     reads += _postgres_install_dirs((drill_variables or {}).get("PATH", ""))
     sb = prepare(Path(cwd), endpoints_for(runbook_env, env, drill_variables), wrapper_map, reads + tuple(read_paths))
     # The runner's ERR trap appends failing line numbers to this file (runbook/runner.py, _ERR_TRAP).
-    writable = tuple(v for v in (env.get(ERRLOG_VARIABLE),) if v)
+    writable = tuple(v for v in (env.get(ERRLOG_VARIABLE),) if v) + tuple(shared)
     try:
         done, outcome = sb.run(script, env=env, timeout_s=timeout_s, redactor=redactor, confined=not unconfined(),
                                writable=writable, mounts=mounts)

@@ -205,7 +205,8 @@ class StepSandbox:
         ``procs.run`` (with the outcome attached as ``.outcome``) and InfraUnavailable when the
         confinement cannot be applied (naming --unconfined). ``confined=False`` (the user's
         --unconfined) runs it as before this sandbox existed, keeping only the shims on PATH.
-        ``writable``: files outside the working folder the step may write (the runner's ERR-trap log).
+        ``writable``: files outside the working folder the step may write (the runner's ERR-trap log), or
+        folders (every right beneath them: the runner's shared_folders).
         ``mounts``: runbook paths shown to this step (see PathMount); raises InfraUnavailable naming why when
         they cannot be (unconfined, or not root: only root can make the step's mount namespace)."""
         if confined and (why := unavailable_reason()):
@@ -268,7 +269,9 @@ class StepSandbox:
     def _confine(self, supervisor: list[seccomp.Supervisor], shim_w: int, closers: list[Any],
                  writable: tuple[str, ...], mounts: tuple[PathMount, ...] = ()) -> dict[str, Any]:
         """Popen arguments that confine the child; ``closers`` get what the parent closes afterwards."""
-        rules = self._fs_rules() + [landlock.PathRule(w, landlock.FILE_RIGHTS) for w in writable]
+        # A writable folder (runner's shared_folders) gets every right beneath it; a writable file, file rights.
+        rules = self._fs_rules() + [landlock.PathRule(w, landlock.all_fs_rights(self._abi) if os.path.isdir(w)
+                                                      else landlock.FILE_RIGHTS) for w in writable]
         # Landlock judges a path by the inodes on its way up, and a bind mount's way up starts at its source:
         # the rule on the working folder does not cover a subfolder mounted elsewhere, so each source gets its own.
         rules += [landlock.PathRule(m.source, landlock.all_fs_rights(self._abi) if m.writable else landlock.READ_EXEC)
