@@ -246,7 +246,10 @@ class PitrHost:
         if self.s3 is not None:  # what archive_command / restore_command's aws needs; never logged
             env.update({"AWS_ACCESS_KEY_ID": self.s3.access_key, "AWS_SECRET_ACCESS_KEY": self.s3.secret_key,
                         "AWS_DEFAULT_REGION": self.s3.region, "AWS_ENDPOINT_URL": self.s3.url,
-                        "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": ""})
+                        "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "",
+                        # pgBackRest's repository keys (archive-push / archive-get in a pgBackRest procedure)
+                        "PGBACKREST_REPO1_S3_KEY": self.s3.access_key,
+                        "PGBACKREST_REPO1_S3_KEY_SECRET": self.s3.secret_key})
         return env
 
     def _mkdir(self, p: Path, mode: int = 0o700) -> Path:

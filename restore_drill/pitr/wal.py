@@ -20,6 +20,10 @@ from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.objectstore import S3Client, S3Store
 
 SEGMENT = re.compile(r"^[0-9A-F]{24}$")
+# pgBackRest names each archived WAL file "<WAL file name>-<SHA-1 of the segment>" plus the compression's
+# extension (compress-type: gz is the default, also lz4, zst, bz2) (pgBackRest user guide, "Archive": the
+# archive/<stanza>/<pg version>-<history id>/<timeline + log>/ folders; measured with pgBackRest 2.45).
+_PGBACKREST_NAME = re.compile(r"^(?P<wal>[0-9A-F]{24}(?:\.partial)?)-[0-9a-f]{40}(?P<ext>\.gz|\.lz4|\.zst|\.bz2)?$")
 DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
 _RECORD = re.compile(r"lsn: (?P<lsn>[0-9A-F]+/[0-9A-F]+),.*?desc: (?P<desc>\S+)(?: (?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \w+))?")
 
@@ -50,13 +54,29 @@ def segments_between(start: int, end: int, timeline: int = 1, seg_bytes: int = D
 def archive_listing(client: S3Client, bucket: str, prefix: str) -> dict[str, int]:
     """{file name: size in bytes} of everything under ``s3://bucket/prefix/``. Names are the file names
     without folders: Barman cloud files each segment under a folder named for its timeline and log
-    (``<server>/wals/0000000100000000/000000010000000000000003``); a flat archive is unchanged."""
-    return {name: size for name, (_key, size) in _archive_keys(client, bucket, prefix).items()}
+    (``<server>/wals/0000000100000000/000000010000000000000003``); a flat archive is unchanged. pgBackRest's
+    ``<segment>-<sha1>[.gz]`` names (:func:`wal_file_name`) are listed under the segment's own name; a
+    gzip-compressed one with the uncompressed size its gzip trailer records (RFC 1952 ISIZE, read with a
+    4-byte ranged GET), so a partial upload is still seen; other compressions keep the stored size."""
+    out = {}
+    for name, (key, size) in _archive_keys(client, bucket, prefix).items():
+        if key.endswith(".gz") and size >= 18:  # the smallest gzip member: 10-byte header + 8-byte trailer
+            tail = client.get_object(Bucket=bucket, Key=prefix.strip("/") + "/" + key, Range="bytes=-4")["Body"].read()
+            size = int.from_bytes(tail, "little") if len(tail) == 4 else size
+        out[name] = size
+    return out
+
+
+def wal_file_name(base: str) -> str:
+    """The WAL file name an archived file stands for: pgBackRest's ``<segment>-<sha1>[.gz|.lz4|.zst|.bz2]``
+    -> ``<segment>``; any other name unchanged."""
+    m = _PGBACKREST_NAME.match(base)
+    return m["wal"] if m else base
 
 
 def _archive_keys(client: S3Client, bucket: str, prefix: str) -> dict[str, tuple[str, int]]:
-    """{file name: (key relative to the prefix, size)} under ``s3://bucket/prefix/``."""
-    return {o.key.rsplit("/", 1)[-1]: (o.key, o.size) for o in S3Store(client, bucket, prefix).list()}
+    """{WAL file name: (key relative to the prefix, size)} under ``s3://bucket/prefix/``."""
+    return {wal_file_name(o.key.rsplit("/", 1)[-1]): (o.key, o.size) for o in S3Store(client, bucket, prefix).list()}
 
 
 def backup_wal_range(manifest: dict[str, Any]) -> tuple[int, int, int]:
@@ -82,18 +102,38 @@ class WalScan:
 
 
 def download_segments(client: S3Client, bucket: str, prefix: str, names: list[str], dest: Path) -> list[str]:
-    """Download the named archive files into ``dest``; returns those that existed."""
+    """Download the named archive files into ``dest`` (as ``dest/<name>``, a gzip-compressed pgBackRest file
+    uncompressed); returns those that existed."""
     got = []
     base = prefix.strip("/") + "/"
     keys = _archive_keys(client, bucket, prefix)
     for n in names:
         try:
-            client.download_file(bucket, base + keys.get(n, (n, 0))[0], str(dest / n))
+            key = keys.get(n, (n, 0))[0]
+            client.download_file(bucket, base + key, str(dest / (n + ".gz" if key.endswith(".gz") else n)))
+            if key.endswith(".gz"):
+                _gunzip(dest / (n + ".gz"), dest / n)
             got.append(n)
         except Exception as e:  # a missing key: the caller names the gap
             if "404" not in str(e) and "Not Found" not in str(e) and "NoSuchKey" not in str(e):
                 raise
     return got
+
+
+def _gunzip(src: Path, dst: Path) -> None:
+    """Uncompress ``src`` to ``dst``. A file that is not valid gzip is put there as stored: pg_waldump then
+    stops at it ("invalid magic number"), so the scan names that segment instead of the drill erroring."""
+    import gzip
+    import shutil
+    import zlib
+
+    try:
+        with gzip.open(src, "rb") as f, open(dst, "wb") as out:
+            shutil.copyfileobj(f, out, 1 << 20)
+    except (OSError, EOFError, zlib.error):
+        src.replace(dst)
+        return
+    src.unlink()
 
 
 def scan(bins: PgBinaries, client: S3Client, bucket: str, prefix: str, start: int, timeline: int = 1,

@@ -19,6 +19,7 @@ KNOWN_TOOLS = (
 INSTALL_HINT = {
     "s3cmd": "it comes with the project's venv (make)",
     "rclone": "`make tools` installs the Debian package",
+    "pgbackrest": "`make tools` installs the Debian package as root (apt-get install pgbackrest)",
     "mc": "the MinIO client is not packaged for this machine: put `mc` on PATH or mark the step not_run",
 }
 _WORD = {t: re.compile(rf"(?<![\w./$-]){re.escape(t)}(?![\w.=/-])") for t in KNOWN_TOOLS}
