@@ -546,3 +546,39 @@ def test_incremental_drill_on_postgresql_16_is_not_run(drill_infra, tmp_path):
     assert rep.status == "errored" and rep.error is not None and rep.error.type == "BadInput"
     assert "run it with --pg-version 18" in rep.error.message and "pg_combinebackup" in rep.error.message
     assert not rep.steps and not (tmp_path / "work").exists()
+
+
+# -- restore-drill plan --pitr ------------------------------------------------------------------------------
+
+def test_plan_with_pitr_adds_the_builtin_systems_pitr_drills(tmp_path, capsys):
+    """`restore-drill plan` leaves PITR drills out unless --pitr; with it, each built-in system gets its
+    <name>-pitr job (not the tool/major-dependent variants), which the runner resolves to the physical drill.
+    A system without a PITR drill, or --pitr with --no-drills, is bad input (exit 2, one line)."""
+    from restore_drill import catalog
+    from restore_drill.cli import main
+    from restore_drill.fleet.plan import load_plan, spec_for
+
+    def plan(*args: str) -> Any:
+        out = tmp_path / f"plan{len(list(tmp_path.iterdir()))}.json"
+        main(["plan", *args, "-o", str(out)])
+        return load_plan(out)
+
+    without = plan("--system", "arqonbus", "--system", "pegasus")
+    assert not [j for j in without.jobs if catalog.get(str(j.drill)).physical]
+    with_pitr = plan("--system", "arqonbus", "--system", "pegasus", "--pitr")
+    physical = sorted(str(j.drill) for j in with_pitr.jobs if catalog.get(str(j.drill)).physical)
+    assert physical == ["arqonbus-pitr", "pegasus-pitr"]
+    assert {str(j.drill) for j in without.jobs} < {str(j.drill) for j in with_pitr.jobs}
+    job = next(j for j in with_pitr.jobs if j.drill == "arqonbus-pitr")
+    assert spec_for(job) == catalog.get("arqonbus-pitr") and job.disaster == "bad-statement"
+    assert with_pitr.inventory["pitr"] is True and "pitr" not in without.inventory
+    capsys.readouterr()
+    for args, words in ((["--system", "examples/mastodon/mastodon.toml", "--pitr"],
+                         "--pitr: system 'mastodon' (examples/mastodon/mastodon.toml) has no point-in-time recovery"),
+                        (["--system", "arqonbus", "--no-drills", "--backups", str(tmp_path), "--pitr"],
+                         "--pitr plans drills")):
+        with pytest.raises(SystemExit) as e:
+            main(["plan", *args])
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("restore-drill: error: ") and words in err[0], err

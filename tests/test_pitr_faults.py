@@ -342,3 +342,25 @@ def test_incremental_chain_lacking_its_middle_link_fails_backup_chain(drill_infr
     assert combine.status == "failed"
     assert check(rep, "recovery_target").status is Status.FAILED
     assert rep.status == "failed"
+
+
+def test_a_planned_pitr_job_runs_through_run_plan(tmp_path):
+    """`restore-drill plan --system arqonbus --pitr` job arqonbus-pitr, run by `restore-drill run --plan` in a
+    child process (the fleet runner's path): the physical drill passes and its run folder says so."""
+    import json
+    import subprocess
+    import sys
+
+    from restore_drill.fleet.plan import Job, Plan
+
+    plan = tmp_path / "plan.json"
+    plan.write_text(Plan([Job("drill", "arqonbus", "arqonbus", None, drill="arqonbus-pitr", disaster="bad-statement",
+                              procedure="corrected")], {"systems": ["arqonbus"], "pitr": True}).to_json())
+    cli = Path(sys.executable).parent / "restore-drill"
+    done = subprocess.run([str(cli), "run", "--plan", str(plan), "--quiet", "--report-dir", str(tmp_path / "runs")],
+                          capture_output=True, text=True, timeout=600)
+    (report,) = (tmp_path / "runs").glob("*/report.json")
+    data = json.loads(report.read_text())
+    assert done.returncode == 0 and data["status"] == "passed", (done.returncode, done.stderr[-2000:])
+    assert [d["name"] for d in data["drills"]] == ["arqonbus-pitr"]
+    assert any(c["name"] == "pitr_exactness" and c["status"] == "passed" for c in data["drills"][0]["checks"])

@@ -33,6 +33,12 @@ Examples:
 @click.option("--drills/--no-drills", default=True, show_default=True,
               help="Plan the drills of the --system definitions; --no-drills with --backups: --system only "
                    "names whose backups to verify.")
+@click.option("--pitr", is_flag=True,
+              help="Also plan each built-in system's point-in-time recovery drill (arqonbus-pitr, pegasus-pitr: base "
+                   "backup + WAL archive, ~20 s each, embedded Postgres only). Left out by default: a physical drill "
+                   "starts its own archiving servers on the job's host. The Barman, pgBackRest and incremental "
+                   "variants are never planned (they need tools or a Postgres major a fleet host may lack): run "
+                   "them by name.")
 @click.option("--seed", type=int, help="Data seed for every drill job, e.g. --seed 42.")
 @click.option("--scale", type=int, help="Data scale for every drill job, e.g. --scale 10.")
 @click.option("--shards", type=int, metavar="N", help="Also list N shards (\"1/N\" ...) for a CI matrix.")
@@ -41,7 +47,7 @@ Examples:
                    "credentials from the usual AWS environment.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE", help="Write here (default stdout).")
 def command(systems: tuple[str, ...], versions: tuple[int, ...], backup_roots: tuple[str, ...],
-            within_days: float | None, drills: bool, seed: int | None, scale: int | None,
+            within_days: float | None, drills: bool, pitr: bool, seed: int | None, scale: int | None,
             shards: int | None, endpoint_url: str | None, output: Path | None) -> None:
     """Turn an inventory into a list of independent jobs (JSON) for a CI matrix or a Kubernetes Indexed
     Job: each system's drills x each --pg-version, and/or the backups found under --backups. Job ids are
@@ -56,7 +62,9 @@ def command(systems: tuple[str, ...], versions: tuple[int, ...], backup_roots: t
         if shards is not None and shards < 1:
             raise BadInput(f"--shards must be >= 1, got {shards}")
         do_drills = drills and bool(systems)
-        jobs = drill_jobs(systems, versions, seed=seed, scale=scale) if do_drills else []
+        if pitr and not do_drills:
+            raise BadInput("--pitr plans drills: give --system NAME and leave out --no-drills")
+        jobs = drill_jobs(systems, versions, seed=seed, scale=scale, pitr=pitr) if do_drills else []
         if backup_roots:
             names = {resolve_system(s).name: s for s in systems}
             found = inventory.find_backups(backup_roots, endpoint_url)
@@ -68,7 +76,7 @@ def command(systems: tuple[str, ...], versions: tuple[int, ...], backup_roots: t
             jobs += backup_jobs(chosen, versions, names)
         plan = Plan(jobs, {"systems": list(systems), "pg_versions": list(versions), "backups": list(backup_roots),
                            "selection": f"within {within_days:g} days" if within_days else "newest per system",
-                           "drills": do_drills}, shards)
+                           "drills": do_drills, **({"pitr": True} if pitr else {})}, shards)
         text = plan.to_json()
         if output is None:
             click.echo(text, nl=False)

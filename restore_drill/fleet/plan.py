@@ -149,13 +149,20 @@ def _is_builtin(system_ref: str) -> bool:
     return system_ref in builtins or Path(system_ref).resolve() in {p.resolve() for p in builtins.values()}
 
 
-def drill_specs(sysdef: SystemDef, system_ref: str) -> list[catalog.DrillSpec]:
+def drill_specs(sysdef: SystemDef, system_ref: str, *, pitr: bool = False) -> list[catalog.DrillSpec]:
     """The drills of a system: a built-in system's default drills, else ``<name>-restore`` (tables
     truncated, restored from the backup) with the definition's own procedure, as ``restore-drill run
-    --system`` does."""
+    --system`` does. ``pitr``: also the built-in system's point-in-time recovery drill (``<name>-pitr``; its
+    Barman/pgBackRest/incremental variants need tools or majors a fleet host may lack, so they are run by
+    name); BadInput for a system that has none."""
     builtin = [d for d in catalog.DRILLS if d.system == sysdef.name and d.default]
+    physical = [d for d in catalog.DRILLS if d.system == sysdef.name and d.physical and not d.variant]
+    if pitr and not (physical and _is_builtin(system_ref)):
+        raise BadInput(f"--pitr: system {sysdef.name!r} ({system_ref}) has no point-in-time recovery drill (the "
+                       f"built-in {', '.join(sorted({d.system for d in catalog.DRILLS if d.physical}))} have one); "
+                       "drop --pitr or plan that system without it")
     if builtin and _is_builtin(system_ref):
-        return builtin
+        return builtin + (physical if pitr else [])
     return [catalog.DrillSpec(f"{sysdef.name}-restore", system_ref, "truncate",
                               f"{sysdef.name}: tables truncated, restored from the backup",
                               procedure="corrected" if sysdef.corrected else "runbook")]
@@ -180,13 +187,14 @@ def _majors(versions: Sequence[int]) -> list[int | None]:
 
 
 def drill_jobs(system_refs: Sequence[str], versions: Sequence[int], *, seed: int | None = None,
-               scale: int | None = None) -> list[Job]:
+               scale: int | None = None, pitr: bool = False) -> list[Job]:
     """system definitions x Postgres majors (``versions`` empty: the default major). Each system is
-    loaded and validated now, so a bad definition fails the plan, not a shard at 3 a.m."""
+    loaded and validated now, so a bad definition fails the plan, not a shard at 3 a.m. ``pitr``: with
+    the built-in systems' point-in-time recovery drills (``drill_specs``)."""
     jobs: list[Job] = []
     for ref in system_refs:
         sysdef = resolve_system(ref)
-        for spec in drill_specs(sysdef, ref):
+        for spec in drill_specs(sysdef, ref, pitr=pitr):
             for v in _majors(versions):
                 jobs.append(Job("drill", sysdef.name, ref, v, drill=spec.name, disaster=spec.disaster,
                                 procedure=spec.procedure, seed=seed, scale=scale))
