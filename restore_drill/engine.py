@@ -560,11 +560,9 @@ class Drill:
             if db is not None:
                 with contextlib.suppress(Exception):
                     self.infra.drop(db)
-        s3 = self.infra._s3  # not .s3: a moto that died must not be restarted just to delete its buckets
-        for b in self.buckets:
-            if s3 is not None and getattr(s3, "alive", lambda: True)():
-                with contextlib.suppress(Exception):
-                    s3.delete_bucket(b)
+        # Emptied and deleted in the background (Infra.retire_buckets; a moto that died is not restarted for
+        # it): the next use of the S3 server, the next drill's included, and the run's end wait for it.
+        self.infra.retire_buckets(list(self.buckets))
         self.buckets.clear()
         # The runbook's private HOME holds .aws/credentials with the S3 keys: it must not outlive the drill.
         shutil.rmtree(self.workdir / ".home", ignore_errors=True)

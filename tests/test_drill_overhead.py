@@ -192,3 +192,30 @@ def test_no_spare_is_made_when_the_cache_is_off(cache_root, monkeypatch) -> None
     srv.start()
     srv.stop()
     assert list(cache_root.rglob("spare-*")) == []
+
+
+def test_retired_buckets_are_gone_before_the_s3_server_is_used_again() -> None:
+    """A drill's tear-down hands its buckets to Infra.retire_buckets: the next use of Infra.s3 (the next
+    drill's bucket, a fixed [names] bucket name included) waits until they are deleted."""
+    with Infra() as infra:
+        s3 = infra.s3
+        b = infra.bucket("retire")
+        s3.endpoint.client().put_object(Bucket=b.name, Key="k", Body=b"x")
+        release = threading.Event()
+        real = s3.delete_bucket
+
+        def held(bucket: Any) -> None:
+            release.wait(10)
+            real(bucket)
+
+        s3.delete_bucket = held  # type: ignore[method-assign]
+        infra.retire_buckets([b])
+        got: list[Any] = []
+        user = threading.Thread(target=lambda: got.append(infra.s3))
+        user.start()
+        user.join(0.3)
+        assert user.is_alive() and got == []  # still deleting: the next user waits
+        release.set()
+        user.join(10)
+        assert got == [s3] and infra._retiring == []
+        assert b.name not in {x["Name"] for x in s3.endpoint.client().list_buckets()["Buckets"]}
