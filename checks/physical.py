@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import psycopg
 
@@ -18,6 +19,17 @@ from .result import CheckResult
 # Our own schema for the extension, dropped afterwards, so the check leaves no trace in public.
 AMCHECK_SCHEMA = "restore_drill_amcheck"
 _RELATION = re.compile(r'^(?:btree index|heap table|index|table) "([^"]+)"', re.MULTILINE)
+
+
+def index_pattern(schema: str, name: str) -> str:
+    """A pg_amcheck relation pattern matching exactly ``schema.name`` (psql pattern rules: inside double
+    quotes nothing is a wildcard and ``""`` is a quote; https://www.postgresql.org/docs/current/app-psql.html#APP-PSQL-PATTERNS)."""
+    return ".".join('"' + p.replace('"', '""') + '"' for p in (schema, name))
+
+
+def amcheck_tool(db: Database) -> PgBinaries | None:
+    """The pg_amcheck ``physical_integrity`` uses for ``db`` (None when none is found)."""
+    return _pick_binaries(db, None)
 
 
 def _pick_binaries(db: Database, bins: PgBinaries | None) -> PgBinaries | None:
@@ -39,12 +51,16 @@ def _amcheck_hint(db: Database) -> str:
 
 @timed("physical_integrity")
 def physical_integrity(
-    db: Database, bins: PgBinaries | None = None, *, heapallindexed: bool = True, timeout_s: float = 900.0
+    db: Database, bins: PgBinaries | None = None, *, heapallindexed: bool = True, timeout_s: float = 900.0,
+    checked_indexes: Sequence[str] = (),
 ) -> CheckResult:
     """``pg_amcheck`` over every heap and B-tree index of ``db`` (with ``--heapallindexed``: every
     heap tuple has its index entry). Skipped with the reason when the binary or the ``amcheck``
     extension is not available for this server. Installs the extension into its own schema for the
-    check and removes it afterwards if it was not there before."""
+    check and removes it afterwards if it was not there before. ``checked_indexes``: ``index_pattern``s
+    of indexes the caller already checked with this pg_amcheck and these flags, exit 0, on data that
+    has not changed since (verify-backup, while its restore ran): left out (``--exclude-index``) and
+    listed in the evidence."""
     name = "physical_integrity"
     tool_set = _pick_binaries(db, bins)
     if tool_set is None:
@@ -66,6 +82,7 @@ def physical_integrity(
         argv = [str(tool_set.tool("pg_amcheck")), "--jobs=2"]
         if heapallindexed:
             argv.append("--heapallindexed")
+        argv += [f"--exclude-index={p}" for p in checked_indexes]
         done = run(argv, env=libpq_env(db), timeout_s=timeout_s, redactor=Redactor([db.password]))
     finally:
         if created:
@@ -77,6 +94,8 @@ def physical_integrity(
     ev = {"tool": str(tool_set.bindir), "version": tool_set.version, "exit_code": done.exit_code,
           "heapallindexed": heapallindexed, "corrupt_relations": capped(relations),
           "output": capped(out.strip().splitlines(), 30)}
+    if checked_indexes:
+        ev["indexes_checked_before"] = capped(list(checked_indexes))
     if done.exit_code == 0:
         return CheckResult.passed(name, f"pg_amcheck {tool_set.version} found no corruption in {db.name} "
                                   f"(heap and B-tree{', heapallindexed' if heapallindexed else ''})",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -154,7 +154,8 @@ def early_plan(inp: Inputs) -> list[tuple[str, Callable[[psycopg.Connection], Ch
     return plan
 
 
-def db_checks(db: Database, inp: Inputs, early: dict[str, CheckResult] | None = None) -> list[CheckResult]:
+def db_checks(db: Database, inp: Inputs, early: dict[str, CheckResult] | None = None,
+              checked_indexes: Sequence[str] = ()) -> list[CheckResult]:
     """Every check on the restored ``db`` after ``restore_exit_status``, in the matrix's order; a check
     that does not apply (no manifest, no snapshot) is left out or skipped with its reason.
 
@@ -165,7 +166,8 @@ def db_checks(db: Database, inp: Inputs, early: dict[str, CheckResult] | None = 
     with the digests and storage checks, and the orphan anti-join. Every lane reads the same finished
     restore, which nothing writes any more, so the results are those of one check after another. A
     lane that cannot connect raises (the version is errored), as the single connection did. ``early``:
-    results the early checks kept (``early.EarlyChecks``), used in place of running those checks again."""
+    results the early checks kept (``early.EarlyChecks``), used in place of running those checks again;
+    ``checked_indexes``: the indexes they checked with pg_amcheck, which ``physical_integrity`` leaves out."""
     a, m, snap = inp.archive, inp.manifest, inp.snapshot
     # (registered name, lane, thunk taking the lane's connection); kept in the matrix's order.
     plan: list[tuple[str, int, Callable[[psycopg.Connection], CheckResult]]] = [
@@ -191,7 +193,7 @@ def db_checks(db: Database, inp: Inputs, early: dict[str, CheckResult] | None = 
             unchecked={"database_settings": "verify-backup restores into its own database, without --create"})))
     if snap is not None:
         plan += [(n, 1, fn) for n, fn in _storage_checks(inp)]
-    plan.append(("physical_integrity", 0, lambda _conn: physical_integrity(db, timeout_s=inp.timeout_s)))
+    plan.append(("physical_integrity", 0, lambda _conn: _physical(db, inp, checked_indexes)))
     kept = early or {}
     plan = [(n, lane, _already(kept[n]) if n in kept else fn) for n, lane, fn in plan]
     return run_lanes(db, plan)
@@ -222,6 +224,15 @@ def run_lanes(db: Database, plan: list[tuple[str, int, Callable[[psycopg.Connect
     finally:  # Ctrl-C here must not wait for a long pg_amcheck: the caller drops the database WITH
         pool.shutdown(wait=False, cancel_futures=True)  # (FORCE), which ends the lanes' sessions
     return [next(done[lane]) for _, lane, _ in plan]
+
+
+def _physical(db: Database, inp: Inputs, checked_indexes: Sequence[str]) -> CheckResult:
+    res = physical_integrity(db, timeout_s=inp.timeout_s, checked_indexes=checked_indexes)
+    if not checked_indexes or res.status is Status.SKIPPED:
+        return res
+    return dataclasses.replace(res, message=f"{res.message}; {len(checked_indexes)} of its B-tree index(es) "
+                               "checked by the same pg_amcheck while the restore ran (evidence "
+                               "indexes_checked_before)")
 
 
 def _referential(conn: psycopg.Connection, a: ArchiveInfo, m: Manifest | None) -> CheckResult:

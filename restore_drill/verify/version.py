@@ -166,7 +166,7 @@ def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str 
         early: EarlyChecks | None = None
         with phase(inp.events, rep, "restore"):
             if prestart is not None:
-                early = EarlyChecks(db, prestart.restore, early_plan(inp))
+                early = EarlyChecks(db, prestart.restore, early_plan(inp), amcheck=True, timeout_s=inp.timeout_s)
                 argv, started, done = prestart.restore.result()
             else:
                 argv = restore_argv(tool, db, a.path)
@@ -190,7 +190,7 @@ def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str 
         with phase(inp.events, rep, "checks"):
             kept = early.results() if early is not None else {}
             rep.metrics["early_checks"] = early.outcome if early is not None else "not tried (no restore in a thread)"
-            rep.checks.extend(db_checks(db, inp, kept))
+            rep.checks.extend(db_checks(db, inp, kept, early.indexes_checked if early is not None else []))
     except DrillError as e:
         rep.error = ErrorInfo.from_exception(e, inp.redact)
     except Exception as e:  # noqa: BLE001 - a harness bug must show as errored, never as a verdict
