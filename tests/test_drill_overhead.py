@@ -4,6 +4,7 @@ one boto3 session per S3 keys, and a moto that stops at once. No timings here (b
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from typing import Any
@@ -219,3 +220,34 @@ def test_retired_buckets_are_gone_before_the_s3_server_is_used_again() -> None:
         user.join(10)
         assert got == [s3] and infra._retiring == []
         assert b.name not in {x["Name"] for x in s3.endpoint.client().list_buckets()["Buckets"]}
+
+
+def test_backup_artifact_stops_its_concurrent_pg_restore_reads_when_interrupted(tmp_path, monkeypatch) -> None:
+    """backup_artifact runs pg_restore -l, --version and the full read at once: a Ctrl-C while they run
+    stops each of them by its process group, as a single run() does its own child."""
+    from checks import backup
+    from restore_drill.records import BackupRecord
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    fake = tmp_path / "pg_restore"
+    fake.write_text(f"#!/bin/sh\necho $$ > {pids}/$$\nsleep 30\necho finished > {tmp_path}/finished.$$\n")
+    fake.chmod(0o755)
+    archive = tmp_path / "a.dump"
+    archive.write_bytes(b"PGDMP" + b"\0" * 100)
+
+    def ctrl_c_once_all_run() -> None:
+        deadline = time.monotonic() + 20
+        while len(list(pids.iterdir())) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)  # to the main thread, waiting on the three reads
+
+    threading.Thread(target=ctrl_c_once_all_run, daemon=True).start()
+    rec = BackupRecord(path=str(archive), size_bytes=105, sha256="00", started_at="", finished_at="")
+    with pytest.raises(KeyboardInterrupt):
+        backup.backup_artifact(rec, fake)
+    started = [int(p.name) for p in pids.iterdir()]
+    assert len(started) == 3 and list(tmp_path.glob("finished.*")) == []  # killed, not run to their end
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
