@@ -368,3 +368,37 @@ def test_a_planned_pitr_job_runs_through_run_plan(tmp_path):
     assert done.returncode == 0 and data["status"] == "passed", (done.returncode, done.stderr[-2000:])
     assert [d["name"] for d in data["drills"]] == ["arqonbus-pitr"]
     assert any(c["name"] == "pitr_exactness" and c["status"] == "passed" for c in data["drills"][0]["checks"])
+
+
+def test_physical_integrity_over_a_physical_restore_on_postgresql_15(drill_infra, tmp_path):
+    """physical_integrity (pg_amcheck) needs the amcheck extension, which the wheel's 16/18 lack and the system
+    PostgreSQL 15 has: there, the clean arqonbus-pitr restore passes it, and an index made to disagree with its
+    heap in the restored server (an IMMUTABLE function whose result changes, as tests/test_check_physical.py
+    does) fails it naming the index."""
+    if not any(b.major == 15 and b.can_serve for b in binaries.discover()):
+        pytest.skip("no PostgreSQL 15 server binaries on this machine")
+
+    def out_of_step_index(run: PitrRun) -> None:
+        import psycopg
+
+        assert run.host.restored is not None
+        with psycopg.connect(run.host.restored.database(run.dbname).url, autocommit=True) as c:
+            if c.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'").fetchone() is None:
+                pytest.skip("PostgreSQL 15 here has no amcheck extension (postgresql-contrib)")
+            c.execute("CREATE FUNCTION norm(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x';"
+                      "CREATE TABLE items (id int PRIMARY KEY, v int); CREATE INDEX items_norm_idx ON items (norm(v));"
+                      "INSERT INTO items SELECT g, g FROM generate_series(1, 2000) g;"
+                      "CREATE OR REPLACE FUNCTION norm(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT -x'")
+
+    (tmp_path / "clean").mkdir()
+    clean, _ = run_pitr(drill_infra, tmp_path / "clean", major=15, opts=PitrOptions(upgrade_check=False))
+    pi = check(clean, "physical_integrity")
+    if pi.status is Status.SKIPPED:
+        pytest.skip(pi.message)
+    assert pi.status is Status.PASSED and "found no corruption" in pi.message, pi.message
+    assert clean.status == "passed"
+    (tmp_path / "bad").mkdir()
+    bad, _ = run_pitr(drill_infra, tmp_path / "bad", major=15,
+                      opts=PitrOptions(after_restore=out_of_step_index, upgrade_check=False))
+    pi = check(bad, "physical_integrity")
+    assert pi.status is Status.FAILED and "items_norm_idx" in pi.message, pi.message
