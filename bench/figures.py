@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.figures --quick          # `make bench`: small sizes, 3 pairs
     .venv/bin/python -m bench.figures                  # the issue's sizes (1M events, scale 200 / 5)
     .venv/bin/python -m bench.figures --base-python /tmp/h-base/.venv/bin/python   # + the old code's drills
+    .venv/bin/python -m bench.figures --only seed,rss --base-seeds /tmp/m-base/seeds   # + the old seeds
 
 Per figure: min and median of the ratio over the pairs. Where the old code path is kept switchable
-(the QueuedLibpqWriter COPY below, RESTORE_DRILL_INITDB_CACHE=0, the restore phase's wall time that the
-RTO used to be) the "before" is measured in the same run; drills of the code before issue 19 run
-through ``--base-python`` (a worktree of that commit with its own interpreter). Other work shares the
+(RESTORE_DRILL_INITDB_CACHE=0, the restore phase's wall time that the RTO used to be) or its seeds/
+folder is given (``--base-seeds``, a worktree of that commit) the "before" is measured in the same run;
+drills of the code before issue 19 run through ``--base-python`` (a worktree of that commit with its own interpreter). Other work shares the
 machine: read the min (least disturbed) before the median.
 """
 
@@ -22,23 +23,16 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import psycopg
-from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.postgres import EmbeddedPostgres
-from restore_drill.seeds import arqonbus
-from restore_drill.seeds._copy import bulk_load, copy_lines, write_chunks
-from restore_drill.seeds.arqonbus.generate import EVENT_COLUMNS, EventGenerator
-from restore_drill.seeds.arqonbus.schema import PROJECTOR_TABLES
+from restore_drill.seeds.arqonbus.generate import EVENTS_PER_SCALE
 
-from .seed_bench import EVENTS_PER_STREAM, SERVER_SIDE
+from . import seed_bench
 
 Row = tuple[str, list[float], str, str]  # figure, ratios, goal text, note
 ROWS: list[Row] = []
@@ -51,55 +45,20 @@ def _report(name: str, ratios: list[float], goal: str, note: str = "") -> None:
 
 
 # -- seeding ----------------------------------------------------------------------------------------
-def _old_copy_lines(conn: psycopg.Connection, table: str, columns: Iterable[str], lines: Iterable[str]) -> int:
-    """The COPY path before issue 19: a QueuedLibpqWriter thread, indexes in place, no FREEZE."""
-    schema, name = table.split(".", 1)
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(schema, name),
-                                                      sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-    with conn.cursor() as cur, cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as cp:
-        return write_chunks(cp, lines)
-
-
-def _fresh(infra: Infra) -> tuple[Any, psycopg.Connection]:
-    db = infra.database()
-    conn = db.connect()
-    arqonbus.apply_migration(conn)
-    conn.execute("CHECKPOINT")  # neither run pays for the other's dirty buffers
-    conn.commit()
-    return db, conn
-
-
-def bench_seeding(infra: Infra, n: int, pairs: int) -> None:
-    streams = max(1, n // EVENTS_PER_STREAM)
-    print(f"seeding {n:,} events ({streams:,} streams), {pairs} pairs: new / old / server-side alternating")
-
-    def new(conn: psycopg.Connection) -> None:
-        with bulk_load(conn, PROJECTOR_TABLES) as freeze:
-            copy_lines(conn, arqonbus.EVENTS, EVENT_COLUMNS, EventGenerator(1234, streams, n).event_lines(),
-                       freeze=freeze)
-
-    def old(conn: psycopg.Connection) -> None:
-        with conn.transaction():
-            _old_copy_lines(conn, arqonbus.EVENTS, EVENT_COLUMNS, EventGenerator(1234, streams, n).event_lines())
-
-    def server(conn: psycopg.Connection) -> None:
-        with conn.transaction():
-            conn.execute(SERVER_SIDE, {"n": n, "streams": streams})  # type: ignore[arg-type]
-
-    new_r, old_r = [], []
-    for _ in range(pairs):
-        t = {}
-        for label, fn in (("new", new), ("server", server), ("old", old)):
-            db, conn = _fresh(infra)
-            t0 = time.perf_counter()
-            fn(conn)
-            t[label] = time.perf_counter() - t0
-            conn.close()
-            infra.drop(db)
-        new_r.append(t["server"] / t["new"])  # rate ratio = inverse time ratio
-        old_r.append(t["server"] / t["old"])
-    _report("seeding: generator + COPY vs server-side INSERT ... SELECT (rate), after", new_r, ">= 1.0x")
-    _report("seeding: same, before (QueuedLibpqWriter, indexes in place)", old_r, ">= 1.0x")
+def bench_seeding(infra: Infra, scale: int, pairs: int, base_seeds: Path | None) -> None:
+    n = EVENTS_PER_SCALE * scale
+    print(f"seeding ArqonBus scale {scale} ({n:,} events), {pairs} pairs: ours / server-side"
+          + (f" / before ({base_seeds})" if base_seeds else "") + " alternating (bench.seed_bench)")
+    runs = seed_bench.compare(infra, scale, pairs, base_seeds)
+    for side, tag in (("ours", "after"), ("old", "before")):
+        if runs[side]:
+            pairs_ = list(zip(runs[side], runs["server"], strict=True))
+            _report(f"seeding {n:,} events: seed (events + DLQ + projections) vs server-side INSERT ... SELECT "
+                    f"of the events (rate), {tag}", [s.wall / o.wall for o, s in pairs_], ">= 1.0x")
+            _report(f"seeding, same: server-side CPU / ours (backend + client CPU seconds), {tag}",
+                    [s.cpu / o.cpu for o, s in pairs_], ">= 1.0x",
+                    "(ours backend/client s: " + ", ".join(f"{o.backend_cpu:.1f}/{o.client_cpu:.1f}" for o, _ in pairs_)
+                    + "; server-side backend s: " + ", ".join(f"{s.backend_cpu:.1f}" for _, s in pairs_) + ")")
 
 
 # -- servers and databases --------------------------------------------------------------------------
@@ -232,12 +191,20 @@ _RSS_CHILD = textwrap.dedent('''
     import os, sys
     import boto3, psycopg
     system, scale, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    if sys.argv[5]:  # the code before: its seeds package instead of today's
+        import restore_drill.seeds as pkg
+        pkg.__path__[:] = [sys.argv[5]]
+    helper_kb = 0
     with psycopg.connect(url, autocommit=True) as conn:
         if system == "arqonbus":
-            from restore_drill.seeds.arqonbus.generate import seed
+            from restore_drill.seeds.arqonbus import generate as g
             from restore_drill.seeds.arqonbus.schema import apply_migration
             apply_migration(conn)
-            seed(conn, seed=1234, scale=scale)
+            n_events = g.EVENTS_PER_SCALE * scale
+            if n_events >= getattr(g, "CHILD_MIN_EVENTS", float("inf")):  # what seed() does, with the peak
+                _, helper_kb = g.load_in_child(conn, 1234, g.STREAMS_PER_SCALE * scale, n_events)
+            else:
+                g.seed(conn, seed=1234, scale=scale)
         else:
             from restore_drill.seeds.pegasus.dataset import apply_schema
             from restore_drill.seeds.pegasus.generate import seed
@@ -247,30 +214,35 @@ _RSS_CHILD = textwrap.dedent('''
             seed(conn, s3, os.environ["FIG_S3_BUCKET"], "p" + sys.argv[4], seed=1234, scale=scale)
     # VmHWM, not ru_maxrss: Linux carries the forking parent's peak into ru_maxrss across execve
     hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")][0].split()[1]
-    print(int(hwm) / 1024)
+    print(int(hwm) / 1024, helper_kb / 1024)
 ''')
 
 
-def bench_rss(infra: Infra, scales: dict[str, list[int]], base_python: str | None) -> None:
-    print("peak RSS of seeding (child process, MB)")
+def bench_rss(infra: Infra, scales: dict[str, list[int]], base_python: str | None, base_seeds: Path | None) -> None:
+    print("peak RSS of seeding (child process, MB; 'generator' = ArqonBus's generator process from "
+          "CHILD_MIN_EVENTS on)")
     ep = infra.s3.endpoint
     bucket = infra.s3.create_bucket("rd-figures")
     env = {**os.environ, "FIG_S3_URL": ep.url, "FIG_S3_KEY": ep.access_key, "FIG_S3_SECRET": ep.secret_key,
            "FIG_S3_BUCKET": bucket.name}
-    pythons = [("after", sys.executable)] + ([("before", base_python)] if base_python else [])
+    pythons = [("after", sys.executable, "")] + ([("before", sys.executable, str(base_seeds))] if base_seeds else
+                                                 [("before", base_python, "")] if base_python else [])
     n = 0
     try:
         for system, sc in scales.items():
-            for tag, py in pythons:
+            for tag, py, old_seeds in pythons:
                 got = []
                 for s in sc:
                     db = infra.database()
                     n += 1
-                    r = subprocess.run([py, "-c", _RSS_CHILD, system, str(s), db.url, str(n)], env=env,
+                    r = subprocess.run([py, "-c", _RSS_CHILD, system, str(s), db.url, str(n), old_seeds], env=env,
                                        capture_output=True, text=True, timeout=3600, cwd=tempfile.gettempdir())
                     infra.drop(db)
-                    got.append(f"scale {s}: {float(r.stdout.split()[-1]):.0f}" if r.returncode == 0
-                               else f"scale {s}: failed ({r.stderr.strip()[-200:]})")
+                    if r.returncode == 0:
+                        own, helper = (float(x) for x in r.stdout.split()[-2:])
+                        got.append(f"scale {s}: {own:.0f}" + (f" (generator {helper:.0f})" if helper else ""))
+                    else:
+                        got.append(f"scale {s}: failed ({r.stderr.strip()[-200:]})")
                 print(f"  {system} {tag}: " + ", ".join(got), flush=True)
     finally:
         infra.s3.delete_bucket(bucket)
@@ -281,6 +253,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (make bench)")
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--base-python", help="interpreter whose restore_drill is the code before issue 19")
+    ap.add_argument("--base-seeds", type=Path, help="seeds/ folder of the code before (seed and rss rows), "
+                    "e.g. a worktree: git worktree add /tmp/m-base c7bcdc9 -> /tmp/m-base/seeds")
     ap.add_argument("--only", default="seed,start,db,checks,verify,drills,rss", help="comma list of figure groups")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -292,13 +266,13 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work may be running)")
     steps: list[tuple[str, Callable[[], None]]] = []
     with Infra() as infra, tempfile.TemporaryDirectory(prefix="rd-figures-") as work:
-        steps = [("seed", lambda: bench_seeding(infra, events, args.pairs)),
+        steps = [("seed", lambda: bench_seeding(infra, events // EVENTS_PER_SCALE, args.pairs, args.base_seeds)),
                  ("start", lambda: bench_server_start(args.pairs)),
                  ("db", lambda: bench_database(infra, args.pairs)),
                  ("checks", lambda: bench_checks(infra, events, args.pairs, Path(work))),
                  ("verify", lambda: bench_verify(events)),
                  ("drills", lambda: bench_drills(drills, args.pairs, args.base_python, Path(work))),
-                 ("rss", lambda: bench_rss(infra, scales, args.base_python))]
+                 ("rss", lambda: bench_rss(infra, scales, args.base_python, args.base_seeds))]
         for key, fn in steps:
             if key in only:
                 fn()

@@ -78,13 +78,44 @@ def copy_lines(conn: psycopg.Connection, table: str, columns: Sequence[str], lin
     ``freeze``: ``COPY ... WITH (FREEZE)``; PostgreSQL accepts it only when the table was created or
     truncated in the current (sub)transaction (https://www.postgresql.org/docs/current/sql-copy.html),
     which :func:`bulk_load` arranges; otherwise psycopg raises ObjectNotInPrerequisiteState."""
-    schema, name = table.split(".", 1) if "." in table else ("public", table)
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
-        sql.Identifier(schema, name), sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        sql.SQL(" WITH (FREEZE)") if freeze else sql.SQL(""),
-    )
-    with conn.cursor() as cur, cur.copy(stmt) as cp:
+    with conn.cursor() as cur, cur.copy(_copy_stmt(table, columns, freeze)) as cp:
         return write_chunks(cp, lines)
+
+
+def copy_text(conn: psycopg.Connection, table: str, columns: Sequence[str], blocks: Iterable[bytes], *,
+              freeze: bool = False) -> None:
+    """COPY ``blocks`` of ready COPY text (UTF-8 bytes of whole lines, each ending in a newline; a block may
+    hold thousands) into ``table``, one ``copy.write`` per block; ``freeze`` as copy_lines."""
+    with conn.cursor() as cur, cur.copy(_copy_stmt(table, columns, freeze)) as cp:
+        for block in blocks:
+            cp.write(block)
+
+
+# PostgreSQL's binary COPY header (signature, flags, header extension length) and trailer (a field count of
+# -1): https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+BINARY_TRAILER = b"\xff\xff"
+
+
+def copy_binary(conn: psycopg.Connection, table: str, columns: Sequence[str], blocks: Iterable[bytes], *,
+                freeze: bool = False) -> None:
+    """COPY ``blocks`` of pre-packed binary tuples (whole tuples, no header or trailer: added here) into
+    ``table``; ``freeze`` as copy_lines. psycopg passes ``write`` blocks through untouched in binary mode
+    (it adds the header and trailer only for ``write_row``)."""
+    with conn.cursor() as cur, cur.copy(_copy_stmt(table, columns, freeze, binary=True)) as cp:
+        cp.write(BINARY_HEADER)
+        for block in blocks:
+            cp.write(block)
+        cp.write(BINARY_TRAILER)
+
+
+def _copy_stmt(table: str, columns: Sequence[str], freeze: bool, *, binary: bool = False) -> sql.Composed:
+    schema, name = table.split(".", 1) if "." in table else ("public", table)
+    options = [o for o, on in (("FORMAT binary", binary), ("FREEZE", freeze)) if on]
+    return sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+        sql.Identifier(schema, name), sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        sql.SQL(" WITH ({})".format(", ".join(options)) if options else ""),  # noqa: UP032 (a fixed option list)
+    )
 
 
 def write_chunks(cp: psycopg.Copy, lines: Iterable[str]) -> int:

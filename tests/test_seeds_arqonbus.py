@@ -139,10 +139,10 @@ def test_scale_grows_every_table(pg_database: Database) -> None:
 
 
 def _seed_dlq_rows_at_scale_1() -> int:
-    gen = arqonbus.EventGenerator(1234, STREAMS_PER_SCALE, EVENTS_PER_SCALE)
-    for _ in gen.event_lines():
-        pass
-    return len(gen.dlq)
+    with arqonbus.EventGenerator(1234, STREAMS_PER_SCALE, EVENTS_PER_SCALE) as gen:
+        for _ in gen.event_chunks():
+            pass
+        return gen.dlq_count
 
 
 def test_seed_refuses_missing_migration_and_reseeding(pg_database: Database) -> None:
@@ -223,3 +223,87 @@ def test_smoke_flow_fails_when_identity_is_behind(pg_database: Database) -> None
         c.commit()
         with pytest.raises(ProcedureFailed, match="UniqueViolation"):
             arqonbus.smoke_flow(c)
+
+
+def test_child_process_generates_the_same_rows(drill_infra) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19: from CHILD_MIN_EVENTS events on, seed() generates in a child process; its rows must be
+    byte-identical to the in-process generator's (same digests, counts and sequence values)."""
+    from restore_drill.seeds.arqonbus.generate import EventGenerator, load, load_in_child
+
+    manifests, rows = [], []
+    for in_child in (False, True):
+        db = drill_infra.database()
+        try:
+            with db.connect() as c:
+                arqonbus.apply_migration(c)
+                if in_child:
+                    got, peak_kb = load_in_child(c, 5, 2 * STREAMS_PER_SCALE, 2 * EVENTS_PER_SCALE)
+                    assert peak_kb > 10_000  # the child's own VmHWM, reported back
+                else:
+                    with EventGenerator(5, 2 * STREAMS_PER_SCALE, 2 * EVENTS_PER_SCALE) as gen:
+                        got = load(c, gen)
+                rows.append(got)
+                manifests.append(take_manifest(c, system="arqonbus", seed=5, scale=2))
+            assert _violations(db) == {name: 0 for name in arqonbus.INVARIANTS}
+        finally:
+            drill_infra.drop(db)
+    assert rows[0] == rows[1] and rows[0][arqonbus.DLQ] > 0
+    assert manifests[0].tables == manifests[1].tables and manifests[0].catalog == manifests[1].catalog
+
+
+def test_child_failure_is_a_harness_fault_and_loads_nothing(pg_database: Database) -> None:
+    """A generator process that fails (here: bad arguments it rejects) ends the load with HarnessFault quoting
+    its error, and the loading transaction rolls back (the tables stay empty, indexes in place)."""
+    from restore_drill.errors import HarnessFault
+    from restore_drill.seeds.arqonbus.generate import load_in_child
+
+    with pg_database.connect() as c:
+        arqonbus.apply_migration(c)
+        c.commit()
+        with pytest.raises(HarnessFault, match="exited with status 1: .*need n_events >= n_streams"):
+            load_in_child(c, 1, 10, 5)
+        c.rollback()
+        assert c.execute(f"SELECT count(*) FROM {arqonbus.EVENTS}").fetchone() == (0,)
+        assert c.execute("SELECT count(*) FROM pg_indexes WHERE tablename = "
+                         "'arqonbus_continuum_projection_events'").fetchone() == (4,)
+
+
+def test_generated_data_keeps_its_shape() -> None:
+    """The vectorised generator (issue 19) keeps the data's distributions: event kinds 45/30/15/10% after
+    each stream's opening event, ~2% of the credited/debited/updated ones dead-lettered, large notes at
+    LARGE_EVERY, every stream opened in the first half (read back from the binary COPY tuples)."""
+    import collections
+    import struct
+
+    from restore_drill.seeds.arqonbus.generate import LARGE_EVERY, EventGenerator
+
+    n_streams, n_events = 500, 40_000
+    kinds: collections.Counter[str] = collections.Counter()
+    first_seen: dict[str, int] = {}
+    large = 0
+    with EventGenerator(3, n_streams, n_events) as gen:
+        data = b"".join(gen.event_chunks())
+        pos = 0
+        for _ in range(n_events):  # walk the binary tuples: 8 fields, each length-prefixed
+            fields = []
+            pos += 2
+            for _f in range(8):
+                (size,) = struct.unpack_from("!i", data, pos)
+                fields.append(data[pos + 4:pos + 4 + size])
+                pos += 4 + size
+            event_id, stream, kind = struct.unpack("!q", fields[2])[0], fields[3].decode(), fields[5].decode()
+            kinds[kind.split(".", 1)[1]] += 1
+            first_seen.setdefault(stream, event_id)
+            large += len(fields[6]) > 30_000
+        assert pos == len(data)
+        dlq = gen.dlq_count
+    assert len(first_seen) == n_streams and max(first_seen.values()) <= n_events // 2
+    assert kinds["opened"] == n_streams
+    rest = n_events - n_streams - large
+    for kind, share in (("credited", 0.45), ("debited", 0.30), ("updated", 0.15)):
+        assert abs(kinds[kind] / rest - share) < 0.02, (kind, kinds)
+    assert abs((kinds["annotated"] - large) / rest - 0.10) < 0.02
+    # A stream's opening event wins over a large note at the same position (as before issue 19): here the
+    # openings (every 40th event, first half) take the notes' positions there.
+    assert n_events // LARGE_EVERY // 2 <= large <= n_events // LARGE_EVERY + 3
+    assert 0.01 < dlq / (kinds["credited"] + kinds["debited"] + kinds["updated"]) < 0.03

@@ -55,3 +55,32 @@ def test_bulk_load_refuses_a_table_that_holds_rows_and_rolls_back(pg_database) -
             pass
         assert c.execute("SELECT v FROM full_t").fetchall() == [("keep me",)]
         assert c.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 'full_v'").fetchone() == (1,)
+
+
+def test_copy_binary_adds_header_and_trailer_and_the_server_checks_the_tuples(pg_database) -> None:
+    """copy_binary (issue 19): blocks of bare binary tuples load as written (psycopg passes write() blocks
+    through; the header and trailer are ours); a malformed tuple is refused by the server, not loaded."""
+    import struct
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from restore_drill.seeds._copy import copy_binary
+
+    def tup(i: int, text: str, js: str, us: int) -> bytes:
+        t, j = text.encode(), js.encode()
+        return (struct.pack("!hiq", 4, 8, i) + struct.pack("!i", len(t)) + t + struct.pack("!ib", len(j) + 1, 1)
+                + j + struct.pack("!iq", 8, us))
+
+    with pg_database.connect() as c:
+        c.execute("CREATE TABLE b (id bigint PRIMARY KEY, t text NOT NULL, j jsonb NOT NULL, at timestamptz)")
+        copy_binary(c, "public.b", ("id", "t", "j", "at"),
+                    [tup(1, "a\tb\\c", '{"k": "日本"}', 0), tup(2, "", "[1,2]", 86_400_000_000)])
+        assert c.execute("SELECT id, t, j, at FROM b ORDER BY id").fetchall() == [
+            (1, "a\tb\\c", {"k": "日本"}, datetime(2000, 1, 1, tzinfo=UTC)),
+            (2, "", [1, 2], datetime(2000, 1, 2, tzinfo=UTC))]
+        c.commit()
+        with pytest.raises(psycopg.errors.BadCopyFileFormat):
+            copy_binary(c, "public.b", ("id", "t", "j", "at"), [tup(3, "x", "{}", 0)[:-3]])
+        c.rollback()
+        assert c.execute("SELECT count(*) FROM b").fetchone() == (2,)
