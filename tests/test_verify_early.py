@@ -6,6 +6,7 @@ early checks find it mid-statement whatever the machine's speed."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -225,3 +226,64 @@ def test_an_index_out_of_step_seen_early_still_fails_physical_integrity(db_amche
     assert '"public"."parent_pkey"' in early.indexes_checked
     res = physical_integrity(db_amcheck, checked_indexes=early.indexes_checked)
     assert res.status is Status.FAILED and "items_norm_idx" in res.message
+
+
+def _nice(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rfind(")") + 2:].split()[16])
+
+
+def test_early_sessions_take_only_idle_cpu_while_the_restore_runs(db, drill_infra):
+    """Their server process runs at NICE while the restore runs (its index builds use both cores), and
+    at 0 again once it has ended (root), or is cancelled where lowering is not allowed."""
+    server_pid = drill_infra.postgres(MAJOR).pid
+    if server_pid is None:
+        pytest.skip("the server is not a local process")
+    info = inputs({"public.parent": 5, "public.child": 50}).archive
+    in_sleep = threading.Event()
+
+    def long_read(conn: psycopg.Connection) -> CheckResult:
+        in_sleep.set()
+        conn.execute("SELECT pg_sleep(600)")
+        return CheckResult.passed("referential_integrity", "cancelled at the end of the test")
+
+    restore = StandInRestore(db)
+    watch = psycopg.connect(db.url, autocommit=True)
+    try:
+        early = EarlyChecks(db, restore.done, [("row_counts", lambda c: archive_row_counts(c, info)),
+                                               ("referential_integrity", long_read)], server_pid=server_pid)
+        assert in_sleep.wait(60)
+        row = None
+        while row is None:
+            row = watch.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' "
+                                "AND pid <> pg_backend_pid()").fetchone()
+        pid = int(row[0])
+        for _ in range(1200):
+            if _nice(pid) == 19:
+                break
+            time.sleep(0.05)
+        assert _nice(pid) == 19
+        restore.release()
+        restore.done.result(timeout=60)
+        if os.geteuid() == 0:  # only root may lower a nice value
+            for _ in range(1200):
+                if _nice(pid) == 0:
+                    break
+                time.sleep(0.05)
+            assert _nice(pid) == 0
+        else:  # elsewhere the session is cancelled, so the rest runs after the restore at full speed
+            for _ in range(1200):
+                if not watch.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s AND state = 'active'",
+                                     (pid,)).fetchone():
+                    break
+                time.sleep(0.05)
+            assert early.results() == {}
+    finally:
+        watch.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600)%' "
+                      "AND pid <> pg_backend_pid()")
+        watch.close()
+        restore.thread.join(60)
+    early.results()

@@ -23,7 +23,11 @@ They never slow the restore: they start only once the restore's session runs a s
 allows reads (``CREATE INDEX``: SHARE; ``ADD FOREIGN KEY``: SHARE ROW EXCLUSIVE; both let ACCESS SHARE
 through, https://www.postgresql.org/docs/current/explicit-locking.html), and should the restore then wait
 for a lock they hold (an ``ADD PRIMARY KEY`` on a later table needs ACCESS EXCLUSIVE), they are cancelled
-(``pg_cancel_backend``; pg_amcheck's sessions too) and run after the restore instead.
+(``pg_cancel_backend``; pg_amcheck's sessions too) and run after the restore instead. Nor do they take
+CPU from it: on a server this run started, their server processes run at nice 19 while the restore runs
+(its CREATE INDEX uses a parallel worker, so both cores are the restore's; measured under load, the
+early work at nice 0 lengthened the restore by more than it saved), one process each (no parallel
+query), and at 0 again once it has ended.
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
 import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -75,6 +81,11 @@ ORDER BY c.oid
 # Never wait long for a lock (say one an ADD PRIMARY KEY holds): give up after 100 ms, far below
 # deadlock_timeout (1 s), so no deadlock check ever picks the restore's session.
 LOCK_TIMEOUT = "100ms"
+# Our pg_amcheck's sessions in this database.
+_AMCHECK_SESSIONS = """
+SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pg_amcheck'
+"""
+NICE = 19  # the weakest claim on a core: CFS gives a nice-0 process ~68 times its share (sched_prio_to_weight)
 NOTE = ("ran while the restore built indexes and constraints, in one snapshot in which every table's row "
         "count already equalled the archive's")
 
@@ -93,8 +104,10 @@ class EarlyChecks:
 
     def __init__(self, db: Database, restore: Future[Any],
                  plan: list[tuple[str, Callable[[psycopg.Connection], CheckResult]]], *,
-                 amcheck: bool = False, timeout_s: float = 900.0) -> None:
+                 amcheck: bool = False, timeout_s: float = 900.0, server_pid: int | None = None) -> None:
         self.db, self.restore, self.plan, self.amcheck, self.timeout_s = db, restore, plan, amcheck, timeout_s
+        self.server_pid = server_pid  # the local postmaster: its backends serving us run at NICE while restoring
+        self.reniced: list[int] = []  # backends given NICE (shown in tests)
         self.outcome = "not started"  # why nothing was kept, or "kept": in report.json metrics
         self.indexes_checked: list[str] = []  # index_pattern()s pg_amcheck passed while the restore ran
         self.indexes_tried: list[str] = []  # every index pg_amcheck ran on here, passed or not
@@ -140,8 +153,11 @@ class EarlyChecks:
         return None
 
     def _yield_to_restore(self, restore_pid: int, work_pid: int, done: threading.Event) -> None:
-        """Cancel our sessions the moment the restore waits for one of them (own connection: the
-        others are busy)."""
+        """Every POLL_S, on its own connection (the others are busy): cancel our sessions the moment the
+        restore waits for one of them; while the restore runs, give our sessions' server processes
+        NICE (the restore's index builds use both cores: a parallel worker each), and when it has
+        ended, set them back to 0, or, where that is not allowed (only root may lower a nice value),
+        cancel them so the rest runs after the restore at full speed."""
         with self.db.connect(autocommit=True) as conn:
             while not done.wait(POLL_S):
                 pids = [r[0] for r in conn.execute(_BLOCKING_US, {"restore": restore_pid, "work": work_pid})]
@@ -149,9 +165,21 @@ class EarlyChecks:
                     self._cancelled.set()
                     for pid in pids:
                         conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                if self.server_pid is None:
+                    continue
+                if not self.restore.done():
+                    for pid in [work_pid, *(r[0] for r in conn.execute(_AMCHECK_SESSIONS))]:
+                        if pid not in self.reniced and _renice(pid, self.server_pid, NICE):
+                            self.reniced.append(pid)
+                elif self.reniced:
+                    for pid in self.reniced:
+                        if not _renice(pid, self.server_pid, 0):
+                            conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                    self.reniced = []
 
     def _attempt(self, work: psycopg.Connection) -> None:
         work.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        work.execute("SET max_parallel_workers_per_gather = 0")  # one process, the one given NICE
         work.commit()
         work.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         got: list[CheckResult] = []
@@ -207,3 +235,17 @@ class EarlyChecks:
                 with contextlib.suppress(Exception):
                     mon.execute("DROP EXTENSION IF EXISTS amcheck")
                     mon.execute(f"DROP SCHEMA IF EXISTS {AMCHECK_SCHEMA}")
+
+
+def _renice(pid: int, server_pid: int, value: int) -> bool:
+    """Set the nice value of ``pid`` when it is a child of the local postmaster ``server_pid`` (a backend
+    of the server this run started; any other process is left alone). False when it is not, is gone,
+    or the value is not allowed (lowering needs root)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if int(stat[stat.rfind(")") + 2:].split()[1]) != server_pid:
+            return False
+        os.setpriority(os.PRIO_PROCESS, pid, value)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True

@@ -166,7 +166,8 @@ def verify_version(infra: Infra, tool: PgBinaries, inp: Inputs, unreadable: str 
         early: EarlyChecks | None = None
         with phase(inp.events, rep, "restore"):
             if prestart is not None:
-                early = EarlyChecks(db, prestart.restore, early_plan(inp), amcheck=True, timeout_s=inp.timeout_s)
+                early = EarlyChecks(db, prestart.restore, early_plan(inp), amcheck=True, timeout_s=inp.timeout_s,
+                                    server_pid=infra.postgres(major).pid)
                 argv, started, done = prestart.restore.result()
             else:
                 argv = restore_argv(tool, db, a.path)
