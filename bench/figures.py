@@ -126,11 +126,19 @@ def bench_checks(infra: Infra, n: int, pairs: int, work: Path) -> None:
             "<= 0.5x", f"(slowest check: {slow[0]} {slow[1]:.2f} s)")
 
 
-def bench_verify(n: int) -> None:
+def bench_verify(n: int, pairs: int, work: Path) -> None:
     print(f"verify-backup per version vs bare pg_restore, {n:,} rows (bench.verify_bench; goal <= 1.1x):")
-    r = subprocess.run([sys.executable, "-m", "bench.verify_bench", "--rows", str(n)], capture_output=True,
-                       text=True, timeout=3600, cwd=Path(__file__).resolve().parent.parent)
+    out = work / "verify.json"
+    r = subprocess.run([sys.executable, "-m", "bench.verify_bench", "--rows", str(n), "--pairs", str(pairs),
+                        "--json", str(out)], capture_output=True, text=True, timeout=3600,
+                       cwd=Path(__file__).resolve().parent.parent)
     print(textwrap.indent((r.stdout + r.stderr[-400:]).strip(), "    "), flush=True)
+    got = json.loads(out.read_text()) if out.exists() else []
+    for major in sorted({g["major"] for g in got}):
+        mine = [g for g in got if g["major"] == major and g["side"] == "now"]
+        floor = [(g["bare_s"] + g["floor_evidence_s"]) / g["bare_s"] for g in mine if g["floor_evidence_s"] is not None]
+        _report(f"verify-backup PG{major} vs bare pg_restore, {n:,} rows", [g["verify_s"] / g["bare_s"] for g in mine],
+                "<= 1.1x", f"(floor {statistics.median(floor):.2f}x)" if floor else "")
 
 
 # -- drills -----------------------------------------------------------------------------------------
@@ -270,7 +278,7 @@ def main() -> None:
                  ("start", lambda: bench_server_start(args.pairs)),
                  ("db", lambda: bench_database(infra, args.pairs)),
                  ("checks", lambda: bench_checks(infra, events, args.pairs, Path(work))),
-                 ("verify", lambda: bench_verify(events)),
+                 ("verify", lambda: bench_verify(events, args.pairs, Path(work))),
                  ("drills", lambda: bench_drills(drills, args.pairs, args.base_python, Path(work))),
                  ("rss", lambda: bench_rss(infra, scales, args.base_python, args.base_seeds))]
         for key, fn in steps:

@@ -72,8 +72,37 @@ class _TreeFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def worker(url: str, dump: Path, major: int, tree: Path | None, floor: bool) -> dict[str, Any]:
-    """One side of one pair: bare (create database + pg_restore), verify_backup, and the floor."""
+def _cpu_s(server_pid: int | None) -> float:
+    """CPU seconds so far of this process, its waited-for children, and the local server ``server_pid``
+    (its own, its exited backends', which the postmaster has waited for, and its live processes')."""
+    import os
+    import resource
+
+    own = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    if server_pid is None:
+        return own
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        f = stat[stat.rfind(")") + 2:].split()
+        if int(d) == server_pid:
+            total += (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / tick
+        elif int(f[1]) == server_pid:
+            total += (int(f[11]) + int(f[12])) / tick
+    return own + total
+
+
+def worker(url: str, dump: Path, major: int, tree: Path | None, floor: bool,
+           server_pid: int | None = None) -> dict[str, Any]:
+    """One side of one pair: bare (create database + pg_restore), verify_backup, and the floor; with
+    ``server_pid`` also the CPU seconds each of bare and verify took (client and server together)."""
     if tree is not None:
         sys.meta_path.insert(0, _TreeFinder(tree))
     import restore_drill
@@ -87,17 +116,22 @@ def worker(url: str, dump: Path, major: int, tree: Path | None, floor: bool) -> 
     with Infra(pg_backend="external", pg_url=url) as infra, tempfile.TemporaryDirectory() as tmp:
         srv = infra.postgres(None)
         tool = binaries.select(major)
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_s(server_pid), time.perf_counter()
         db = srv.create_database()
         run([tool.tool("pg_restore"), *RESTORE_FLAGS, "--dbname", db.name, dump], env=libpq_env(db),
             timeout_s=1800, check=True)
         out["bare_s"] = time.perf_counter() - t0
+        time.sleep(0.3)  # the restore's backend exits and is waited for by the postmaster
+        out["bare_cpu_s"] = _cpu_s(server_pid) - c0
         out["floor_evidence_s"] = _floor(db, tool) if floor else None
         infra.drop(db)
-        t0 = time.perf_counter()
+        time.sleep(0.3)
+        c0, t0 = _cpu_s(server_pid), time.perf_counter()
         report, _ = verify_backup(dump, versions=[major], storage_snapshot=None, manifest=None, system=None,
                                   report_dir=Path(tmp) / "runs", argv=["bench"], infra=infra)
         out["verify_s"] = time.perf_counter() - t0
+        time.sleep(0.3)
+        out["verify_cpu_s"] = _cpu_s(server_pid) - c0
     d = report.drills[0]
     if d.status != "passed":
         raise SystemExit(f"verify-backup[pg{major}] {d.status}: {d.status_reason}")
@@ -140,8 +174,10 @@ def _floor(db: Any, tool: Any) -> float:
 
 
 # -- driver -------------------------------------------------------------------------------------------
-def _run_worker(url: str, dump: Path, major: int, tree: Path | None, floor: bool) -> dict[str, Any]:
+def _run_worker(url: str, dump: Path, major: int, tree: Path | None, floor: bool,
+                server_pid: int | None) -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.verify_bench", "--worker", url, "--dump", str(dump), "--major", str(major)]
+    argv += ["--server-pid", str(server_pid)] if server_pid else []
     argv += ["--tree", str(tree)] if tree is not None else []
     argv += ["--floor"] if floor else []
     r = subprocess.run(argv, capture_output=True, text=True, timeout=3600, cwd=ROOT)
@@ -166,9 +202,11 @@ def main() -> None:
     ap.add_argument("--major", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--json", type=Path, help="also write every measurement here (bench.figures reads it)")
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.dump, args.major, args.tree, args.floor)))
+        print(json.dumps(worker(args.worker, args.dump, args.major, args.tree, args.floor, args.server_pid)))
         return
 
     from restore_drill.checks._util import libpq_env
@@ -206,17 +244,21 @@ def main() -> None:
         print(f"archive read end to end + row counting alone: {time.perf_counter() - t0:.2f} s "
               f"({sum(info.row_counts.values()):,} rows counted)\n")
         urls = {m: infra.postgres(m).admin_db().url for m in majors}  # started before timing: warm for all
+        pids = {m: infra.postgres(m).pid for m in majors}
         got: dict[tuple[int, str], list[dict[str, Any]]] = {}
         for i in range(args.pairs):
             for m in majors:
                 order = sides if i % 2 == 0 else sides[::-1]
                 for name, tree in order:
-                    r = _run_worker(urls[m], dump, m, tree, floor=name == "now")
+                    r = _run_worker(urls[m], dump, m, tree, floor=name == "now", server_pid=pids[m])
                     got.setdefault((m, name), []).append(r)
                     print(f"  pair {i + 1} pg{m} {name:<4} bare {r['bare_s']:.2f} s, verify {r['verify_s']:.2f} s, "
                           f"{r['verify_s'] / r['bare_s']:.2f}x", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps([{"major": m, "side": n, **r} for (m, n), rs in got.items() for r in rs],
+                                            indent=1))
         header = (f"{'target':<7}{'side':<6}{'bare (median)':>14}{'verify':>8}{'ratio min/med':>15}"
-                  f"{'restore':>9}{'checks':>8}{'floor':>7}   slowest checks (median s)")
+                  f"{'restore':>9}{'checks':>8}{'floor':>7}{'CPU s bare/verify':>19}   slowest checks (median s)")
         print("\n" + header + "\n" + "-" * len(header))
         for m in majors:
             for name, _ in sides:
@@ -229,12 +271,14 @@ def main() -> None:
                 print(f"pg{m:<5}{name:<6}{_med([r['bare_s'] for r in rs]):>12} s{_med([r['verify_s'] for r in rs]):>6} s"
                       f"{min(ratios):>8.2f}/{statistics.median(ratios):.2f}x{_med([r['restore_s'] for r in rs]):>7} s"
                       f"{_med([r['checks_phase_s'] for r in rs]):>6} s"
-                      f"{(f'{statistics.median(floors):.2f}x' if floors else '-'):>7}   {slow}"
+                      f"{(f'{statistics.median(floors):.2f}x' if floors else '-'):>7}"
+                      f"{_med([r['bare_cpu_s'] for r in rs]):>11} / {_med([r['verify_cpu_s'] for r in rs])}   {slow}"
                       f" (amcheck {rs[0]['amcheck']})")
         print("\nbare = CREATE DATABASE + pg_restore " + " ".join(_flags()) + " of the same archive, same server;"
               "\nverify = the whole verify_backup in a fresh process (read, restore, checks, run folder);"
               "\nrestore/checks = verify's own phases; floor = (bare + one digest scan per table alongside"
-              "\npg_amcheck --heapallindexed --jobs=2 where amcheck exists) / bare: the least any verify can cost.")
+              "\npg_amcheck --heapallindexed --jobs=2 where amcheck exists) / bare: the least any verify can cost;"
+              "\nCPU s = client (worker and its children) + server (postmaster and its processes) CPU seconds.")
 
 
 def _flags() -> tuple[str, ...]:
