@@ -176,7 +176,7 @@ def _sharded(cmd: click.Command, kind: str) -> click.Command:
 def merge_command(locations: tuple[str, ...], out: str | None, plan_file: Path | None, max_age_days: float,
                   backup_max_age_h: float | None, as_of: str | None, endpoint_url: str | None) -> NoReturn:
     """Combine run folders (from shards, CI jobs, pods: folders or s3:// prefixes) into one fleet report:
-    report.json, report.html (a row per system/backup), compliance.md (every run's evidence hashes),
+    report.json, report.html (a row per system/backup), compliance.md/.html (every run's evidence hashes),
     junit.xml. Exit 0 all passed and fresh, 1 a job failed or a system is stale, 2 errored.
 
     \b
@@ -229,7 +229,7 @@ def merge_command(locations: tuple[str, ...], out: str | None, plan_file: Path |
             _say_error(e)
             code = 2
     else:
-        click.echo(f"fleet report: {local}/report.html  (report.json, compliance.md, junit.xml)")
+        click.echo(f"fleet report: {local}/report.html  (report.json, compliance.md/.html, junit.xml)")
     sys.exit(code)
 
 
