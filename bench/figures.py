@@ -62,43 +62,29 @@ def bench_seeding(infra: Infra, scale: int, pairs: int, base_seeds: Path | None)
 
 
 # -- servers and databases --------------------------------------------------------------------------
-def _start_and_connect(cache: bool, spares: bool = True) -> tuple[float, float]:
-    """(start, stop) seconds of one embedded server: initdb or the cached cluster (a spare moved into place,
-    or copied at start when ``spares`` is off) + postgres + the first connection; the stop makes the next
-    spare when the start used the cache."""
+def _start_and_connect(cache: bool) -> float:
     os.environ["RESTORE_DRILL_INITDB_CACHE"] = "1" if cache else "0"
-    os.environ["RESTORE_DRILL_INITDB_SPARES"] = "1" if spares else "0"
     try:
         t0 = time.perf_counter()
         pg = EmbeddedPostgres(binaries.select(None))
-        pg.start()
+        pg.start()  # initdb (or the cached copy) + postgres + the first connection
         took = time.perf_counter() - t0
-        t1 = time.perf_counter()
         pg.stop()
-        return took, time.perf_counter() - t1
+        return took
     finally:
         os.environ.pop("RESTORE_DRILL_INITDB_CACHE", None)
-        os.environ.pop("RESTORE_DRILL_INITDB_SPARES", None)
 
 
 def bench_server_start(pairs: int) -> None:
-    print(f"server start, {pairs} rounds: bare initdb / cached cluster copied at start / spare moved into place")
-    _start_and_connect(True)  # builds the cache (and a spare) once; not timed
-    spare: list[float] = []
-    copied: list[float] = []
-    stop_spare: list[float] = []
+    print(f"server start, {pairs} pairs: cached data directory vs bare initdb + start + connect")
+    _start_and_connect(True)  # builds the cache once; not timed
+    ratios = []
     for _ in range(pairs):
-        bare, b_stop = _start_and_connect(False)
-        c, _ = _start_and_connect(True, spares=False)
-        s, s_stop = _start_and_connect(True)  # moves in the spare the previous round's stop made
-        spare.append(s / bare)
-        copied.append(c / bare)
-        stop_spare.append(s_stop - b_stop)
-    _report("server start (cached initdb, spare copy) vs bare initdb + start + connect", spare, "<= 0.5x",
-            f"(the copy moved to the previous stop: +{statistics.median(stop_spare) * 1000:.0f} ms there, "
-            "overlapped with report writing in a run)")
-    _report("server start, cached initdb copied at start (before: RESTORE_DRILL_INITDB_SPARES=0)", copied,
-            "<= 0.5x", "(the moto and aws --version parts of a session are not in these figures)")
+        bare = _start_and_connect(False)
+        cached = _start_and_connect(True)
+        ratios.append(cached / bare)
+    _report("server start (cached initdb) vs bare initdb + start + connect", ratios, "<= 0.5x",
+            "(the moto and aws --version parts of a session are not in this figure)")
 
 
 def bench_database(infra: Infra, pairs: int) -> None:

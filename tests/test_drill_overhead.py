@@ -136,65 +136,6 @@ def test_moto_serves_after_remembering_its_service_and_stops_at_once_by_pid() ->
         pytest.fail(f"moto (pid {pid}) still exists after stop()")
 
 
-@pytest.fixture
-def cache_root(monkeypatch: pytest.MonkeyPatch):
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from restore_drill.fixtures import binaries
-
-    root = Path(tempfile.mkdtemp(prefix="rdtest-spare-cache-"))  # outside pytest's 0700 tree: the server user reaches it
-    monkeypatch.setenv(binaries.CACHE_ENV, str(root))
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def test_a_stopped_server_leaves_one_spare_copy_that_the_next_start_moves_into_place(cache_root) -> None:
-    """The next start runs on the spare (renamed, not copied), takes its own password, and its stop makes
-    a new spare: never more than SPARES. A half-made spare left by a dead process is removed once stale."""
-    import psycopg
-
-    from restore_drill.fixtures import binaries
-    from restore_drill.fixtures.postgres import EmbeddedPostgres, datadir_cache
-
-    b = binaries.select(None)
-    first = EmbeddedPostgres(b)
-    first.start()
-    (built,) = cache_root.glob(f"initdb-pg{b.major}-*")
-    assert list(built.glob("spare-*")) == []
-    stale = built / f".tmp-spare-{int(time.time() - datadir_cache.STALE_S - 60)}-dead"
-    fresh = built / f".tmp-spare-{int(time.time())}-copying"
-    stale.mkdir()
-    fresh.mkdir()
-    first.stop()
-    (spare,) = built.glob("spare-*")
-    assert (spare / "PG_VERSION").is_file() and not stale.exists() and fresh.exists()
-    inode = spare.stat().st_ino
-    second = EmbeddedPostgres(b)
-    try:
-        second.start()
-        assert second.tmpdir is not None and (second.tmpdir / "data").stat().st_ino == inode  # moved, not copied
-        assert list(built.glob("spare-*")) == []
-        with psycopg.connect(second.admin_db().url) as conn:
-            assert conn.execute("SELECT current_user").fetchone() == ("drill",)
-    finally:
-        second.stop()
-    assert len(list(built.glob("spare-*"))) == datadir_cache.SPARES
-    fresh.rmdir()
-
-
-def test_no_spare_is_made_when_the_cache_is_off(cache_root, monkeypatch) -> None:
-    from restore_drill.fixtures import binaries
-    from restore_drill.fixtures.postgres import EmbeddedPostgres, datadir_cache
-
-    monkeypatch.setenv(datadir_cache.ENV, "0")
-    srv = EmbeddedPostgres(binaries.select(None))
-    srv.start()
-    srv.stop()
-    assert list(cache_root.rglob("spare-*")) == []
-
-
 def test_retired_buckets_are_gone_before_the_s3_server_is_used_again() -> None:
     """A drill's tear-down hands its buckets to Infra.retire_buckets: the next use of Infra.s3 (the next
     drill's bucket, a fixed [names] bucket name included) waits until they are deleted."""
