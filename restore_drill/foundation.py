@@ -93,6 +93,17 @@ def table_digest(conn: psycopg.Connection, table: str) -> tuple[int, str]:
     return got
 
 
+def memoized_count(conn: psycopg.Connection, table: str) -> int | None:
+    """The row count of ``table`` a ``table_digest`` scan found under the snapshot ``conn`` reads with now
+    (the same key as the digest memo below: equal snapshot, same rows), without scanning; None when no
+    such scan was made here. ``row_counts`` uses it so a table digested in the same snapshot is not read a
+    second time only to be counted (issue 19). Raises psycopg errors as they come."""
+    now = conn.execute(sql.SQL("SELECT {}").format(_digest_key_sql(conn, table))).fetchone()
+    if now is None or now[0] is None or now[0] not in _DIGESTS:
+        return None
+    return _DIGESTS[now[0]][0]
+
+
 # Digests computed in this process, keyed by what fixes a scan's result (issue 19: the restored data was
 # digested up to four times: restore effects, table_checksums, migration_idempotent's "before"): the
 # server's start time (a new server on a reused port never matches, though a cached data directory starts

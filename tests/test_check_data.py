@@ -103,3 +103,21 @@ def test_scope_limits_tables_and_unknown_table_errors(source):
         assert row_counts(c, m, tables=["courses"]).status is Status.PASSED
         assert c.info.transaction_status.name == "IDLE"
         assert row_counts(c, m, tables=["public.nope"]).status is Status.ERRORED
+
+
+def test_row_counts_takes_counts_from_a_digest_scan_of_the_same_snapshot_only(source):
+    """issue 19: after table_checksums in one snapshot, row_counts reads no table again; after a committed
+    change (a new snapshot) it counts again and sees it."""
+    m = manifest_of(source)
+    with source.connect() as c:
+        c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        assert table_checksums(c, m).status is Status.PASSED
+        rc = row_counts(c, m)
+        c.rollback()
+    assert rc.status is Status.PASSED, rc.message
+    assert set(rc.evidence["counted_by_digest_scan"]["items"]) == {"public.courses", "public.lectures"}
+    with source.connect(autocommit=True) as c:
+        c.execute("DELETE FROM lectures WHERE id = 1")
+        after = row_counts(c, m)
+    assert after.status is Status.FAILED and "public.lectures: 39 rows, manifest 40" in after.message
+    assert "counted_by_digest_scan" not in after.evidence

@@ -141,16 +141,17 @@ def backup_artifact(archive: ArchiveInfo, tool: PgBinaries, problem: str | None,
 def early_plan(inp: Inputs) -> list[tuple[str, Callable[[psycopg.Connection], CheckResult]]]:
     """The checks ``early.EarlyChecks`` may run while the restore builds indexes: only those that read
     table rows. The first is the guard (``row_counts`` against the archive: every table holds all its
-    rows); with a manifest, the manifest's ``row_counts`` follows and replaces it in the report."""
+    rows); with a manifest, ``table_checksums`` follows, then the manifest's ``row_counts``, which
+    replaces the guard in the report and, in the same snapshot, takes each count from the digest scan
+    instead of reading the table again (``foundation.memoized_count``)."""
     a, m = inp.archive, inp.manifest
     plan: list[tuple[str, Callable[[psycopg.Connection], CheckResult]]] = [
         ("row_counts", lambda conn: archive_row_counts(conn, a))]
     if m is not None:
         man = m
+        plan.append(("table_checksums", lambda conn: table_checksums(conn, man)))
         plan.append(("row_counts", lambda conn: row_counts(conn, man)))
     plan.append(("referential_integrity", lambda conn: _referential(conn, a, m)))
-    if m is not None:
-        plan.append(("table_checksums", lambda conn: table_checksums(conn, man)))
     return plan
 
 
