@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
 
 # Chars per copy.write: big enough to amortise the call. The plain (synchronous) libpq writer is used on
 # purpose: psycopg's QueuedLibpqWriter thread fought the generator for the GIL and measured 0.84-0.91x of
@@ -97,7 +98,7 @@ BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x
 BINARY_TRAILER = b"\xff\xff"
 
 
-def copy_binary(conn: psycopg.Connection, table: str, columns: Sequence[str], blocks: Iterable[bytes], *,
+def copy_binary(conn: psycopg.Connection, table: str, columns: Sequence[str], blocks: Iterable[Buffer], *,
                 freeze: bool = False) -> None:
     """COPY ``blocks`` of pre-packed binary tuples (whole tuples, no header or trailer: added here) into
     ``table``; ``freeze`` as copy_lines. psycopg passes ``write`` blocks through untouched in binary mode

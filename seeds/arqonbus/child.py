@@ -45,12 +45,16 @@ class ChildRun:
         self.dlq_rows = 0
         self.peak_rss_kb = 0
 
-    def events(self) -> Iterator[bytes]:
-        """The events' COPY text as the child writes it, in reads of up to 1 MiB; then waits for the child."""
+    def events(self) -> Iterator[memoryview]:
+        """The events' binary COPY tuples as the child writes them, in reads of up to 1 MiB into one reused
+        buffer (each view is valid until the next is taken; COPY copies it into libpq's buffer first); then
+        waits for the child."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        while block := os.read(fd, _READ):
-            yield block
+        buf = bytearray(_READ)
+        view = memoryview(buf)
+        while n := os.readv(fd, [buf]):
+            yield view[:n]
         if self.proc.wait() != 0:
             err = (self.folder / _STDERR).read_text(encoding="utf-8", errors="replace").strip().splitlines()
             raise HarnessFault(f"the seed generator process exited with status {self.proc.returncode}: "

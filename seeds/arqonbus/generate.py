@@ -509,12 +509,13 @@ def load_in_child(conn: psycopg.Connection, seed: int, n_streams: int, n_events:
     the child's peak RSS in KiB). Raises as ``load``, and HarnessFault when the child fails."""
     from .child import generated_in_child  # it imports this module
 
-    _require_empty_projector(conn)
-    with bulk_load(conn, PROJECTOR_TABLES) as freeze, generated_in_child(seed, n_streams, n_events) as run:
-        copy_binary(conn, EVENTS, BINARY_COLUMNS, run.events(), freeze=freeze)
-        copy_text(conn, DLQ, DLQ_COLUMNS, run.dlq_chunks(), freeze=freeze)
-        copy_text(conn, PROJECTION, PROJECTION_COLUMNS, run.projection_chunks(), freeze=freeze)
-        _reset_identities(conn)
+    with generated_in_child(seed, n_streams, n_events) as run:  # started first: it boots while we prepare
+        _require_empty_projector(conn)
+        with bulk_load(conn, PROJECTOR_TABLES) as freeze:
+            copy_binary(conn, EVENTS, BINARY_COLUMNS, run.events(), freeze=freeze)
+            copy_text(conn, DLQ, DLQ_COLUMNS, run.dlq_chunks(), freeze=freeze)
+            copy_text(conn, PROJECTION, PROJECTION_COLUMNS, run.projection_chunks(), freeze=freeze)
+            _reset_identities(conn)
     return {EVENTS: n_events, DLQ: run.dlq_rows, PROJECTION: n_streams}, run.peak_rss_kb
 
 
