@@ -192,3 +192,17 @@ def test_backup_artifact_stops_its_concurrent_pg_restore_reads_when_interrupted(
     for pid in started:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_remove_tree_removes_a_folder_and_nothing_beside_it(tmp_path) -> None:
+    from restore_drill.fixtures.postgres.embedded import remove_tree
+
+    target, beside = tmp_path / "data", tmp_path / "keep"
+    (target / "base" / "1").mkdir(parents=True)
+    (target / "base" / "1" / "16384").write_bytes(b"x" * 10)
+    (target / "PG_VERSION").write_text("16\n")
+    beside.mkdir()
+    (beside / "f").write_text("mine")
+    remove_tree(target)
+    assert not target.exists() and (beside / "f").read_text() == "mine"
+    remove_tree(target)  # gone already: nothing to do, nothing raised
