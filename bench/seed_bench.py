@@ -50,7 +50,7 @@ SELECT g,
        g / %(streams)s + 1,
        (ARRAY['account.credited', 'account.debited', 'account.updated', 'account.annotated'])[g %% 4 + 1],
        CASE WHEN g %% {LARGE_EVERY} = {LARGE_EVERY // 2}
-            THEN jsonb_build_object('note', (SELECT string_agg('the committee reviewed ' || md5((g * 7919 + k)::text), ' ')
+            THEN jsonb_build_object('note', (SELECT string_agg('the committee reviewed ' || md5((g::bigint * 7919 + k)::text), ' ')
                                              FROM generate_series(1, 1700) AS k),
                                     'author', 'Ada Lovelace', 'tags', jsonb_build_array('w'), 'attachment', true)
             ELSE jsonb_build_object('amount', g %% 50000, 'currency', 'EUR',

@@ -193,3 +193,26 @@ def test_smoke_flow_fails_when_sequence_is_behind(pg_database: Database, s3_buck
             pegasus.smoke_flow(c, s3_bucket.endpoint.client(), s3_bucket.name, PREFIX)
     after = _manifest(pg_database, s3_bucket)
     assert after.objects == before.objects and after.tables == before.tables  # nothing left behind
+
+
+def test_streamed_upload_writes_exactly_the_built_objects(pg_database: Database, s3_bucket: Bucket) -> None:
+    """Issue 19: seed() PUTs objects while it generates (bounded memory) instead of after building them all;
+    the bucket must hold exactly the pure build()'s objects, byte for byte, with large_objects too (the
+    audio it replaces is never uploaded), and a reseed fails before writing any object."""
+    import hashlib
+
+    from restore_drill.errors import BadInput
+
+    _seed(pg_database, s3_bucket, large_objects=True)
+    client = s3_bucket.endpoint.client()
+    listed = {o["Key"][len(PREFIX) + 1:]: o["Size"] for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=s3_bucket.name, Prefix=PREFIX + "/") for o in page.get("Contents", [])}
+    built = pegasus.build(seed=1234, scale=1, large_objects=True).objects
+    assert listed == {o.key: len(o.body) for o in built}
+    some = sorted(built, key=lambda o: o.key)[::40]
+    for o in some:
+        got = client.get_object(Bucket=s3_bucket.name, Key=f"{PREFIX}/{o.key}")["Body"].read()
+        assert hashlib.sha256(got).hexdigest() == o.sha256, o.key
+    with pg_database.connect() as c, pytest.raises(BadInput, match="already holds rows"):
+        pegasus.seed(c, client, s3_bucket.name, "again")
+    assert "Contents" not in client.list_objects_v2(Bucket=s3_bucket.name, Prefix="again/")

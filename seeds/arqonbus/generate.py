@@ -106,27 +106,10 @@ def _iso(ms: npt.NDArray[np.int64]) -> list[str]:
 
 
 def _int_text(x: npt.NDArray[np.int64], prefix: bytes = b"", suffix: bytes = b"") -> npt.NDArray[np.object_]:
-    """Integers -> ``prefix + decimal text + suffix`` as bytes objects, formatted with array arithmetic
-    (numpy's int -> bytes cast costs ~180 ns an element, Python's str() ~90 ns, this ~40 ns)."""
-    m = len(x)
-    neg = x < 0
-    a = np.abs(x)
-    nd = np.ones(m, np.int64)
-    for k in range(1, 19):
-        nd += a >= 10 ** k
-    end = len(prefix) + neg + nd  # one past the last digit
-    width = int(end.max()) + len(suffix)
-    out = np.zeros((m, width), np.uint8)  # trailing NULs are dropped by the cast to bytes objects
-    rows = np.arange(m)
-    if prefix:
-        out[:, :len(prefix)] = np.frombuffer(prefix, np.uint8)
-    out[rows[neg], len(prefix)] = ord("-")
-    for j in range(int(nd.max())):  # the j-th digit from the right
-        has = np.flatnonzero(nd > j)
-        out[has, end[has] - 1 - j] = 48 + (a[has] // 10 ** j) % 10
-    for k, ch in enumerate(suffix):
-        out[rows, end + k] = ch
-    return out.view(f"S{width}").ravel().astype(object)
+    """Integers -> ``prefix + decimal text + suffix`` as bytes objects (bytes %-formatting in a C loop: as fast
+    as array arithmetic on digit matrices for the few hundred values a chunk has per kind, and simpler)."""
+    fmt = prefix.replace(b"%", b"%%") + b"%d" + suffix.replace(b"%", b"%%")
+    return _objects(map(fmt.__mod__, x.tolist()))
 
 
 def _packed(rec: npt.NDArray[Any]) -> npt.NDArray[np.object_]:

@@ -4,7 +4,8 @@ generator and the hypothesis strategies use: schema, COPY in foreign-key order, 
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,11 +71,16 @@ def full_key(prefix: str, key: str) -> str:
     return f"{prefix.rstrip('/')}/{key}" if prefix else key
 
 
+def require_empty(conn: psycopg.Connection) -> None:
+    """BadInput unless public.courses is empty (Pegasus seeds only a fresh database)."""
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM public.courses)").fetchone() == (True,):
+        raise BadInput("public.courses already holds rows: seed Pegasus into a fresh database")
+
+
 def load_rows(conn: psycopg.Connection, ds: PegasusDataset) -> dict[str, int]:
     """COPY every table in foreign-key order in one transaction, then align identity sequences."""
     counts: dict[str, int] = {}
-    if conn.execute("SELECT EXISTS (SELECT 1 FROM public.courses)").fetchone() == (True,):
-        raise BadInput("public.courses already holds rows: seed Pegasus into a fresh database")
+    require_empty(conn)
     try:
         with bulk_load(conn, TABLES) as freeze:  # TRUNCATE + COPY FREEZE, secondary indexes built after
             for table in TABLES:
@@ -83,6 +89,43 @@ def load_rows(conn: psycopg.Connection, ds: PegasusDataset) -> dict[str, int]:
     except ValueError as e:  # a table other than courses already holds rows
         raise BadInput(f"{e}: seed Pegasus into a fresh database") from None
     return counts
+
+
+class ObjectUploader:
+    """PUTs objects as they are generated, at most ``2 * UPLOAD_THREADS`` bodies in memory at a time, so a
+    seed's memory does not grow with its objects (issue 19). ``put`` blocks while that many are in flight;
+    ``close`` waits for all and re-raises the first failure; ``objects``/``bytes`` count what was put."""
+
+    def __init__(self, s3_client: S3Client, bucket: str, prefix: str) -> None:
+        self.s3, self.bucket, self.prefix = s3_client, bucket, prefix
+        self.pool = ThreadPoolExecutor(max_workers=UPLOAD_THREADS)
+        self.slots = threading.BoundedSemaphore(2 * UPLOAD_THREADS)
+        self.futures: list[Future[int]] = []
+        self.objects = 0
+
+    def _put(self, o: ObjectSpec) -> int:
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=full_key(self.prefix, o.key), Body=o.body,
+                               ContentType=o.content_type, Metadata=o.metadata)
+            return len(o.body)
+        finally:
+            self.slots.release()
+
+    def put(self, o: ObjectSpec) -> None:
+        self.slots.acquire()
+        self.futures.append(self.pool.submit(self._put, o))
+        self.objects += 1
+
+    def close(self) -> int:
+        """Wait for every PUT; returns the bytes written (raises the first PUT's error, if any)."""
+        try:
+            return sum(f.result() for f in self.futures)
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Stop: PUTs not started are cancelled, running ones are waited for; errors are not raised."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def upload_objects(s3_client: S3Client, bucket: str, prefix: str, objects: list[ObjectSpec]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from .. import wav
 from .._pools import Pools, pools
 from ..summary import SeedSummary
 from . import documents as docs
-from .dataset import ObjectSpec, PegasusDataset, load_rows, upload_objects
+from .dataset import ObjectSpec, ObjectUploader, PegasusDataset, load_rows, require_empty
 
 COURSES_PER_SCALE = 4
 LECTURES_PER_COURSE = 6
@@ -61,7 +62,14 @@ class _Ids:
 
 
 class _Builder:
-    def __init__(self, seed: int, scale: int, large_objects: bool) -> None:
+    """``sink``: each object goes there as it is made instead of into ``ds.objects`` (bounded memory), except
+    the audio that ``large_objects`` replaces at the end (it stays in ``ds.objects`` until then)."""
+
+    def __init__(self, seed: int, scale: int, large_objects: bool,
+                 sink: Callable[[ObjectSpec], None] | None = None) -> None:
+        self.sink = sink
+        n_lectures = COURSES_PER_SCALE * scale * LECTURES_PER_COURSE
+        self.replaced = set(_large_audio_rows(n_lectures)) if large_objects else set()
         self.rng = random.Random(f"pegasus:{seed}")
         self.p: Pools = pools()
         self.seed, self.scale, self.large_objects = seed, scale, large_objects
@@ -84,7 +92,10 @@ class _Builder:
 
     def _obj(self, key: str, body: bytes, ctype: str, lecture_id: int) -> ObjectSpec:
         o = ObjectSpec(key, body, ctype, {"lecture-id": str(lecture_id), "source": "pegasus-seed"})
-        return self.ds.add_object(o)
+        if self.sink is None or (ctype == "audio/wav" and lecture_id - 1 in self.replaced):
+            return self.ds.add_object(o)
+        self.sink(o)
+        return o
 
     def build(self) -> PegasusDataset:
         rng = self.rng
@@ -233,9 +244,7 @@ class _Builder:
     def _large_audio(self) -> None:
         """Replace a few lectures' audio with long recordings above the multipart threshold."""
         lectures = self.ds.rows["public.lectures"]
-        for n, idx in enumerate(range(0, len(lectures), max(1, len(lectures) // LARGE_OBJECTS))):
-            if n == LARGE_OBJECTS:
-                break
+        for n, idx in enumerate(_large_audio_rows(len(lectures))):
             row = list(lectures[idx])
             body = wav.noise_wav(self.rng, LARGE_OBJECT_BYTES + n * 524_287)
             old_key = row[7]
@@ -243,6 +252,11 @@ class _Builder:
             o = self._obj(old_key.replace("/Lecture ", "/Full recording – Lecture ", 1), body, "audio/wav", row[0])
             row[6], row[7], row[8], row[9] = wav.duration_ms(body), o.key, o.sha256, len(body)
             lectures[idx] = tuple(row)
+
+
+def _large_audio_rows(n_lectures: int) -> list[int]:
+    """Indexes of the lecture rows whose audio ``large_objects`` replaces."""
+    return list(range(0, n_lectures, max(1, n_lectures // LARGE_OBJECTS)))[:LARGE_OBJECTS]
 
 
 def build(seed: int = 1234, scale: int = 1, large_objects: bool = False) -> PegasusDataset:
@@ -254,10 +268,23 @@ def build(seed: int = 1234, scale: int = 1, large_objects: bool = False) -> Pega
 
 def seed(conn: psycopg.Connection, s3_client: S3Client, bucket: str, prefix: str, *, seed: int = 1234,
          scale: int = 1, large_objects: bool = False) -> SeedSummary:
-    """Load Pegasus rows via COPY (schema must exist, tables empty) and PUT their objects under ``prefix``."""
+    """Load Pegasus rows via COPY (schema must exist, tables empty) and PUT their objects under ``prefix``.
+
+    Objects are PUT while the rows are generated (at most a few bodies in memory: dataset.ObjectUploader),
+    so the tables are checked empty first: a reseed still fails (BadInput) before any object is written."""
+    if scale < 1:
+        raise BadInput(f"--scale must be >= 1, got {scale}")
     t0 = time.monotonic()
-    ds = build(seed, scale, large_objects)
+    require_empty(conn)
+    uploader = ObjectUploader(s3_client, bucket, prefix)
+    try:
+        ds = _Builder(seed, scale, large_objects, sink=uploader.put).build()
+        for o in ds.objects:  # the large recordings, known only at the end
+            uploader.put(o)
+    except BaseException:
+        uploader.abort()
+        raise
+    nbytes = uploader.close()
     rows = load_rows(conn, ds)
-    nbytes = upload_objects(s3_client, bucket, prefix, ds.objects)
-    return SeedSummary("pegasus", seed, scale, rows=rows, objects=len(ds.objects), bytes=nbytes,
+    return SeedSummary("pegasus", seed, scale, rows=rows, objects=uploader.objects, bytes=nbytes,
                        duration_s=time.monotonic() - t0)
