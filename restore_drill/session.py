@@ -123,12 +123,6 @@ def run(
     report = RunReport(run_id=run_dir.name or uuid.uuid4().hex[:8], command=[redact(a) for a in argv],
                        environment=capture_environment(), started_at=utcnow())
     infra.background(lambda: _environment(config, None), "restore-drill-tool-versions")
-    if specs and not s3_registry.get(config.s3_backend).user_given and (system or resolve_system(specs[0].system)).has_storage:
-        # moto (a Python child: ~0.7 s of imports) starts now, beside the probes, instead of when the first
-        # drill asks for it; that drill gets the same server (Infra.s3 starts one, whichever thread asks),
-        # and a start that failed here is tried again there, which raises as before. Only for a first drill
-        # that uses storage: another would share its own server start with it for nothing.
-        infra.background(lambda: infra.s3, "restore-drill-s3-start")
     drill: Drill | None = None
     interrupt: KeyboardInterrupt | None = None
     try:

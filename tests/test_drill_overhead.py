@@ -206,15 +206,3 @@ def test_remove_tree_removes_a_folder_and_nothing_beside_it(tmp_path) -> None:
     remove_tree(target)
     assert not target.exists() and (beside / "f").read_text() == "mine"
     remove_tree(target)  # gone already: nothing to do, nothing raised
-
-
-def test_two_threads_asking_for_s3_at_once_get_one_server() -> None:
-    """session.run starts moto in the background while the first drill may already ask for it."""
-    with Infra() as infra:
-        got: list[Any] = []
-        threads = [threading.Thread(target=lambda: got.append(infra.s3)) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert len(got) == 2 and got[0] is got[1] and infra.pids() == [got[0].pid]
