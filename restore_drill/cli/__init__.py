@@ -91,7 +91,7 @@ def _interrupted(e: BaseException | None, args: Sequence[str]) -> None:
         from .. import session
         from ..reports.model import ErrorInfo
 
-        _, run_dir = session.errored_report(None, ["restore-drill", *args], e, report_dir_arg(list(args)),
+        _, run_dir = session.errored_report(None, ["restore-drill", *args], e, report_dir_arg([*args]),
                                             info=ErrorInfo(kind, f"{why} before the run started", "errored"))
     if run_dir is not None:
         click.echo(f"report: {run_dir}/report.json (errored)", err=True)
