@@ -1,9 +1,10 @@
 """Deterministic projector data: interleaved event streams, their folded projections, a poisoned DLQ.
 
 Generated ``CHUNK_EVENTS`` events at a time with NumPy (issue 19): every random draw of a chunk is one
-array; stream choice, per-stream sequence numbers and the fold are array operations; a chunk's COPY text is
-one ``bytes.join`` over a (events x pieces) matrix of pre-encoded UTF-8 pieces, so no per-row Python string
-is built (mixing ASCII with CJK text in str would also widen every chunk to 2-4 bytes a character). Memory
+array; stream choice, per-stream sequence numbers and the fold are array operations; a chunk's binary COPY
+tuples are one ``bytes.join`` over a (events x pieces) matrix of pre-encoded UTF-8 pieces and fixed-width
+binary parts packed as arrays, so no per-row Python string is built (mixing ASCII with CJK text in str
+would also widen every chunk to 2-4 bytes a character). Memory
 is the chunk plus a few integers per stream (the fold's state as arrays); dead-letter rows go to a temporary
 file as COPY text while the events stream, so nothing grows with the number of events.
 
