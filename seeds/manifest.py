@@ -232,18 +232,22 @@ def remember_sha256(etag: str, size: int, sha256: str) -> None:
 
 
 def object_snapshots(client: S3Client, bucket: str, prefix: str = "", *,
-                     reused: list[str] | None = None) -> dict[str, ObjectSnapshot]:
+                     reused: list[str] | None = None, headers: bool = True) -> dict[str, ObjectSnapshot]:
     """Every object under ``prefix``: size, ETag, sha256 of the content, content type, metadata.
 
     Keys are relative to the prefix so a snapshot of ``backup/x-DATE`` compares with ``live/x``. The content
     is streamed and hashed unless its single-part ETag and size match a content already hashed in this
     process (:func:`known_sha256`): then only its headers are read (HEAD) and the key is appended to
-    ``reused`` when given. Raises botocore's ClientError (NoSuchBucket, AccessDenied, ...).
+    ``reused`` when given. ``headers=False``: such an object is not asked for its headers either (its content
+    type and metadata are left empty), for callers that keep only size and sha256 (a backup's snapshot
+    record). Raises botocore's ClientError (NoSuchBucket, AccessDenied, ...).
     """
     store = S3Store(client, bucket, prefix)
 
     def snap(obj: Any) -> tuple[ObjectSnapshot, bool]:  # (snapshot, sha256 carried)
         sha = known_sha256(obj.etag, obj.size) if obj.storage_class == "STANDARD" else None
+        if sha is not None and not headers:
+            return ObjectSnapshot(key=obj.key, size=obj.size, sha256=sha, etag=obj.etag), True
         if sha is not None:
             head = client.head_object(Bucket=bucket, Key=store.prefix + obj.key)
             return ObjectSnapshot(key=obj.key, size=obj.size, sha256=sha, content_type=head.get("ContentType", "") or "",

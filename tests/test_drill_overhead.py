@@ -206,3 +206,28 @@ def test_remove_tree_removes_a_folder_and_nothing_beside_it(tmp_path) -> None:
     remove_tree(target)
     assert not target.exists() and (beside / "f").read_text() == "mine"
     remove_tree(target)  # gone already: nothing to do, nothing raised
+
+
+def test_a_snapshot_record_reads_no_headers_where_s3_proves_the_content(s3_bucket) -> None:
+    """headers=False (the backup's snapshot record keeps size and sha256 only): an object whose single-part
+    ETag and size are those of a content already hashed costs no request beyond the listing; any other is
+    still read in full, and the sha256 values are those of the contents."""
+    import hashlib
+
+    from restore_drill.seeds.manifest import object_snapshots
+
+    client = s3_bucket.endpoint.client()
+    for key, body in (("live/a", b"alpha"), ("live/b", b"bravo"), ("copy/a", b"alpha"), ("copy/c", b"new")):
+        client.put_object(Bucket=s3_bucket.name, Key=key, Body=body, ContentType="text/plain")
+    object_snapshots(client, s3_bucket.name, "live")  # hashes a and b, as the manifest does
+    calls: list[str] = []
+    client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    reused: list[str] = []
+    got = object_snapshots(client, s3_bucket.name, "copy", reused=reused, headers=False)
+    assert {k: o.sha256 for k, o in got.items()} == {"a": hashlib.sha256(b"alpha").hexdigest(),
+                                                    "c": hashlib.sha256(b"new").hexdigest()}
+    assert reused == ["a"] and "HeadObject" not in calls and calls.count("GetObject") == 1
+    assert got["a"].content_type == "" and got["c"].content_type == "text/plain"
+    calls.clear()
+    with_headers = object_snapshots(client, s3_bucket.name, "copy")  # the default still reads them
+    assert with_headers["a"].content_type == "text/plain" and "HeadObject" in calls

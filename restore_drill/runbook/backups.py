@@ -64,7 +64,9 @@ class _Backups(_Values):
         bucket = _TEMPLATE.sub(lambda m: known[m[1]], snap.bucket)
         prefix = _TEMPLATE.sub(lambda m: known[m[1]], snap.prefix)
         listed_at = utcnow()
-        objs = object_snapshots(self.env.s3.client(), bucket, prefix)
+        # The record keeps size and sha256 only: an object S3 proves unchanged (its single-part ETag and size
+        # those of a content already hashed) needs no request beyond the listing (issue 19: a HEAD each).
+        objs = object_snapshots(self.env.s3.client(), bucket, prefix, headers=False)
         rec = SnapshotRecord(bucket, prefix, listed_at,
                              {k: {"size": o.size, "sha256": o.sha256} for k, o in sorted(objs.items())})
         self.res.snapshots.append(rec)
