@@ -68,3 +68,19 @@ def test_the_cache_can_be_switched_off(cache_root: Path, monkeypatch: pytest.Mon
     b = binaries.select(None)
     assert not datadir_cache.copy_cached(b, INITDB_OPTIONS, tmp_path / "data", _env(b), server_user())
     assert not (tmp_path / "data").exists() and list(cache_root.iterdir()) == []
+
+
+def test_entries_of_binaries_that_no_longer_exist_are_pruned_when_a_new_one_is_made(
+        cache_root: Path, tmp_path: Path) -> None:
+    """The key hashes the binaries' folder, so a deleted copy of the binaries leaves an entry nobody can use:
+    making a new entry removes those, and keeps entries whose binaries exist or that record none."""
+    orphan, alive, unknown = (cache_root / f"initdb-pg16-{k}" for k in ("0" * 16, "1" * 16, "2" * 16))
+    for entry in (orphan, alive, unknown):
+        (entry / "data").mkdir(parents=True)
+        (entry / "data" / "PG_VERSION").write_text("16\n")
+    (orphan / datadir_cache.BINDIR_FILE).write_text(str(tmp_path / "deleted-bin") + "\n")
+    (alive / datadir_cache.BINDIR_FILE).write_text(str(tmp_path) + "\n")
+    b = binaries.select(None)
+    built = datadir_cache.cached_datadir(b, INITDB_OPTIONS, _env(b), server_user())
+    assert built is not None and (built.parent / datadir_cache.BINDIR_FILE).read_text().strip() == str(b.bindir)
+    assert not orphan.exists() and alive.is_dir() and unknown.is_dir()
