@@ -15,7 +15,8 @@ LOOPBACK = ("127.0.0.1", "::1")
 # A system's own names for the database URL (e.g. ARQONBUS_POSTGRES_URL) are bound to the same URL as
 # DATABASE_URL, so DATABASE_URL alone names the drill's database.
 DB_VARIABLES = ("DATABASE_URL",)
-HTTP_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "API_BASE_URL")
+# S3_TLS_URL: the TLS front a pgBackRest drill puts before its S3 (fixtures/s3/tls.py).
+HTTP_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "API_BASE_URL", "S3_TLS_URL")
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def from_variables(variables: Mapping[str, str], s3_url: str | None = None) -> E
         if variables.get(name):
             items += postgres_endpoints(variables[name])
     labels = {"AWS_ENDPOINT_URL": "the drill's S3 endpoint", "AWS_ENDPOINT_URL_S3": "the drill's S3 endpoint",
-              "API_BASE_URL": "the drill's API (stand-in)"}
+              "API_BASE_URL": "the drill's API (stand-in)", "S3_TLS_URL": "the drill's S3 endpoint (TLS front)"}
     urls: list[tuple[str | None, str]] = [(s3_url, "the drill's S3 endpoint")] if s3_url else []
     urls += [(variables.get(n), labels[n]) for n in HTTP_VARIABLES]
     for url, what in urls:
