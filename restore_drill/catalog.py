@@ -25,6 +25,7 @@ class DrillSpec:
     default: bool = False  # part of `restore-drill run` with no names
     physical: bool = False  # base backup + WAL archive + point-in-time recovery (restore_drill/pitr)
     variant: str = ""  # physical: procedure <system>-pitr-<variant>.md + binding <system>-pitr-<variant>.toml
+    pg_major: int | None = None  # the PostgreSQL major it runs on when --pg-version is not given (None: the default)
 
     def with_disaster(self, disaster: str | None) -> DrillSpec:
         """This drill with ``disaster`` instead (None: unchanged); ``BadInput`` for an unknown name."""
@@ -66,6 +67,9 @@ DRILLS: tuple[DrillSpec, ...] = (
     DrillSpec("pegasus-pitr-barman", "pegasus", "bad-statement",
               "Errant DELETE + object clean-up; Barman cloud base backup + WAL and the versioned bucket restored to "
               "just before it", physical=True, variant="barman"),
+    DrillSpec("arqonbus-pitr-pgbackrest", "arqonbus", "bad-statement",
+              "Errant DELETE while writes go on; pgBackRest full backup + WAL (S3 over TLS) restored to just before it "
+              "(pgBackRest 2.45: PostgreSQL 15)", physical=True, variant="pgbackrest", pg_major=15),
     DrillSpec("arqonbus-pitr-incremental", "arqonbus", "bad-statement",
               "Errant DELETE while writes go on; a full + two incremental base backups (PostgreSQL 17+) combined with "
               "pg_combinebackup, then archived WAL to just before it", physical=True, variant="incremental"),

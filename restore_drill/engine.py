@@ -121,7 +121,7 @@ class Drill:
 
     @property
     def drill_id(self) -> str:
-        major = self.config.pg_version or binaries.select(None).major
+        major = self.config.pg_version or self.spec.pg_major or binaries.select(None).major
         if self.spec.upgrade:
             majors = sorted(b.major for b in binaries.servers())
             return f"{self.spec.name}[pg{majors[0]}-to-pg{majors[-1]}-{self.config.s3_backend}]"

@@ -111,6 +111,8 @@ class PitrRun:
     storage_target: datetime | None = None  # the instant object storage is restored to
     backup_manifest: dict[str, Any] | None = None
     barman_info: dict[str, str] | None = None  # a Barman cloud base backup's backup.info (its WAL range)
+    pgbackrest_manifest: dict[str, Any] | None = None  # a pgBackRest backup's backup.manifest (its WAL range)
+    pgbackrest: bool = False  # the pgBackRest variant (its backup is read from its repository in S3)
     chain: list[Path] | None = None  # incremental variant: the links the restore combined (CHAIN_DIR), oldest first
     chain_recorded: list[tuple[str, str]] = field(default_factory=list)  # (link, start LSN) the backup phase wrote
     expected: Any = None  # seeds.manifest.Manifest of the system's tables right before the errant statement
@@ -178,7 +180,14 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
     if cfg.pg_backend != "embedded":
         raise BadInput(f"--pg-backend {cfg.pg_backend}: a physical drill starts its own archiving server from the "
                        "PostgreSQL binaries here; use --pg-backend embedded")
-    bins = binaries.select(cfg.pg_version)
+    site = None
+    if drill.spec.variant == "pgbackrest":  # pgBackRest 2.45 supports PostgreSQL <= 15: 15 unless --pg-version
+        from . import pgbackrest
+
+        bins = binaries.select(pgbackrest.require(cfg.pg_version or drill.spec.pg_major, pgbackrest.installed_version(),
+                                                  tuple(b.major for b in binaries.servers())))
+    else:
+        bins = binaries.select(cfg.pg_version)
     if drill.spec.variant == "incremental" and not bins.has("pg_combinebackup"):
         raise BadInput(f"{drill.spec.name} takes incremental backups (summarize_wal, pg_basebackup --incremental, "
                        f"pg_combinebackup: PostgreSQL 17+), which {bins.label} does not have; run it with "
@@ -204,15 +213,21 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
                 c.execute(f'CREATE DATABASE "{dbname}"')
             db = primary.database(dbname)
             live = drill.bucket or backup_bucket
+            extra = {"RESTORE_PGDATA": str(host.restore_dir)}
+            if drill.spec.variant == "pgbackrest":  # its folder shared with the server, TLS before moto
+                site = pgbackrest.start_site(host, s3.endpoint)
+                extra.update(site.variables())
             env = bind(db=db, client_bins=bins, workdir=drill.workdir, s3=s3.endpoint, bucket=live.name,
                        backup_bucket=backup_bucket.name, prefix=sysdef.storage_prefix or "data",
-                       extra={"RESTORE_PGDATA": str(host.restore_dir)},
+                       extra=extra,
                        database_url_variables=sysdef.database_url_variables)
             rep.target = RestoreTarget(dbname, live.name, sysdef.storage_prefix or "")
         run = PitrRun(host, dbname, backup_bucket.name, s3_client=s3.endpoint.client())
         drill.pitr_run = run  # type: ignore[attr-defined]  # tests and the bench read it
-        _run(drill, rep, opts, run, env)
+        _run(drill, rep, opts, run, env, shared=(site.folder,) if site is not None else ())
     finally:
+        if site is not None:
+            site.close()
         if host is not None:
             w = drill.pitr_run.writer if hasattr(drill, "pitr_run") else None  # type: ignore[attr-defined]
             if w is not None:
@@ -223,7 +238,8 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
             shutil.rmtree(drill.workdir / "backups" / "download", ignore_errors=True)
 
 
-def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: Any) -> None:
+def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: Any,
+         shared: tuple[Path, ...] = ()) -> None:
     sysdef, cfg = drill.system, drill.config
     default = drill.runbook_path in {p for p in (sysdef.corrected, sysdef.runbook) if p is not None}
     rb, bd = procedure_files(sysdef.name, drill.spec.variant) if default else (drill.runbook_path, drill.binding_path)
@@ -318,7 +334,7 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
                                                               exit_code=s.exit_code, duration_s=s.duration_s),
                              on_step_start=lambda name, ph: drill.bus.emit("step_start", rep.id, name, phase=ph))
     result = runbook.run_runbook(book, bnd, env, drill.workdir, hooks, step_timeout_s=cfg.step_timeout_s,
-                                 data_directory=primary.data)
+                                 data_directory=primary.data, shared_folders=shared)
     rep.steps = list(result.steps)
     rep.snapshots = list(result.snapshots)
     for name in ("setup", "seed", "backup", "disaster", "restore", "verify"):
@@ -335,6 +351,12 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         base = _record_chain(drill.workdir, drill.workdir / str(chain_dir), rep, run)
     elif (base / "base.tar").exists():
         rep.backups = [_backup_record(base, rep, bins=run.host.binaries)]
+    elif drill.spec.variant == "pgbackrest":  # pgBackRest's own repository layout in S3
+        from .pgbackrest import newest_backup
+
+        got = newest_backup(run.s3_client, run.wal_bucket, run.base_prefix, rep)
+        run.pgbackrest, run.pgbackrest_manifest = True, got[1] if got else None
+        rep.backups = [got[0]] if got else []
     else:  # a tool that writes the base backup straight to S3 (Barman cloud): read what it left there
         from .barman import barman_backup
 
@@ -570,6 +592,10 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, restore_s: flo
                 from .barman import wal_range
 
                 tli, start, end = wal_range(run.barman_info)
+            elif run.pgbackrest_manifest is not None:
+                from .pgbackrest import wal_range as pgbackrest_range
+
+                tli, start, end = pgbackrest_range(run.pgbackrest_manifest)
             else:
                 raise HarnessFault("no backup_manifest beside the base backup: the WAL range is unknown")
             listing = wal.archive_listing(run.s3_client, run.wal_bucket, run.wal_prefix)
@@ -599,7 +625,9 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, restore_s: flo
         ("wal_continuity", c_wal),
         ("recoverable_window", c_window),
         ("backup_manifest", lambda: base_backup_checks.backup_manifest(
-            base, run.host.binaries.major, _verify_tools(run.host.binaries.major)) if run.barman_info is None else
+            base, run.host.binaries.major, _verify_tools(run.host.binaries.major))
+         if run.barman_info is None and not run.pgbackrest else
+         _pgbackrest_manifest_check(run) if run.pgbackrest else
          CheckResult.skipped("backup_manifest", "barman-cloud-backup writes no backup_manifest, so pg_verifybackup "
                              "cannot verify this base backup; its content is judged by row_counts/table_checksums "
                              "after recovery")),
@@ -642,6 +670,17 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, restore_s: flo
     finally:
         context.close()
     return results
+
+
+def _pgbackrest_manifest_check(run: PitrRun) -> CheckResult:
+    """backup_manifest of a pgBackRest variant: skipped with the reason when its backup exists (pg_verifybackup
+    cannot read pgBackRest's manifest), failed when the procedure left none."""
+    from .pgbackrest import MANIFEST_SKIP_REASON
+
+    if run.pgbackrest_manifest is None:
+        return CheckResult.failed("backup_manifest", f"no pgBackRest backup with a backup.manifest under "
+                                                     f"s3://{run.wal_bucket}/{run.base_prefix}/: nothing to verify")
+    return CheckResult.skipped("backup_manifest", MANIFEST_SKIP_REASON)
 
 
 def _upgrade_check(run: PitrRun) -> CheckResult:
