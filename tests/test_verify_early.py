@@ -287,3 +287,25 @@ def test_early_sessions_take_only_idle_cpu_while_the_restore_runs(db, drill_infr
         watch.close()
         restore.thread.join(60)
     early.results()
+
+
+def test_the_early_checks_share_one_snapshot(db):
+    """A row committed between two early checks is not seen by the second: the guard's counts hold for
+    every check kept with it."""
+    info = inputs({"public.parent": 5, "public.child": 50}).archive
+
+    def after_a_commit(conn: psycopg.Connection) -> CheckResult:
+        with psycopg.connect(db.url, autocommit=True) as other:
+            other.execute("INSERT INTO parent VALUES (6)")  # child waits for the stand-in CREATE INDEX
+        return archive_row_counts(conn, info)  # still 5 parents in the guard's snapshot
+
+    restore = StandInRestore(db)
+    try:
+        early = EarlyChecks(db, restore.done, [("row_counts", lambda c: archive_row_counts(c, info)),
+                                               ("referential_integrity", after_a_commit)])
+        kept = early.results()
+    finally:
+        restore.release()
+        restore.thread.join(60)
+    assert early.outcome == "kept"
+    assert kept["row_counts"].status is Status.PASSED, kept["row_counts"].message  # the second, after the commit
