@@ -20,7 +20,7 @@ import json
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -479,12 +479,19 @@ def load(conn: psycopg.Connection, gen: EventGenerator) -> dict[str, int]:
     TRUNCATE + COPY FREEZE, secondary indexes built after); returns rows per table. Raises BadInput when the
     migration is missing or the events table holds rows."""
     _require_empty_projector(conn)
-    with bulk_load(conn, PROJECTOR_TABLES) as freeze:
-        copy_binary(conn, EVENTS, BINARY_COLUMNS, gen.event_chunks(), freeze=freeze)
-        copy_text(conn, DLQ, DLQ_COLUMNS, gen.dlq_chunks(), freeze=freeze)
-        copy_text(conn, PROJECTION, PROJECTION_COLUMNS, gen.projection_chunks(), freeze=freeze)
-        _reset_identities(conn)
+    _load_chunks(conn, gen.event_chunks(), gen.dlq_chunks, gen.projection_chunks)
     return {EVENTS: gen.n_events, DLQ: gen.dlq_count, PROJECTION: gen.n_streams}
+
+
+def _load_chunks(conn: psycopg.Connection, events: Iterable[bytes | memoryview], dlq: Callable[[], Iterable[bytes]],
+                 projections: Callable[[], Iterable[bytes]]) -> None:
+    # The DLQ and projection chunks are asked for only once the events are in: their generators finish
+    # with the events (in the child, they are read from it after the events).
+    with bulk_load(conn, PROJECTOR_TABLES) as freeze:
+        copy_binary(conn, EVENTS, BINARY_COLUMNS, events, freeze=freeze)
+        copy_text(conn, DLQ, DLQ_COLUMNS, dlq(), freeze=freeze)
+        copy_text(conn, PROJECTION, PROJECTION_COLUMNS, projections(), freeze=freeze)
+        _reset_identities(conn)
 
 
 def load_in_child(conn: psycopg.Connection, seed: int, n_streams: int, n_events: int) -> tuple[dict[str, int], int]:
@@ -495,11 +502,7 @@ def load_in_child(conn: psycopg.Connection, seed: int, n_streams: int, n_events:
 
     with generated_in_child(seed, n_streams, n_events) as run:  # started first: it boots while we prepare
         _require_empty_projector(conn)
-        with bulk_load(conn, PROJECTOR_TABLES) as freeze:
-            copy_binary(conn, EVENTS, BINARY_COLUMNS, run.events(), freeze=freeze)
-            copy_text(conn, DLQ, DLQ_COLUMNS, run.dlq_chunks(), freeze=freeze)
-            copy_text(conn, PROJECTION, PROJECTION_COLUMNS, run.projection_chunks(), freeze=freeze)
-            _reset_identities(conn)
+        _load_chunks(conn, run.events(), run.dlq_chunks, run.projection_chunks)
     return {EVENTS: n_events, DLQ: run.dlq_rows, PROJECTION: n_streams}, run.peak_rss_kb
 
 
