@@ -76,6 +76,19 @@ class StandInRestore:
         self.holder.close()
 
 
+def run_while_restoring(db: Any, plan: Any) -> tuple[EarlyChecks, dict[str, Any]]:
+    """EarlyChecks of ``plan`` started while a StandInRestore waits in CREATE INDEX, then the restore let
+    finish: (the early checks, the results they kept)."""
+    restore = StandInRestore(db)
+    try:
+        early = EarlyChecks(db, restore.done, plan)
+        kept = early.results()
+    finally:
+        restore.release()
+        restore.thread.join(60)
+    return early, kept
+
+
 @pytest.fixture
 def db(drill_infra) -> Iterator[Any]:
     with scratch_database(drill_infra, MAJOR, SQL) as d:
@@ -83,13 +96,7 @@ def db(drill_infra) -> Iterator[Any]:
 
 
 def test_checks_run_while_the_restore_builds_an_index_are_kept(db):
-    restore = StandInRestore(db)
-    try:
-        early = EarlyChecks(db, restore.done, early_plan(inputs({"public.parent": 5, "public.child": 50})))
-        kept = early.results()
-    finally:
-        restore.release()
-        restore.thread.join(60)
+    early, kept = run_while_restoring(db, early_plan(inputs({"public.parent": 5, "public.child": 50})))
     assert early.outcome == "kept"
     assert set(kept) == {"row_counts", "referential_integrity"}
     assert all(r.status is Status.PASSED and "while_restoring" in r.evidence for r in kept.values())
@@ -98,13 +105,7 @@ def test_checks_run_while_the_restore_builds_an_index_are_kept(db):
 def test_a_table_short_of_the_archive_keeps_nothing(db):
     """Rows still loading, or lost: the counts differ in the early snapshot, so nothing early is kept and
     every check runs after the restore (where a lost row fails row_counts)."""
-    restore = StandInRestore(db)
-    try:
-        early = EarlyChecks(db, restore.done, early_plan(inputs({"public.parent": 5, "public.child": 51})))
-        kept = early.results()
-    finally:
-        restore.release()
-        restore.thread.join(60)
+    early, kept = run_while_restoring(db, early_plan(inputs({"public.parent": 5, "public.child": 51})))
     assert kept == {}
     assert early.outcome.startswith("row_counts did not pass") and "public.child: 50 rows, archive 51" in early.outcome
 
@@ -112,13 +113,7 @@ def test_a_table_short_of_the_archive_keeps_nothing(db):
 def test_orphans_seen_early_are_a_kept_failure(db):
     with psycopg.connect(db.url, autocommit=True) as c:
         c.execute("UPDATE child SET parent_id = 77 WHERE id = 3")
-    restore = StandInRestore(db)
-    try:
-        early = EarlyChecks(db, restore.done, early_plan(inputs({"public.parent": 5, "public.child": 50})))
-        kept = early.results()
-    finally:
-        restore.release()
-        restore.thread.join(60)
+    early, kept = run_while_restoring(db, early_plan(inputs({"public.parent": 5, "public.child": 50})))
     assert kept["row_counts"].status is Status.PASSED
     assert kept["referential_integrity"].status is Status.FAILED
     assert kept["referential_integrity"].observed == 1
