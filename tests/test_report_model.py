@@ -167,6 +167,18 @@ def test_samples_validate_against_the_shipped_schema(name: str) -> None:
     validate(d)
 
 
+def test_the_effective_schema_with_the_registries_enums_is_a_valid_schema() -> None:
+    """reports.validation does not re-check its schema at run time (0.1 s per command): this test does, for
+    the file with every registry's enum filled in, and a broken one is refused."""
+    from restore_drill.reports.validation import load_schema
+
+    schema = load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    schema["properties"]["status"] = {"type": "no-such-type"}
+    with pytest.raises(jsonschema.SchemaError):
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+
 def _mutations() -> dict[str, tuple[str, object]]:
     # json path (dot separated, ints index lists) -> new value; each must be refused.
     return {
