@@ -70,6 +70,10 @@ DRILLS: tuple[DrillSpec, ...] = (
     DrillSpec("arqonbus-pitr-pgbackrest", "arqonbus", "bad-statement",
               "Errant DELETE while writes go on; pgBackRest full backup + WAL (S3 over TLS) restored to just before it "
               "(pgBackRest 2.45: PostgreSQL 15)", physical=True, variant="pgbackrest", pg_major=15),
+    DrillSpec("pegasus-pitr-pgbackrest", "pegasus", "bad-statement",
+              "Errant DELETE + object clean-up; pgBackRest full backup + WAL (S3 over TLS) and the versioned bucket "
+              "restored to just before it (pgBackRest 2.45: PostgreSQL 15)", physical=True, variant="pgbackrest",
+              pg_major=15),
     DrillSpec("arqonbus-pitr-incremental", "arqonbus", "bad-statement",
               "Errant DELETE while writes go on; a full + two incremental base backups (PostgreSQL 17+) combined with "
               "pg_combinebackup, then archived WAL to just before it", physical=True, variant="incremental"),

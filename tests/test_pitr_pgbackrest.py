@@ -183,6 +183,9 @@ def test_a_postgresql_newer_than_pgbackrest_supports_names_pg_version_15():
 def test_the_drill_is_catalogued_on_postgresql_15_and_not_default():
     spec = catalog.get(DRILL)
     assert spec.physical and spec.variant == "pgbackrest" and spec.pg_major == 15 and not spec.default
+    assert catalog.get("pegasus-pitr-pgbackrest").pg_major == 15 and not catalog.get("pegasus-pitr-pgbackrest").default
+    rb, bd = procedure_files("pegasus", "pgbackrest")
+    assert "STORAGE_TARGET_TIME" in rb.read_text() and "archive-push %p" in rb.read_text()
     rb, bd = procedure_files("arqonbus", "pgbackrest")
     text = rb.read_text()
     assert rb.name == "arqonbus-pitr-pgbackrest.md" and bd.name == "arqonbus-pitr-pgbackrest.toml"
@@ -271,3 +274,28 @@ def test_deleted_wal_segment_in_pgbackrests_archive_fails_wal_continuity(drill_i
     assert deleted and wc.status is Status.FAILED and deleted[0] in wc.message, wc.message
     assert check(rep, "recovery_target").status is Status.FAILED
     assert rep.status == "failed"
+
+
+@pytest.mark.slow
+@needs_pgbackrest
+def test_pegasus_pgbackrest_drill_restores_database_and_storage_to_one_instant(drill_infra, tmp_path):
+    """pegasus-pitr-pgbackrest (drills/procedures/pegasus-pitr-pgbackrest.md): Pegasus's database through pgBackRest
+    as arqonbus-pitr-pgbackrest does, its versioned bucket restored to the versions current at the same target
+    time as pegasus-pitr does. Every PITR check passes, storage_at_target proves the objects the disaster
+    overwrote or deleted are back as they were at the database's recovery target, and the data-loss window
+    equals the ledger's."""
+    from tests.pitr_support import check, run_pitr, window_from_ledger
+
+    rep, run = run_pitr(drill_infra, tmp_path, "pegasus-pitr-pgbackrest")
+    assert rep.error is None, rep.error
+    failing = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
+    assert not failing, failing
+    for name in ("recovery_target", "pitr_exactness", "data_loss_window", "wal_continuity", "recoverable_window",
+                 "row_counts", "table_checksums", "rto", "rpo"):
+        assert check(rep, name).status is Status.PASSED, (name, check(rep, name).message)
+    assert check(rep, "backup_manifest").status is Status.SKIPPED
+    st = check(rep, "storage_at_target")
+    assert st.status is Status.PASSED and len(run.storage_changed) == 4 and "are back" in st.message, st.message
+    assert run.storage_target is not None and run.storage_target == run.boundary
+    assert rep.status == "passed" and run.host.binaries.major == 15
+    assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
