@@ -201,6 +201,7 @@ def errored_report(config: DrillConfig | None, argv: Sequence[str], err: BaseExc
     report.error = info or ErrorInfo.from_exception(err, redact)
     try:
         run_dir = new_run_dir(base)
+        report.run_id = run_dir.name  # the name a merge or a user finds on disk
         report.finish()
         write_run(report, run_dir)
         return report, run_dir

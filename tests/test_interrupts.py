@@ -54,7 +54,7 @@ def test_a_signal_before_the_run_folder_exists_still_leaves_an_errored_report(
     assert done.value.code == 2
     [report] = tmp_path.glob("*/report.json")
     data = json.loads(report.read_text())
-    assert data["status"] == "errored"
+    assert data["status"] == "errored" and data["run_id"] == report.parent.name  # the name on disk
     assert data["error"]["type"] == "Terminated" and "terminated by SIGTERM" in data["error"]["message"]
     err = capsys.readouterr().err
     assert "terminated by SIGTERM" in err and f"{report}" in err and "(errored)" in err
