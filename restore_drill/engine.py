@@ -150,7 +150,13 @@ class Drill:
             rep.error = ErrorInfo.from_exception(e, self.redact)
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
             kind, why = describe(e)
-            rep.error = ErrorInfo(kind, f"{why} before the drill finished", "errored")
+            partial = runbook.partial_of(e)
+            if partial is not None and not rep.steps:  # the steps run so far, the interrupted one last
+                rep.steps = list(partial.steps)
+                rep.phases.extend(phase_records(partial.phases, rep.steps))
+            stopped = rep.steps[-1].name if rep.steps and rep.steps[-1].status == "errored" else ""
+            rep.error = ErrorInfo(kind, f"{why} before the drill finished"
+                                  + (f" (during step {stopped!r})" if stopped else ""), "errored")
             raise
         except Exception as e:  # a harness bug: the verdict is errored, never passed
             rep.error = ErrorInfo.from_exception(HarnessFault(f"{type(e).__name__}: {e}"), self.redact)

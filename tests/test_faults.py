@@ -239,6 +239,7 @@ def test_ctrl_c_mid_restore(tmp_path: Path, endpoint: Sentinel) -> None:
     rep = run.report()
     assert rep["status"] == "errored" and rep["error"]["type"] == "KeyboardInterrupt"
     assert [d["status"] for d in rep["drills"]] == ["errored"]  # the interrupted drill is in the report
+    assert rep["drills"][0]["steps"][-1]["reason"] == "interrupted (Ctrl-C) while this step ran"
     assert f"report: {run.run_dir()}/report.json (errored)" in run.stderr, run.describe()
     _no_leftovers(run)
     _no_credentials(run)
@@ -269,8 +270,14 @@ def test_sigterm_mid_restore_is_handled_like_ctrl_c(tmp_path: Path, endpoint: Se
     rep = run.report()
     assert rep["status"] == "errored" and rep["error"]["type"] == "Terminated"
     assert rep["error"]["message"] == "terminated by SIGTERM; infrastructure was torn down"
-    assert [(d["status"], d["error"]["message"]) for d in rep["drills"]] == [
-        ("errored", "terminated by SIGTERM before the drill finished")]
+    [drill] = rep["drills"]
+    last = drill["steps"][-1]  # the steps run so far are kept; the one the signal stopped is named
+    assert last["phase"] == "restore" and last["status"] == "errored", last
+    assert last["reason"] == "terminated by SIGTERM while this step ran"
+    assert any(s["phase"] == "backup" and s["status"] == "passed" for s in drill["steps"])
+    assert drill["status"] == "errored" and drill["error"]["message"] == (
+        f"terminated by SIGTERM before the drill finished (during step {last['name']!r})")
+    assert "restore" in {p["name"] for p in drill["phases"]}
     assert f"report: {run.run_dir()}/report.json (errored)" in run.stderr, run.describe()
     transfer = state["target"]
     assert not transfer.alive()  # the step's process group was killed

@@ -10,11 +10,12 @@ from .runner import (
     RunbookStepRecord,
     RunHooks,
     archive_listing,
+    partial_of,
     run_runbook,
 )
 
 __all__ = [
     "Binding", "HookContext", "HookOutcome", "Names", "RunHooks", "Runbook", "RunbookResult", "RunbookStepRecord",
     "Section", "Step", "archive_listing", "builtin_binding", "builtin_names", "drill_bucket", "drill_database",
-    "load_binding", "parse_binding", "parse_runbook", "plan", "run_runbook",
+    "load_binding", "parse_binding", "parse_runbook", "partial_of", "plan", "run_runbook",
 ]

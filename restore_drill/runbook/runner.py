@@ -14,6 +14,7 @@ moved nothing), ``effects`` (what a restore step changed), ``backups`` (backup a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from restore_drill.disasters.host_lost import WORKDIR_MARKER
 from restore_drill.errors import BadInput, DrillError, StepTimeout
 from restore_drill.fixtures.environment import RUNBOOK_VARIABLES, RunbookEnvironment
 from restore_drill.foundation import utcnow
+from restore_drill.interrupts import describe
 from restore_drill.redact import Redactor
 from restore_drill.standin_api import STANDIN_LABEL, StandinApi
 
@@ -154,6 +156,9 @@ class _Run(_Backups, _Effects):
                     self.run_planned(item)
         except DrillError:
             raise
+        except KeyboardInterrupt as e:  # the caller's report keeps the steps run so far (filled below)
+            attach_partial(e, self.res)
+            raise
         except Exception as e:  # e.g. the S3 endpoint died under a backup listing: keep the steps run so far
             self.res.error = self.redact(f"the runner stopped: {type(e).__name__}: {e}")
         finally:
@@ -280,6 +285,11 @@ class _Run(_Backups, _Effects):
             self.started(rec.name, ps.phase)
         try:
             self._dispatch(ps, rec, rule)
+        except KeyboardInterrupt as e:  # Ctrl-C/SIGTERM mid-step: the report names the step it stopped
+            rec.status, rec.duration_s = "errored", round(time.monotonic() - started, 4)
+            rec.reason = f"{describe(e)[1]} while this step ran"
+            self.record(rec)
+            raise
         finally:
             if ps.phase != "never":
                 self.book_time(ps.phase, started, started_at)
@@ -485,6 +495,19 @@ class _Run(_Backups, _Effects):
                 more = f"; later failing lines: {', '.join(str(f[0]) for f in failures[1:4])}" if failures[1:] else ""
                 rec.reason = (f"exited {done.exit_code}: line {n} of the block `{text[:200]}` failed first "
                               f"(exit {status}): {rec.first_error[:300]}{more}")
+
+
+def attach_partial(e: BaseException, result: RunbookResult) -> None:
+    """Attach the steps run before an interrupt to the KeyboardInterrupt ``e`` (see ``partial_of``)."""
+    with contextlib.suppress(AttributeError):
+        e.runbook_result = result  # type: ignore[attr-defined]
+
+
+def partial_of(e: BaseException) -> RunbookResult | None:
+    """The RunbookResult of a runbook interrupted by ``e`` (its steps so far, the interrupted one
+    last and errored), or None when ``e`` did not come through run_runbook."""
+    got = getattr(e, "runbook_result", None)
+    return got if isinstance(got, RunbookResult) else None
 
 
 def run_runbook(
