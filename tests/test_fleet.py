@@ -187,6 +187,18 @@ def test_freshness_names_each_stale_reason_and_passes_a_fresh_fleet() -> None:
     assert [r for r, _ in freshness.assess([], as_of=now, max_age_days=7, systems=["ghost"])[0].stale] == ["never_passed"]
 
 
+def test_runs_after_the_as_of_instant_are_no_evidence_at_that_instant() -> None:
+    """--as-of earlier than every run (a tester's 2020-01-01 gave PASSED/fresh): a pass that finished later did
+    not exist then, so the system had never passed as of that instant, and the reason says why."""
+    now = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    rows = [_row("a", "passed", now - timedelta(minutes=20), "verify-backup", now - timedelta(minutes=30))]
+    [f] = freshness.assess(rows, as_of=datetime(2020, 1, 1, tzinfo=UTC), max_age_days=7)
+    assert [r for r, _ in f.stale] == ["never_passed"] and "finished after it" in f.stale[0][1]
+    assert f.newest_backup_at is None  # the backup was not taken yet either
+    [f] = freshness.assess(rows, as_of=now, max_age_days=7)
+    assert not f.stale and f.newest_backup_at is not None
+
+
 def test_merge_of_nothing_is_bad_input_with_an_errored_fleet_report(tmp_path: Path) -> None:
     r = cli("report", "merge", str(tmp_path / "nowhere"), "--out", "fleet", cwd=tmp_path)
     assert r.returncode == 2

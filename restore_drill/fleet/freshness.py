@@ -62,13 +62,16 @@ def assess(rows: Sequence[dict[str, Any]], *, as_of: datetime, max_age_days: flo
 
     ``rows`` are fleet report rows (keys used: system, kind, status, finished_at, backup, rpo_s);
     ``systems`` adds systems that must be judged even with no row (from the plan). Ages are measured
-    to ``as_of`` (aware datetime); ``max_age_days`` in days, ``backup_max_age_s`` in seconds."""
+    to ``as_of`` (aware datetime), and only runs finished (backups taken) by then count; ``max_age_days``
+    in days, ``backup_max_age_s`` in seconds."""
     names = sorted({r["system"] for r in rows} | set(systems))
     out: list[SystemFreshness] = []
     for name in names:
         mine = [r for r in rows if r["system"] == name]
         f = SystemFreshness(name)
-        passed = [t for r in mine if r["status"] == "passed" and (t := parse_ts(r.get("finished_at")))]
+        # Evidence from after ``as_of`` did not exist at that instant: it never makes a system fresh then.
+        every = [t for r in mine if r["status"] == "passed" and (t := parse_ts(r.get("finished_at")))]
+        passed = [t for t in every if t <= as_of]
         if passed:
             last = max(passed)
             f.last_passed_at = last.isoformat().replace("+00:00", "Z")
@@ -77,11 +80,15 @@ def assess(rows: Sequence[dict[str, Any]], *, as_of: datetime, max_age_days: flo
                 f.stale.append(("stale_drill", f"{name}: last passing drill finished {f.last_passed_at}, "
                                                f"{_age(age)} before {as_of:%Y-%m-%dT%H:%MZ}; --max-age allows "
                                                f"{max_age_days:g} d"))
+        elif every:
+            f.stale.append(("never_passed", f"{name}: no drill or verify-backup of this system had passed by "
+                                            f"{as_of:%Y-%m-%dT%H:%MZ} (--as-of); its {len(every)} passing run(s) "
+                                            "finished after it"))
         else:
             f.stale.append(("never_passed", f"{name}: no drill or verify-backup of this system passed in the "
                                             "merged runs"))
         backups = [(t, r["backup"]["path"], r.get("rpo_s")) for r in mine if r["kind"] == "verify-backup"
-                   and r.get("backup") and (t := parse_ts(r["backup"].get("started_at")))]
+                   and r.get("backup") and (t := parse_ts(r["backup"].get("started_at"))) and t <= as_of]
         if backups:
             taken, path, rpo = max(backups, key=lambda b: b[0])
             f.newest_backup_at, f.newest_backup = taken.isoformat().replace("+00:00", "Z"), path
