@@ -38,6 +38,8 @@ def test_passing_drill_exits_0_with_a_valid_report(tmp_path: Path) -> None:
     rep = last_report(tmp_path / "runs")
     assert rep["status"] == "passed" and rep["drills"][0]["status"] == "passed"
     assert "verdict: PASSED" in r.stdout and "report: " in r.stdout
+    [line] = [ln for ln in r.stdout.splitlines() if ln.startswith("report: ")]  # one line, never wrapped
+    assert line.endswith("compliance.html, evidence.sha256)") and "junit.xml" in line, r.stdout
     assert (tmp_path / "runs" / "history.jsonl").is_file()
     assert rep["drills"][0]["id"] == "arqonbus-table-restore[pg16-moto]"
 

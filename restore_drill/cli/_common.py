@@ -80,7 +80,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def drill_config(kw: dict[str, Any]) -> DrillConfig:
     """Resolve and pre-flight the configuration: bad input fails here, before any infrastructure starts."""
     keys = ("pg_version", "pg_backend", "pg_url", "s3_backend", "s3_endpoint", "scale", "seed", "report_dir",
-            "allow_destructive", "step_timeout_s", "rto_s", "rpo_s", "disaster", "backup_history", "large_objects")
+            "allow_destructive", "step_timeout_s", "rto_s", "rpo_s", "disaster", "backup_history", "large_objects",
+            "recovery_target", "recovery_target_offset_s")
     cfg = resolve({k: kw.get(k) for k in keys})
     preflight_backends(cfg)
     return cfg
@@ -121,7 +122,11 @@ def finish(report: Any, run_dir: Path | None) -> None:
         console.print(f"[{colour}]error:[/{colour}] {escape(report.error.message)}")
     console.print(f"verdict: [bold {colour}]{status.upper()}[/bold {colour}]")
     if run_dir is not None:
-        console.print(f"report: {run_dir}/report.html  (report.json, report.md, compliance.md)")
+        from ..reports.writers import REPORT_FILES
+
+        others = ", ".join(f for f in REPORT_FILES if f != "report.html")
+        # soft_wrap: one line even when the output is not a terminal (rich wraps at 80 columns there)
+        console.print(f"report: {run_dir}/report.html  ({others})", soft_wrap=True, highlight=False)
 
 
 def error_exit(e: DrillError, argv: list[str], report_dir: Path | None) -> NoReturn:
