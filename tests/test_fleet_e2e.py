@@ -235,10 +235,17 @@ def test_the_fleet_compliance_page_escapes_what_a_run_wrote() -> None:
     from restore_drill.fleet.fleet_writers import render_compliance, render_compliance_html
 
     doc = {"status": "failed", "as_of": "2026-11-30T00:00:00Z", "generated_at": "2026-11-30T00:00:01Z",
-           "tool": {"name": "restore-drill", "version": "0"}, "plan_id": None, "rows": [], "stale": [],
+           "tool": {"name": "restore-drill", "version": "0"}, "plan_id": None, "stale": [],
+           "rows": [{"system": "a", "label": "a-drill[pg16]", "status": "passed", "checks": [
+               {"name": "rto", "status": "passed", "message": "restored in 4.6 s | target 900 s"},
+               {"name": "row_counts", "status": "passed", "message": "3 tables"}]}],
            "reasons": ["system <script>alert(1)</script> never passed"],
            "runs": [{"run_id": "r1", "status": "failed", "source": "s3://b/r1", "shard": None, "plan_id": None,
                      "evidence_sha256": "ab" * 32, "evidence_problems": [], "evidence": {"report.json": "cd" * 32}}]}
     html = render_compliance_html(doc)
     assert "<script>" not in html and "&lt;script&gt;" in html
+    # each job's measured objectives, from its own checks; what it did not measure is said, not invented
+    md = render_compliance(doc)
+    assert "| a | a-drill[pg16] | passed | passed: restored in 4.6 s \\| target 900 s | not measured | not measured |" in md
+    assert "<td>passed: restored in 4.6 s | target 900 s</td>" in html and "row_counts" not in md
     assert "ab" * 32 in html and "cd" * 32 in html and "ab" * 32 in render_compliance(doc)

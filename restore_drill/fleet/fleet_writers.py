@@ -84,6 +84,14 @@ evidence.sha256 and its files' hashes.</p>
 """
 
 
+OBJECTIVE_CHECKS = ("rto", "rpo", "data_loss_window")  # the checks whose measurement an auditor files
+
+
+def _cell(text: str) -> str:
+    """``text`` fit for one Markdown table cell (pipes escaped, one line)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def render_compliance(doc: dict[str, Any]) -> str:
     """Markdown for an auditor: the verdict, then per merged run its source, status, the sha256 of its
     evidence.sha256, whether it still matches, and every file hash it lists."""
@@ -94,7 +102,15 @@ def render_compliance(doc: dict[str, Any]) -> str:
            f"{len({s['system'] for s in doc['stale']})}", ""]
     if doc["reasons"]:
         out += ["## Findings", ""] + [f"- {r}" for r in doc["reasons"]] + [""]
-    out += ["## Evidence per run", ""]
+    out += ["## Recovery objectives per job", "",
+            "What each job's own checks measured (rto, rpo, data_loss_window), as its run recorded them.", "",
+            "| system | job | status | " + " | ".join(OBJECTIVE_CHECKS) + " |",
+            "|---|---|---|" + "---|" * len(OBJECTIVE_CHECKS)]
+    for r in doc["rows"]:
+        said = {c["name"]: f"{c['status']}: {c['message']}" for c in r["checks"] if c["name"] in OBJECTIVE_CHECKS}
+        cells = [r["system"], r["label"], r["status"], *(said.get(n, "not measured") for n in OBJECTIVE_CHECKS)]
+        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    out += ["", "## Evidence per run", ""]
     for r in doc["runs"]:
         state = "matches" if not r["evidence_problems"] else "DOES NOT MATCH: " + "; ".join(r["evidence_problems"])
         out += [f"### {r['run_id']} ({r['status']})", "", f"- source: {r['source']}",
