@@ -66,7 +66,10 @@ def command(dump: Path, versions: tuple[int, ...], storage_snapshot: str | None,
     """
     from ..config import DEFAULT_REPORT_DIR, resolve
     from ..events import EventBus, ProgressSink
+    from ..foundation import utcnow
     from ..verify import VERDICT_FILE, verify_backup
+
+    started_at = utcnow()  # the report's start: the archive read that follows counts in its duration
 
     argv = ["restore-drill", "verify-backup", *sys.argv[2:]]
     base = report_dir if report_dir is not None else DEFAULT_REPORT_DIR
@@ -77,7 +80,7 @@ def command(dump: Path, versions: tuple[int, ...], storage_snapshot: str | None,
         preflight_backends(cfg)  # --s3-backend endpoint without --s3-endpoint, external without --pg-url
         report, run_dir = verify_backup(dump, versions=list(versions) or None, storage_snapshot=storage_snapshot,
                                         manifest=manifest, system=system, report_dir=base, argv=argv,
-                                        timeout_s=timeout_s, config=cfg,
+                                        timeout_s=timeout_s, config=cfg, started_at=started_at,
                                         events=EventBus(ProgressSink(False if quiet else None)))
     except DrillError as e:
         error_exit(e, argv, base)

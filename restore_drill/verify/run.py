@@ -27,9 +27,9 @@ from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.infra import Infra
 from restore_drill.fixtures.postgres import registry as pg_registry
 from restore_drill.foundation import utcnow
-from restore_drill.interrupts import describe, note_run_dir
+from restore_drill.interrupts import describe, note_run_dir, run_dir_of
 from restore_drill.reports.environment import capture_environment, probe_tool_versions
-from restore_drill.reports.model import ErrorInfo, PostgresInfo, RunReport, S3Info
+from restore_drill.reports.model import DrillReport, ErrorInfo, PhaseRecord, PostgresInfo, RunReport, S3Info
 from restore_drill.reports.render import jinja_env
 from restore_drill.reports.validation import load_schema
 from restore_drill.seeds.manifest import Manifest
@@ -37,7 +37,7 @@ from restore_drill.seeds.manifest import Manifest
 from .. import runfolder
 from ..config import DrillConfig, resolve
 from ..errors import BadInput
-from ..events import EventBus
+from ..events import Event, EventBus
 from ..redact import Redactor
 from ..runfolder import HISTORY_NAME
 from .archive import list_archive, read_archive
@@ -63,6 +63,7 @@ def verify_backup(
     timeout_s: float = 3600.0,
     events: EventBus | None = None,
     config: DrillConfig | None = None,
+    started_at: str | None = None,
 ) -> tuple[RunReport, Path]:
     """Verify ``dump`` into every target version and write the run folder; returns (report, run folder).
 
@@ -78,6 +79,14 @@ def verify_backup(
     and stopped before returning. ``events`` receives phases and check results as they happen (the
     CLI's progress display). The run folder follows ``runfolder``: on a full report disk the report
     goes to the fallback folder and the run is errored.
+
+    ``started_at`` (ISO UTC, default now): when the command started; the report's ``started_at``, so its
+    ``duration_s`` counts the archive read too. The run folder and report exist from the start: a
+    Ctrl-C or SIGTERM (``KeyboardInterrupt``) at any point, the archive read included, writes the
+    errored report saying what was in progress ("interrupted (Ctrl-C) during reading the archive's data
+    blocks; …"), one drill per target version with its phases so far, and is re-raised with the folder
+    noted (``interrupts.note_run_dir``). A ``BadInput`` raised before any version ran removes the
+    still-empty folder (the CLI writes the errored report for it, as before).
     """
     cfg = config if config is not None else resolve({"s3_endpoint": s3_endpoint})
     endpoint = s3_endpoint or cfg.s3_endpoint
@@ -90,6 +99,38 @@ def verify_backup(
                        "at backup time, or one you made with take_manifest")
     for v in versions or ():
         binaries.select(v)  # BadInput naming the versions found
+    started_at = started_at or utcnow()
+    redact = Redactor([cfg.s3_secret_key or "", cfg.s3_access_key or "", cfg.pg_url or ""])
+    run_dir = runfolder.create(report_dir)
+    report = RunReport(run_id=run_dir.name, command=[redact(x) for x in argv],
+                       environment=capture_environment(), started_at=started_at)
+    progress = _Progress()
+    events.sinks.append(progress)
+    try:
+        return _verify(dump, versions, storage_snapshot, manifest, system, report_dir, run_dir, report, progress,
+                       cfg, endpoint, redact, infra, timeout_s, events)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated), before the drills ran
+        if run_dir_of(e) is None:  # not yet written by the drills' own finally
+            if report.error is None:  # interrupted before _verify could say what was under way
+                _interrupted_report(report, e, progress)
+            written = runfolder.write(report, run_dir, history=report_dir / HISTORY_NAME)
+            note_run_dir(e, written)  # the CLI prints where the errored report is
+        raise
+    except BaseException:
+        if not report.drills:  # bad input (or a fault) before any version ran: the CLI reports it
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # only while still empty
+        raise
+    finally:
+        with contextlib.suppress(ValueError):
+            events.sinks.remove(progress)
+
+
+def _verify(dump: Path, versions: list[int] | None, storage_snapshot: str | None, manifest: Path | None,
+            system: str | None, report_dir: Path, run_dir: Path, report: RunReport, progress: _Progress,
+            cfg: DrillConfig, endpoint: str | None, redact: Redactor, infra: Infra | None, timeout_s: float,
+            events: EventBus) -> tuple[RunReport, Path]:
+    """The body of :func:`verify_backup` once its run folder and report exist."""
     tools = list(binaries.discover())
     t0 = time.monotonic()
     events.emit("phase_start", DRILL_NAME, "read")
@@ -120,11 +161,11 @@ def verify_backup(
                            "written when this dump was taken")
         mismatch = manifest_mismatch_text(str(manifest), man, archive)
     sysdef, how = choose_system(system, man, archive)
+    progress.system = sysdef.name if sysdef else (archive.header.get("dbname") or "unknown")
     snap: Snapshot | None = None
     if storage_snapshot is not None:
         snap = open_snapshot(storage_snapshot, s3_endpoint=endpoint, access_key=cfg.s3_access_key,
                              secret_key=cfg.s3_secret_key, region=cfg.s3_region)
-    redact = Redactor([cfg.s3_secret_key or "", cfg.s3_access_key or "", cfg.pg_url or ""])
     own = infra is None
     infra = infra if infra is not None else Infra.from_config(cfg)
     prestarts: dict[int, Prestart] = {}  # by index in targets
@@ -133,6 +174,7 @@ def verify_backup(
         # A server the user gives runs one version: that is the target (connecting also checks the URL).
         given = infra.postgres(None) if pg_registry.get(infra.pg_backend).user_given else None
         targets, notes = choose_targets(versions, archive, given)
+        progress.targets = [given.major if given is not None else b.major for b in targets]
         if not targets:
             raise BadInput(f"no PostgreSQL version found to verify {dump} into (archive from pg_dump "
                            f"{archive.dumped_by or '?'}): install it or pass --pg-version")
@@ -151,6 +193,7 @@ def verify_backup(
         def begin(i: int) -> None:
             b = targets[i]
             prestarts[i] = Prestart(infra, b, given.major if given is not None else b.major, dump, timeout_s, redact)
+            progress.prestarts[progress.targets[i]] = prestarts[i]
 
         if restorable:
             begin(restorable[0])
@@ -167,22 +210,20 @@ def verify_backup(
         objects = _object_integrity(snap, man)
         inp = Inputs(archive, man, sysdef, how, snap, objects, timeout_s, redact, events)
 
-        run_dir = runfolder.create(report_dir)
         interrupt: KeyboardInterrupt | None = None
-        report = RunReport(run_id=run_dir.name, command=[redact(x) for x in argv],
-                           environment=capture_environment(), started_at=utcnow())
         try:
             for i, b in enumerate(targets):
                 # Each later version's restore starts when this one's has ended, so it runs while this
                 # version is checked (the restores themselves never overlap: each is timed alone).
                 nxt = next((j for j in restorable if j > i), None)
-                report.drills.append(verify_version(
+                rep = verify_version(
                     infra, b, inp, unreadable[b.major], check_s, major=given.major if given is not None else None,
                     prestart=prestarts.get(i), on_restored=functools.partial(begin, nxt) if nxt is not None else None,
-                    drop=dropper.drop))
+                    drop=dropper.drop)
+                rep.phases[:0] = progress.read_phases("passed")  # the archive read every version shares
+                report.drills.append(rep)
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupts.Terminated)
-            kind, why = describe(e)
-            report.error = ErrorInfo(kind, f"{why}; infrastructure was torn down")
+            _interrupted_report(report, e, progress)
             interrupt = e
             raise
         finally:
@@ -194,6 +235,10 @@ def verify_backup(
                                                       mismatch=mismatch) + "\n"})
             if interrupt is not None:
                 note_run_dir(interrupt, run_dir)  # the CLI prints where the errored report is
+    except KeyboardInterrupt as e:  # before or between the drills: say what was under way, before tear-down
+        if report.error is None:
+            _interrupted_report(report, e, progress)
+        raise
     finally:
         for p in prestarts.values():
             if not p.claimed:  # a raise before its version ran: drop its database
@@ -202,6 +247,107 @@ def verify_backup(
         if own:
             infra.close()
     return report, run_dir
+
+
+class _Progress:
+    """An ``EventBus`` sink that remembers what the run has done and is doing, for the report of an
+    interrupted run: the run-level archive read (``read``: header and table of contents, ``read data``:
+    every data block) and each version's phases, open or ended. ``targets`` (majors) and ``prestarts``
+    (major -> the restore begun in a thread while the archive is read) are filled in by the run."""
+
+    READ_WHAT = {"read": "reading the archive's header and table of contents",
+                 "read data": "reading the archive's data blocks"}
+
+    def __init__(self) -> None:
+        self.open: dict[tuple[str, str], tuple[str, float]] = {}  # (drill, phase) -> (started ISO, monotonic)
+        self.ended: list[tuple[str, PhaseRecord]] = []  # (drill, phase), in the order they ended
+        self.targets: list[int] = []
+        self.system = "unknown"
+        self.prestarts: dict[int, Prestart] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, e: Event, /) -> None:
+        with self._lock:
+            if e.kind == "phase_start":
+                self.open[(e.drill, e.name)] = (utcnow(), time.monotonic())
+            elif e.kind == "phase_end" and (e.drill, e.name) in self.open:
+                started, _ = self.open.pop((e.drill, e.name))
+                self.ended.append((e.drill, PhaseRecord(e.name, started, round(float(e.detail.get("duration_s", 0.0)), 3),
+                                                        e.status if e.status in ("passed", "failed", "errored") else "errored")))
+
+    def in_progress(self, finished: set[str]) -> list[str]:
+        """What was under way, in words: "reading the archive's data blocks", "the restore phase of verify-backup[pg16]".
+        A phase the interrupt ended has already announced its end, errored (the ``finally`` that emits it
+        ran first): those count as under way too, but for drills in ``finished`` (ids of versions whose
+        report is complete: their errored phases are findings of their own)."""
+        with self._lock:
+            names = [*((d, r.name) for d, r in self.ended if r.status == "errored" and d not in finished),
+                     *self.open]
+        doing = [self.READ_WHAT.get(n, f"the {n} phase") if d == DRILL_NAME else f"the {n} phase of {d}" for d, n in names]
+        for major, p in self.prestarts.items():
+            if p.claimed:  # its version's drill took it over: its phases say the rest
+                continue
+            if p.started_at is None:
+                doing.append(f"creating PostgreSQL {major}'s database for the restore")
+            elif not p.restore.done():
+                doing.append(f"pg_restore into PostgreSQL {major} (begun while the archive was read)")
+            else:
+                doing.append(f"PostgreSQL {major}'s restore (ended, not yet checked)")
+        return doing
+
+    def read_phases(self, open_status: str = "errored") -> list[PhaseRecord]:
+        """The archive read as the drills' ``setup`` phase (one record: header, table of contents and data
+        blocks, from its start); a read still under way is ``open_status`` and timed until now."""
+        with self._lock:
+            done = [r for d, r in self.ended if d == DRILL_NAME and r.name in self.READ_WHAT]
+            still = [(s, t) for (d, n), (s, t) in self.open.items() if d == DRILL_NAME and n in self.READ_WHAT]
+        if not done and not still:
+            return []
+        started = done[0].started_at if done else still[0][0]
+        took = sum(r.duration_s for r in done) + sum(time.monotonic() - t for _, t in still)
+        status = open_status if still else ("passed" if all(r.status == "passed" for r in done) else "errored")
+        return [PhaseRecord("setup", started, round(took, 3), status)]  # type: ignore[arg-type]
+
+    def drill_phases(self, drill_id: str, major: int) -> list[PhaseRecord]:
+        """``drill_id``'s phases so far: ended ones as recorded, open ones (and a restore begun in a thread
+        while the archive was read) errored, timed until now."""
+        now = time.monotonic()
+        with self._lock:
+            out = [dataclasses.replace(r) for d, r in self.ended if d == drill_id]
+            out += [PhaseRecord(n, s, round(now - t, 3), "errored") for (d, n), (s, t) in self.open.items()
+                    if d == drill_id]
+        p = self.prestarts.get(major)
+        if p is not None and not p.claimed:  # its database and restore, begun in a thread
+            if p.started_at is None:
+                out.append(PhaseRecord("infra", p.begun_at, round(now - p.begun_t, 3), "errored"))
+            else:
+                out.append(PhaseRecord("infra", p.begun_at, round(p.started_t - p.begun_t, 3), "passed"))
+                out.append(PhaseRecord("restore", p.started_at, round(now - p.started_t, 3),
+                                       "errored" if not p.restore.done() else "passed"))
+        return out
+
+
+def _interrupted_report(report: RunReport, e: KeyboardInterrupt, progress: _Progress) -> None:
+    """Fill ``report`` for a run stopped by Ctrl-C or SIGTERM: the error says during what (and what had
+    been done), and each target version that has no drill yet gets an errored one with its phases so far
+    (the archive read as ``setup``; a restore begun in a thread as ``restore``)."""
+    kind, why = describe(e)
+    doing = progress.in_progress({d.id for d in report.drills})
+    done = [f"{v} ({d.status})" for d, v in ((d, d.id) for d in report.drills)]
+    msg = f"{why} during {' and '.join(doing) if doing else 'the run (between its phases)'}"
+    if done:
+        msg += f"; versions already verified: {', '.join(done)}"
+    report.error = ErrorInfo(kind, f"{msg}; infrastructure was torn down")
+    have = {d.id for d in report.drills}
+    for major in progress.targets:
+        drill_id = f"{DRILL_NAME}[pg{major}]"
+        if drill_id in have:
+            continue
+        d = DrillReport(name=DRILL_NAME, id=drill_id, system=progress.system, started_at=report.started_at,
+                        error=ErrorInfo(kind, f"{why} before this version's verification ended"))
+        d.phases = [*progress.read_phases(), *progress.drill_phases(drill_id, major)]
+        d.finish()
+        report.drills.append(d)
 
 
 def _warm_report_writers() -> None:

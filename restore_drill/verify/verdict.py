@@ -3,6 +3,7 @@ restore (upgrade) into, and why the others are not; ``verdict.txt`` is ``verdict
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from restore_drill.checks.result import Status
@@ -79,6 +80,42 @@ def manifest_mismatch_text(manifest_path: str, manifest: Manifest, archive: Arch
             + "; compare with the manifest written when this dump was taken")
 
 
+# pg_restore's stderr for an object whose function is not in the database (PostgreSQL's own wording:
+# 'ERROR:  function public.f() does not exist', then pg_restore's 'Command was: CREATE TRIGGER t ... ON s.tbl ...').
+_NO_FUNCTION = re.compile(r'ERROR:\s+function ([^\s(]+)\(([^)]*)\) does not exist(?:\s*\nCommand was: CREATE '
+                          r'(?:CONSTRAINT )?TRIGGER (\S+) .*? ON (\S+))?')
+
+
+def missing_functions(report: RunReport, archive: ArchiveInfo) -> str | None:
+    """One line naming the cause when a version's restore failed because an object of the archive (a
+    trigger, usually) calls a function the archive does not contain, else None. A table-scoped dump
+    (``pg_dump -t``) holds its tables' triggers but not the functions they call, so it restores only into a
+    database that already has them; into a fresh one ``CREATE TRIGGER`` fails (seen with arqonbus's
+    ``arqonbus_continuum_touch_updated_at()``). Read from the restore steps' stderr; a function the archive
+    does define (its ``FUNCTION`` entry) is not named: its failure has another cause. The fix named is the
+    function created first: pg_dump has no switch adding one function to a ``-t`` dump ("non-table objects
+    will not be dumped" with ``-t``, and ``-n`` has no effect then: PostgreSQL docs, pg_dump ``-t``)."""
+    defined = {dotted(e.key).split("(", 1)[0] for e in archive.entries if e.desc in ("FUNCTION", "PROCEDURE")}
+    found: dict[str, set[str]] = {}
+    for d in report.drills:
+        for step in d.steps:
+            for m in _NO_FUNCTION.finditer(step.stderr_tail or ""):
+                name, args, trigger, table = m.groups()
+                qualified = name if "." in name else f"public.{name}"
+                if qualified in defined:
+                    continue
+                users = found.setdefault(f"{qualified}({args})", set())
+                if trigger:
+                    users.add(f"trigger {trigger} on {table}")
+    if not found:
+        return None
+    what = "; ".join(f"{', '.join(sorted(u)) or 'an archived object'} calls function {f}" for f, u in found.items())
+    return (f"cause: {what}, which this archive does not contain (a table-scoped dump, pg_dump -t, leaves out the "
+            "functions its tables use): it restores only into a database that already has "
+            f"{'that function' if len(found) == 1 else 'those functions'}; to restore into an empty one, keep the "
+            "CREATE FUNCTION with the dump and run it before pg_restore")
+
+
 def verdict_text(report: RunReport, notes: Sequence[str] = (), archive: ArchiveInfo | None = None,
                  system: SystemDef | None = None, how: str = "", *, manifest_given: bool = False,
                  mismatch: str | None = None) -> str:
@@ -87,7 +124,8 @@ def verdict_text(report: RunReport, notes: Sequence[str] = (), archive: ArchiveI
     ``manifest_given``: the checks compared the restore with a manifest. Then a version whose only failed
     checks are MANIFEST_COMPARISONS is not called unsafe: "the dump differs from the manifest" is said once,
     naming the checks, because the difference is in the dump (it restored into that version). ``mismatch``
-    (``manifest_mismatch_text``): the manifest does not describe this archive, said on its own line first."""
+    (``manifest_mismatch_text``): the manifest does not describe this archive, said on its own line first.
+    A restore that failed on a function the archive lacks gets its "cause: ..." line (``missing_functions``)."""
     safe, unsafe, undecided = safe_targets(report)
     differs: list[tuple[str, DrillReport]] = []
     if manifest_given:
@@ -118,6 +156,9 @@ def verdict_text(report: RunReport, notes: Sequence[str] = (), archive: ArchiveI
                      f"the dump, not the version): {what}")
     lines.append("safe to restore into PostgreSQL: " + (", ".join(safe) if safe else "none")
                  + (" (the dump does not match the manifest)" if differs and not safe else ""))
+    cause = missing_functions(report, archive) if archive is not None else None
+    if cause:
+        lines.append(cause)
     lines += [f"NOT safe: PostgreSQL {u}" for u in unsafe]
     lines += [f"undecided (errored): PostgreSQL {u}" for u in undecided]
     lines += list(notes)

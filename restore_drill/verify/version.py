@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -46,6 +47,11 @@ class Prestart:
         self.infra, self.tool, self.major, self.path = infra, tool, major, path
         self.timeout_s, self.redact = timeout_s, redact
         self.claimed = False  # verify_version took it over (and drops its database)
+        # For an interrupted run's report: when this began (its database being created) and when its
+        # pg_restore started (ISO UTC, and time.monotonic() then; None until it has).
+        self.begun_at, self.begun_t = utcnow(), time.monotonic()
+        self.started_at: str | None = None
+        self.started_t = 0.0
         self.db: Future[Database] = Future()
         self.restore: Future[tuple[list[str], str, Any]] = Future()
         self._thread = threading.Thread(target=self._run, name="verify-backup-prestart", daemon=True)
@@ -62,6 +68,7 @@ class Prestart:
         try:
             argv = restore_argv(self.tool, db, self.path)
             started = utcnow()
+            self.started_t, self.started_at = time.monotonic(), started
             self.restore.set_result((argv, started, run(argv, env=libpq_env(db), timeout_s=self.timeout_s,
                                                         redactor=self.redact)))
         except BaseException as e:  # noqa: BLE001 - as above
