@@ -59,11 +59,24 @@ class _State:
 
 def procedure_files(spec: DrillSpec, system: SystemDef, runbook_path: Path | None = None,
                     binding_path: Path | None = None) -> tuple[Path, Path]:
-    """(runbook, binding) a drill runs: the given runbook, the operators' runbook or the corrected one."""
+    """(runbook, binding) a drill runs: the given runbook, the operators' runbook or the corrected one; for a
+    physical drill (``spec.physical``) the built-in point-in-time recovery procedure of its variant
+    (``pitr.drill.procedure_files``), which is what ``pitr.drill.run_physical`` executes. Raises BadInput for a
+    procedure the system lacks, and for ``procedure == "runbook"`` on a physical drill without ``runbook_path``
+    (there is no operators' PITR runbook to run as written)."""
     s = system
     if runbook_path is not None:
         rb = runbook_path
         bd = binding_path or s.binding
+    elif spec.physical:
+        from .pitr.drill import procedure_files as pitr_procedure_files
+
+        rb, bd = pitr_procedure_files(s.name, spec.variant)
+        if spec.procedure == "runbook":
+            raise BadInput(f"--procedure runbook: {spec.name} is a point-in-time recovery drill; it has no operators' "
+                           f"runbook to run as written, only the project's procedure ({rb.name}): drop --procedure "
+                           "runbook")
+        bd = binding_path or bd
     elif spec.procedure == "runbook":
         rb, bd = s.runbook, binding_path or s.binding  # type: ignore[assignment]
     else:

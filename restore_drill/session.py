@@ -75,8 +75,14 @@ class _SafeLog:
 def preflight(specs: Sequence[DrillSpec], config: DrillConfig, infra: Infra, *, system: SystemDef | None = None,
               runbook_path: Path | None = None, binding_path: Path | None = None) -> None:
     """Everything that can be wrong with the input, checked before a run folder or a server exists: each
-    drill's runbook and binding (readable, parsed, fitted), and for an external Postgres or an S3 endpoint
-    that it answers and the credentials work. Raises BadInput / InfraUnavailable."""
+    drill's runbook and binding (readable, parsed, fitted), each physical drill's requirements (its PostgreSQL
+    major, tools, disaster: ``pitr.requirements.check``, so a later drill's refusal does not wait for the
+    earlier drills), and for an external Postgres or an S3 endpoint that it answers and the credentials work.
+    Raises BadInput / InfraUnavailable."""
+    from .pitr import requirements
+
+    for spec in specs:
+        requirements.check(spec, config)
     storage = False
     for spec in specs:
         sysdef = system or resolve_system(spec.system)

@@ -478,11 +478,11 @@ def test_recovery_target_from_the_environment_is_validated(tmp_path, monkeypatch
     monkeypatch.setenv("RESTORE_DRILL_RECOVERY_TARGET", "lsn")
     assert resolve({}, cwd=tmp_path).recovery_target == "lsn"
     monkeypatch.setenv("RESTORE_DRILL_RECOVERY_TARGET", "tomorrow")
-    with pytest.raises(BadInput, match="--recovery-target 'tomorrow': use one of time, xid"):
+    with pytest.raises(BadInput, match="RESTORE_DRILL_RECOVERY_TARGET 'tomorrow': use one of time, xid"):
         resolve({}, cwd=tmp_path)
     monkeypatch.setenv("RESTORE_DRILL_RECOVERY_TARGET", "time")
     monkeypatch.setenv("RESTORE_DRILL_RECOVERY_TARGET_OFFSET_S", "later")
-    with pytest.raises(BadInput, match="--recovery-target-offset from RESTORE_DRILL_RECOVERY_TARGET_OFFSET_S must be a number"):
+    with pytest.raises(BadInput, match="^RESTORE_DRILL_RECOVERY_TARGET_OFFSET_S must be a number"):
         resolve({}, cwd=tmp_path)
 
 

@@ -81,13 +81,18 @@ def _run_plan(kind: str, plan_file: Path, shard: Any, kw: dict[str, Any], argv: 
         jobs = [j for j in jobs if j.kind == "verify-backup"]
         cfg = DrillConfig(report_dir=base, step_timeout_s=kw.get("timeout_s") or 3600.0)
     else:
-        for flag, value in (("NAMES", kw.get("names")), ("--system", kw.get("system")),
-                            ("--procedure", kw.get("procedure")), ("--disaster", kw.get("disaster")),
-                            ("--recovery-target", kw.get("recovery_target")),
-                            ("--recovery-target-offset", kw.get("recovery_target_offset_s") is not None)):
+        # What to do instead must be something that exists: `plan` takes --system (and --pitr), not the others.
+        replan = "re-make the plan with restore-drill plan --system NAME|PATH (--pitr adds the PITR drills)"
+        by_name = "restore-drill plan cannot set it: run the drill by name without --plan, e.g. restore-drill run"
+        for flag, value, instead in (
+                ("NAMES", kw.get("names"), replan), ("--system", kw.get("system"), replan),
+                ("--procedure", kw.get("procedure"), f"{by_name} pegasus-full-restore --procedure runbook"),
+                ("--disaster", kw.get("disaster"), f"{by_name} arqonbus-table-restore --disaster delete-rows"),
+                ("--recovery-target", kw.get("recovery_target"), f"{by_name} arqonbus-pitr --recovery-target xid"),
+                ("--recovery-target-offset", kw.get("recovery_target_offset_s") is not None,
+                 f"{by_name} arqonbus-pitr --recovery-target-offset 0.5")):
             if value:
-                raise BadInput(f"{flag} cannot be combined with --plan: the plan's jobs say what to drill "
-                               "(re-make the plan to change them)")
+                raise BadInput(f"{flag} cannot be combined with --plan (the plan's jobs say what to drill); {instead}")
         cfg = drill_config({**kw, "disaster": None, "report_dir": base})
     where = f"plan {plan.id}" + (f" shard {shard}" if shard is not None else "")
     if not jobs:

@@ -25,7 +25,8 @@ Examples:
 @click.option("--system", "systems", multiple=True, metavar="NAME|PATH",
               help="A system to drill (built-in name or definition .toml); repeat for several.")
 @click.option("--pg-version", "versions", type=int, multiple=True, metavar="N",
-              help="Postgres major for every job; repeat for several (default: the default major).")
+              help="Postgres major for every job, one this machine has (as run --pg-version); repeat for "
+                   "several (default: the default major).")
 @click.option("--backups", "backup_roots", multiple=True, metavar="DIR|s3://BUCKET/PREFIX",
               help="Where real backups are (pg_dump archives), to verify with verify-backup; repeat for several.")
 @click.option("--within-days", type=float, metavar="DAYS",
@@ -53,7 +54,7 @@ def command(systems: tuple[str, ...], versions: tuple[int, ...], backup_roots: t
     Job: each system's drills x each --pg-version, and/or the backups found under --backups. Job ids are
     derived from each job's content, so the same inventory always gives the same ids."""
     from ..fleet import inventory
-    from ..fleet.plan import Plan, backup_jobs, drill_jobs
+    from ..fleet.plan import Plan, backup_jobs, check_versions, drill_jobs
     from ..systems import resolve_system
 
     try:
@@ -61,6 +62,7 @@ def command(systems: tuple[str, ...], versions: tuple[int, ...], backup_roots: t
             raise BadInput("nothing to plan: pass --system NAME|PATH (drills) and/or --backups DIR|s3://bucket/prefix")
         if shards is not None and shards < 1:
             raise BadInput(f"--shards must be >= 1, got {shards}")
+        check_versions(versions)
         do_drills = drills and bool(systems)
         if pitr and not do_drills:
             raise BadInput("--pitr plans drills: give --system NAME and leave out --no-drills")

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .. import catalog
+from ..config import flag_name
 from ..errors import BadInput
 from ..pitr.recovery import TARGET_KINDS
 from ._common import common_options, drill_config, guarded
@@ -28,9 +29,13 @@ from ._common import common_options, drill_config, guarded
               help="Point-in-time recovery drills (*-pitr*): the recovery target the restore stops at, taken from "
                    "the bad-statement disaster: the time just before it (default), its transaction id (xid), the "
                    "WAL position before it (lsn), a restore point created right before it (name), or the end of "
-                   "the base backup (immediate), e.g. --recovery-target xid.")
+                   "the base backup (immediate), e.g. --recovery-target xid. With a logical drill in the run the "
+                   "flag is an error; RESTORE_DRILL_RECOVERY_TARGET or recovery-target in [tool.restore-drill] "
+                   "apply to the run's PITR drills and are ignored by its logical drills.")
 @click.option("--recovery-target-offset", "recovery_target_offset_s", type=float, metavar="S",
-              help="With --recovery-target time: seconds before the errant statement, e.g. 0.5 (default 0.1).")
+              help="With --recovery-target time: seconds before the errant statement, e.g. 0.5 (default 0.1). "
+                   "RESTORE_DRILL_RECOVERY_TARGET_OFFSET_S / recovery-target-offset-s in [tool.restore-drill] as "
+                   "for --recovery-target.")
 @common_options
 def command(names: Sequence[str], system: str | None, procedure: str | None, quiet: bool, dry_run: bool = False,
             **kw: Any) -> None:
@@ -49,9 +54,7 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
     argv = ["restore-drill", "run", *sys.argv[2:]]
 
     def go() -> tuple[Any, Path | None]:
-        cfg = drill_config({**kw, "disaster": None})
-        pitr = {k: kw[k] for k in ("recovery_target", "recovery_target_offset_s") if kw.get(k) is not None}
-        cfg = replace(cfg, **pitr)  # validated again (DrillConfig.__post_init__): a bad value is BadInput
+        cfg = drill_config({**kw, "disaster": None})  # the recovery target flags too: sources say "flag"
         sysdef = None
         if names:
             specs = [catalog.get(n) for n in names]
@@ -74,7 +77,7 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
         if procedure is not None:
             specs = [replace(s, procedure=procedure) for s in specs]
         if dry_run:
-            click.echo("\n".join(sandbox.drills_plan(specs, system=sysdef)))
+            click.echo("\n".join(sandbox.drills_plan(specs, system=sysdef, config=cfg)))
             sys.exit(0)
         sandbox.preflight()
         return session.run(specs, cfg, argv, system=sysdef, progress=False if quiet else None)
@@ -83,14 +86,15 @@ def command(names: Sequence[str], system: str | None, procedure: str | None, qui
 
 
 def refuse_recovery_target(cfg: Any, specs: Sequence[catalog.DrillSpec]) -> None:
-    """BadInput when a recovery target (flag, RESTORE_DRILL_RECOVERY_TARGET*, pyproject) is set for a run
-    holding a drill that is not a point-in-time recovery drill: a logical restore has no recovery target, and
-    silently ignoring the setting would report a drill the operator did not ask for."""
-    if cfg.recovery_target is None and cfg.recovery_target_offset_s is None:
-        return
-    flag = "--recovery-target" if cfg.recovery_target is not None else "--recovery-target-offset"
+    """BadInput when the --recovery-target / --recovery-target-offset flag is given for a run holding a drill
+    that is not a point-in-time recovery drill: a logical restore has no recovery target, and silently ignoring
+    the flag would report a drill the operator did not ask for. The same setting from the environment
+    (RESTORE_DRILL_RECOVERY_TARGET*) or pyproject.toml is a standing default: it applies to the run's physical
+    drills and logical drills ignore it (``config.DrillConfig.from_flag`` tells the two apart)."""
+    given = [n for n in ("recovery_target", "recovery_target_offset_s")
+             if getattr(cfg, n) is not None and cfg.from_flag(n)]
     logical = [s.name for s in specs if not s.physical]
-    if logical:
+    if given and logical:
         pitr = ", ".join(d.name for d in catalog.DRILLS if d.physical)
-        raise BadInput(f"{flag} applies only to point-in-time recovery drills ({pitr}); {logical[0]} restores a "
-                       "pg_dump and has no recovery target: name a PITR drill or drop the flag")
+        raise BadInput(f"{flag_name(given[0])} applies only to point-in-time recovery drills ({pitr}); {logical[0]} "
+                       "restores a pg_dump and has no recovery target: name a PITR drill or drop the flag")

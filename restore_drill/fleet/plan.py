@@ -182,6 +182,16 @@ def spec_for(job: Job) -> catalog.DrillSpec:
     return spec.with_disaster(job.disaster)
 
 
+def check_versions(versions: Sequence[int]) -> None:
+    """Refuse a --pg-version this machine has no PostgreSQL server for, as ``restore-drill run --pg-version``
+    does (``fixtures.binaries.select``: BadInput listing the majors found; InfraUnavailable when none is
+    installed), so a plan never holds jobs no host like this one can run."""
+    from restore_drill.fixtures import binaries
+
+    for v in dict.fromkeys(versions):
+        binaries.select(v)
+
+
 def _majors(versions: Sequence[int]) -> list[int | None]:
     return list(versions) if versions else [None]
 

@@ -125,23 +125,32 @@ def dry_run(book: Any, binding: Any, *, title: str = "", confined: bool = True,
     return out
 
 
-def drills_plan(specs: Any, *, system: Any = None, runbook_path: Any = None, binding_path: Any = None) -> list[str]:
-    """``dry_run`` for each drill spec (catalog.DrillSpec) as ``restore-drill run/runbook`` would run it;
-    the disaster and the checks are named too. Raises BadInput as the real run would (missing runbook,
-    binding that does not fit)."""
+def drills_plan(specs: Any, *, system: Any = None, runbook_path: Any = None, binding_path: Any = None,
+                config: Any = None) -> list[str]:
+    """``dry_run`` for each drill spec (catalog.DrillSpec) as ``restore-drill run/runbook`` would run it:
+    the procedure the engine executes (``engine.procedure_files``: a physical drill's point-in-time recovery
+    procedure and binding), its disaster and, for a physical drill, the PostgreSQL major. ``config``
+    (config.DrillConfig; None: the defaults) is the run's settings. Raises BadInput as the real run would
+    (missing runbook, binding that does not fit, a physical drill's requirements: ``pitr.requirements.check``)
+    before printing anything."""
+    from restore_drill.config import DrillConfig
     from restore_drill.engine import load_procedure, procedure_files
+    from restore_drill.pitr import requirements
     from restore_drill.systems import resolve_system
 
     from . import unavailable_reason, unconfined
 
+    config = config or DrillConfig()
+    majors = [requirements.check(spec, config) for spec in specs]  # every refusal before any output
     confined = not unconfined()
     out: list[str] = []
-    for spec in specs:
+    for spec, major in zip(specs, majors, strict=True):
         sysdef = system or resolve_system(spec.system)
         rb, bd = procedure_files(spec, sysdef, runbook_path, binding_path)
         book, binding = load_procedure(rb, bd)
-        out += dry_run(book, binding, title=f"drill {spec.name} ({spec.procedure}: {rb}; disaster {spec.disaster})",
-                       confined=confined, system_variables=sysdef.database_url_variables)
+        on = f"; PostgreSQL {major}" if major is not None else ""
+        out += dry_run(book, binding, title=f"drill {spec.name} ({spec.procedure}: {rb}; disaster "
+                       f"{spec.disaster}{on})", confined=confined, system_variables=sysdef.database_url_variables)
         out.append("")
     if confined and (why := unavailable_reason()):
         out.append(f"note: {why}")
