@@ -226,8 +226,6 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
         drill.pitr_run = run  # type: ignore[attr-defined]  # tests and the bench read it
         _run(drill, rep, opts, run, env, shared=(site.folder,) if site is not None else ())
     finally:
-        if site is not None:
-            site.close()
         if host is not None:
             w = drill.pitr_run.writer if hasattr(drill, "pitr_run") else None  # type: ignore[attr-defined]
             if w is not None:
@@ -236,6 +234,10 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
             host.close()
             # The downloaded copy of the base backup is the restore's scratch; the base backup itself stays.
             shutil.rmtree(drill.workdir / "backups" / "download", ignore_errors=True)
+        if site is not None:
+            # After the servers: a stopping primary's archiver still pushes its last segments through the front
+            # (closed first, archive-push hung on it and the archiver, its own session, outlived the postmaster).
+            site.close()
 
 
 def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: Any,
