@@ -296,3 +296,30 @@ def test_plan_accepts_a_major_this_machine_has(capsys):
     main(["plan", "--system", "arqonbus", "--pg-version", str(major)])
     jobs = json.loads(capsys.readouterr().out)["jobs"]
     assert jobs and {j["pg_version"] for j in jobs} == {major}
+
+
+@pytest.mark.slow
+def test_the_dry_run_lists_the_steps_the_real_pitr_run_records(tmp_path):
+    """The real check behind finding 1 (~20 s: one real arqonbus-pitr drill): every step the real run records
+    is a step the dry run listed, from the same procedure file, and the report's procedure is "corrected"
+    with that file as its runbook."""
+    import re
+    import subprocess
+    import sys
+
+    cli = str(Path(sys.executable).parent / "restore-drill")
+    step = re.compile(r"^\s*\d+\. \w+\s+(?P<name>.+? #\d+) \(line \d+\):")
+    dry = subprocess.run([cli, "run", "arqonbus-pitr", "--dry-run"], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    listed = {m["name"] for ln in dry.stdout.splitlines() if (m := step.match(ln))}
+    shown = re.search(r"\(corrected: (\S+);", dry.stdout.splitlines()[0])
+    assert listed and shown, dry.stdout
+    real = subprocess.run([cli, "run", "arqonbus-pitr", "--quiet", "--report-dir", str(tmp_path / "runs")],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    (report,) = (tmp_path / "runs").glob("*/report.json")
+    drill = json.loads(report.read_text())["drills"][0]
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert (drill["procedure"], drill["runbook"]) == ("corrected", shown[1])
+    ran = [s["name"] for s in drill["steps"] if s.get("kind") != "hook"]
+    assert ran and set(ran) <= listed, (ran, sorted(listed))
