@@ -114,8 +114,11 @@ def flag_name(name: str) -> str:
 
 
 def source_label(name: str, source: str) -> str:
-    """``source`` (a ``DrillConfig.sources`` value: "flag", "env", "ini:<path>") of field ``name`` as the
-    user wrote it: the flag, ``RESTORE_DRILL_<NAME>``, or ``<key> in [tool.restore-drill] of <path>``."""
+    """``source`` (a ``DrillConfig.sources`` value: "flag", "env", "ini:<path>", "by:<who>") of field ``name``
+    as the user wrote it: the flag, ``RESTORE_DRILL_<NAME>``, ``<key> in [tool.restore-drill] of <path>``, or
+    ``<name> (<who>)`` for a value a caller set (a plan's job, pytest's run_drill)."""
+    if source.startswith("by:"):
+        return f"{name} ({source[3:]})"
     if source == "env":
         return f"RESTORE_DRILL_{name.upper()}"
     if source.startswith("ini:"):

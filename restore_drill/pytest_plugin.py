@@ -196,7 +196,7 @@ def run_drill(drill_infra: Infra, _drill_session: _DrillSession, pytestconfig: p
         if overrides:
             from dataclasses import replace
 
-            config = replace(cfg, **overrides)
+            config = replace(cfg, **overrides, sources={**cfg.sources, **{k: f"by:run_drill({k}=...)" for k in overrides}})
         rep = Drill(spec, config, drill_infra, _drill_session.bus, _drill_session.dir).run()
         _drill_session.drills.append(rep)
         emit_drill(rep, pytestconfig)

@@ -323,3 +323,18 @@ def test_the_dry_run_lists_the_steps_the_real_pitr_run_records(tmp_path):
     assert (drill["procedure"], drill["runbook"]) == ("corrected", shown[1])
     ran = [s["name"] for s in drill["steps"] if s.get("kind") != "hook"]
     assert ran and set(ran) <= listed, (ran, sorted(listed))
+
+
+def test_a_value_set_by_a_plan_job_or_run_drill_is_blamed_on_it_not_on_a_flag() -> None:
+    """DrillConfig errors name where a value came from; a plan's job (fleet/runner) or pytest's run_drill
+    overrides are neither a flag nor the environment, so the message says which set it."""
+    from dataclasses import replace
+
+    from restore_drill.config import resolve
+    from restore_drill.errors import BadInput as ConfigBadInput
+
+    cfg = resolve()
+    with pytest.raises(ConfigBadInput, match=r"^pg_version \(the plan's job j1\) must be"):
+        replace(cfg, pg_version=-1, sources={**cfg.sources, "pg_version": "by:the plan's job j1"})
+    with pytest.raises(ConfigBadInput, match=r"^scale \(run_drill\(scale=\.\.\.\)\) must be"):
+        replace(cfg, scale=-5, sources={**cfg.sources, "scale": "by:run_drill(scale=...)"})

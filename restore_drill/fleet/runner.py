@@ -83,7 +83,11 @@ def run_jobs(jobs: Sequence[Job], config: DrillConfig, argv: Sequence[str], base
                        j.scale if j.scale is not None else config.scale)
                 groups.setdefault(key, []).append(j)
         for (major, seed, scale), group in groups.items():
-            cfg = replace(config, pg_version=major or None, seed=seed, scale=scale, report_dir=base)
+            from_job = {k: f"by:the plan's job {group[0].id}" for k, v in
+                        (("pg_version", group[0].pg_version), ("seed", group[0].seed), ("scale", group[0].scale))
+                        if v is not None}  # so a bad value is blamed on the plan, not on a flag never given
+            cfg = replace(config, pg_version=major or None, seed=seed, scale=scale, report_dir=base,
+                          sources={**config.sources, **from_job})
             try:
                 specs = [spec_for(j) for j in group]
                 report, path = session.run(specs, cfg, argv, progress=progress, infra=infra)
