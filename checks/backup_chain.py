@@ -30,7 +30,8 @@ def backup_chain(bins: PgBinaries, chain: Sequence[Path], timeout_s: float = 300
     ``recorded``: (link name, start LSN 'X/Y') of every link the backup phase wrote, oldest first: a link
     recorded but absent from ``chain`` (by folder name), or the one whose start LSN pg_combinebackup says it
     expected ("backup at ... starts at LSN A, but expected B": B is the missing predecessor's start), is
-    named in the failure.
+    named in the failure. Observed: the number of links in ``chain``; expected: the number recorded (when
+    given); pg_combinebackup's exit status is in the evidence.
     """
     name = "backup_chain"
     if not bins.has("pg_combinebackup"):
@@ -53,11 +54,13 @@ def backup_chain(bins: PgBinaries, chain: Sequence[Path], timeout_s: float = 300
         lead = (f"link {', '.join(named)} of the chain the backup phase wrote "
                 f"({', '.join(link for link, _ in recorded)}) is missing; " if named else "")
         return CheckResult.failed(name, f"{lead}the incremental chain of {len(chain)} backup(s) cannot be combined: "
-                                  f"{err}", observed=done.returncode, evidence=ev)
+                                  f"{err}", expected=len(recorded) or None, observed=len(chain), evidence=ev)
     if missing:  # combinable without them (e.g. the newest links lost): the restore reaches less than was backed up
         ev["missing_links"] = missing
         return CheckResult.failed(name, f"link {', '.join(missing)} the backup phase wrote is not in the chain "
                                   f"restored ({', '.join(p.name for p in chain)}): the restore starts from an older "
-                                  "backup than the newest one taken", observed=0, evidence=ev)
+                                  "backup than the newest one taken", expected=len(recorded), observed=len(chain),
+                                  evidence=ev)
     return CheckResult.passed(name, f"pg_combinebackup accepts the chain of {len(chain)} backup(s) "
-                                    f"({', '.join(p.name for p in chain)})", observed=0, evidence=ev)
+                                    f"({', '.join(p.name for p in chain)})", expected=len(recorded) or None,
+                              observed=len(chain), evidence=ev)

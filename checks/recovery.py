@@ -14,6 +14,7 @@ from typing import Any
 from restore_drill.pitr.ledger import LedgerEntry
 from restore_drill.pitr.recovery import RecoveryOutcome, RecoveryTarget
 
+from .objectives import window_text
 from .result import CheckResult
 
 BEYOND_ARCHIVE = "recovery ended before configured recovery target was reached"
@@ -21,7 +22,7 @@ BEFORE_CONSISTENT = "requested recovery stop point is before consistent recovery
 
 
 def recovery_target(outcome: RecoveryOutcome | None, target: RecoveryTarget, *, in_recovery: bool | None,
-                    timeline: int | None, base_timeline: int = 1) -> CheckResult:
+                    timeline: int | None, base_timeline: int = 1, backup_end: Any = None) -> CheckResult:
     """The restored server reached ``target``, left recovery and runs on a new timeline.
 
     ``outcome``: what the log said (None: the server was never started). ``in_recovery`` /
@@ -29,7 +30,9 @@ def recovery_target(outcome: RecoveryOutcome | None, target: RecoveryTarget, *, 
     server (None: it could not be queried). Named failures: target beyond the archive (PostgreSQL:
     "recovery ended before configured recovery target was reached"), target before the base backup
     reached consistency ("requested recovery stop point is before consistent recovery point"), recovery
-    left paused (read-only), no stop at the target, no new timeline.
+    left paused (read-only), no stop at the target, no new timeline. ``backup_end``: the base backup's
+    restore_drill.pitr.wal.BackupHistory (its STOP WAL LOCATION and STOP TIME, the consistency point the
+    report's timeline shows as "base backup ended"), named in the "before the base backup ended" failure.
     """
     name = "recovery_target"
     want = target.describe()
@@ -43,8 +46,11 @@ def recovery_target(outcome: RecoveryOutcome | None, target: RecoveryTarget, *, 
                                         "before the target (see recoverable_window)", expected=want,
                                   observed=outcome.fatal, evidence=ev)
     if BEFORE_CONSISTENT in outcome.fatal:
-        return CheckResult.failed(name, f"target before the base backup ended: {outcome.fatal} ({want}); choose a "
-                                        "target after the backup's end (see recoverable_window)", expected=want,
+        end = (f" (the backup is consistent at {backup_end.stop_lsn_text}, STOP TIME "
+               f"{backup_end.stopped_at.isoformat()})" if backup_end is not None else "")
+        return CheckResult.failed(name, f"target before the base backup ended: {outcome.fatal} ({want}){end}; "
+                                        "choose a target after the backup's end (see recoverable_window)",
+                                  expected=want,
                                   observed=outcome.fatal, evidence=ev)
     if outcome.state in ("failed", "shut_down"):
         return CheckResult.failed(name, f"the restored server stopped during recovery: "
@@ -143,7 +149,8 @@ def loss_figures(ledger: Sequence[LedgerEntry], present: set[int], target: datet
 
 def data_loss_window(ledger: Sequence[LedgerEntry], present: set[int] | None, target: datetime | None,
                      disaster_at: datetime, rpo_s: float | None) -> CheckResult:
-    """The measured data-loss window of this point-in-time restore, against the RPO.
+    """The measured data-loss window of this point-in-time restore, against the RPO. The one definition the
+    rpo check, report.json (metrics.data_loss_window_ms, metrics.rpo_s) and the pages share.
 
     Window = disaster instant - commit time of the newest ledger transaction the restore holds (seconds,
     to the microsecond; reported in ms); also the target minus that commit, and the ledger rows committed
@@ -157,9 +164,10 @@ def data_loss_window(ledger: Sequence[LedgerEntry], present: set[int] | None, ta
     if f["last_kept"] is None:
         return CheckResult.failed(name, "no ledger transaction survived the restore: everything written since the "
                                         "ledger started is lost", evidence=f)
-    window_s = f["window_ms"] / 1000
-    msg = (f"{f['window_ms']:.3f} ms of writes lost ({f['rows_lost']} ledger transaction(s) between the last kept, "
-           f"committed {f['last_kept']['committed_at']}, and the disaster at {f['disaster_at']})")
+    window_s = round(f["window_ms"] / 1000, 6)  # the same figure the rpo check reports (microseconds)
+    msg = (f"data-loss window {window_text(window_s)} (disaster at {f['disaster_at']} minus the last transaction "
+           f"kept, committed {f['last_kept']['committed_at']}; {f['rows_lost']} ledger transaction(s) lost between "
+           "them)")
     if rpo_s is not None and window_s > rpo_s:
         return CheckResult.failed(name, f"{msg}: exceeds the RPO of {rpo_s:g}s", expected=rpo_s, observed=window_s,
                                   evidence=f)

@@ -19,7 +19,8 @@ from .result import CheckResult
 
 def storage_at_target(expected: Mapping[str, ObjectSnapshot], now: Mapping[str, ObjectSnapshot],
                       *, storage_target: datetime | None, db_target: datetime | None,
-                      changed: Sequence[str] = (), same_second: Sequence[str] = ()) -> CheckResult:
+                      changed: Sequence[str] = (), same_second: Sequence[str] = (),
+                      between: Sequence[str] | None = None) -> CheckResult:
     """Every object current at the target is back (same size and sha256), none that did not exist then
     is left, and storage and database were restored to the same instant.
 
@@ -27,6 +28,10 @@ def storage_at_target(expected: Mapping[str, ObjectSnapshot], now: Mapping[str, 
     restore. ``changed``: keys the disaster overwrote or deleted (reported: each must be back).
     ``same_second``: keys with a version written within the target's second but after it (S3's
     LastModified is whole seconds, so they cannot be placed): a named failure, never a guess.
+    ``db_target``: the instant the restored database actually stands at (its newest kept transaction's commit
+    time), whatever the target kind. ``between``: keys with a version written after the earlier instant's
+    second up to the later one's; when the two instants differ and this is given and empty, storage is the same
+    at both (nothing changed in between), so the pair is one instant in effect; None: they must be equal.
     """
     name = "storage_at_target"
     ev: dict[str, Any] = {"storage_target": storage_target.isoformat() if storage_target else None,
@@ -36,8 +41,12 @@ def storage_at_target(expected: Mapping[str, ObjectSnapshot], now: Mapping[str, 
         return CheckResult.failed(name, "the storage or the database was not restored to a point in time",
                                   evidence=ev)
     if storage_target != db_target:
-        return CheckResult.failed(name, f"storage restored to {storage_target.isoformat()}, the database to "
-                                        f"{db_target.isoformat()}: not the same instant", evidence=ev)
+        if between is None or between:
+            what = f"; {len(between)} object version(s) written in between (first {between[0]})" if between else ""
+            return CheckResult.failed(name, f"storage restored to {storage_target.isoformat()}, the database "
+                                            f"reached {db_target.isoformat()}: not the same instant{what}",
+                                      evidence=ev)
+        ev["no_version_between"] = True
     if same_second:
         return CheckResult.failed(name, f"{len(same_second)} object version(s) (first {same_second[0]}) were written in "
                                         "the target's own second: S3 times versions to the second, so storage "

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from restore_drill.checks.objectives import window_text
 from restore_drill.checks.result import Status
 from restore_drill.foundation import seconds_text
 
@@ -136,7 +137,7 @@ def data_loss_window(drill: DrillReport) -> str:
     ms = m.get("data_loss_window_ms")
     if isinstance(ms, int | float) and not isinstance(ms, bool):
         lost = m.get("rows_lost")
-        return f"{ms:.3f} ms" + (f" ({lost} ledger write(s) lost)" if isinstance(lost, int) else "")
+        return window_text(ms / 1000) + (f" ({lost} ledger write(s) lost)" if isinstance(lost, int) else "")
     s = m.get("rpo_s")
     if isinstance(s, int | float) and not isinstance(s, bool):
         return dur(s)

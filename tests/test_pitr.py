@@ -307,9 +307,11 @@ def test_physical_rto_is_the_sum_of_the_restore_steps_durations(real_drill):
     for s in restore:  # the recorded order, as restore_steps_s sums them
         expected += s["duration_s"]
     m = drill["metrics"]
-    assert m["rto_s"] == expected and m["restore_s"] == expected
+    # rounded as the steps record them (4 decimals), so no float-sum artefact reaches report.json
+    assert m["rto_s"] == round(expected, 4) and m["restore_s"] == round(expected, 4)
+    assert len(repr(m["rto_s"]).split(".")[-1]) <= 4
     (rto,) = [c for c in drill["checks"] if c["name"] == "rto"]
-    assert rto["status"] == "passed" and rto["observed"] == expected
+    assert rto["status"] == "passed" and rto["observed"] == round(expected, 4)
     assert isinstance(m["observe_s"], float) and m["observe_s"] >= 0
     assert m["restore_phase_s"] >= m["rto_s"]
 
@@ -582,3 +584,174 @@ def test_plan_with_pitr_adds_the_builtin_systems_pitr_drills(tmp_path, capsys):
         assert e.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("restore-drill: error: ") and words in err[0], err
+
+
+# -- evidence faults a fresh user found (issue 17, wave 3): the functions that compute the values -------------
+
+HISTORY = """\
+START WAL LOCATION: 0/2000028 (file 000000010000000000000002)
+STOP WAL LOCATION: 0/2000158 (file 000000010000000000000002)
+CHECKPOINT LOCATION: 0/2000080
+BACKUP METHOD: streamed
+BACKUP FROM: primary
+START TIME: 2026-11-30 21:58:37 UTC
+LABEL: pg_basebackup base backup
+START TIMELINE: 1
+STOP TIME: 2026-11-30 21:58:38 UTC
+STOP TIMELINE: 1
+"""
+
+
+def _history(stop_s: int = 38, start_lsn: str = "0/2000028") -> wal.BackupHistory:
+    text = HISTORY.replace("START WAL LOCATION: 0/2000028", f"START WAL LOCATION: {start_lsn}").replace(
+        "STOP TIME: 2026-11-30 21:58:38", f"STOP TIME: 2026-11-30 21:58:{stop_s:02d}")
+    return wal.parse_backup_history("000000010000000000000002.00000028.backup", text)
+
+
+def test_backup_history_file_gives_the_backups_own_start_and_consistency_point(tmp_path):
+    h = _history()
+    assert (wal.format_lsn(h.start_lsn), h.stop_lsn_text) == ("0/2000028", "0/2000158")
+    assert h.started_at == datetime(2026, 11, 30, 21, 58, 37, tzinfo=UTC)
+    assert h.stopped_at == datetime(2026, 11, 30, 21, 58, 38, tzinfo=UTC)
+    pg_wal = tmp_path / "pg_wal"
+    pg_wal.mkdir()
+    (pg_wal / "000000010000000000000002.00000028.backup").write_text(HISTORY)
+    (pg_wal / "000000010000000000000002").write_bytes(b"")  # a segment, not a history file
+    assert [x.name for x in wal.local_backup_histories(pg_wal)] == ["000000010000000000000002.00000028.backup"]
+    with pytest.raises(ValueError, match="STOP TIME"):
+        wal.parse_backup_history("x.backup", HISTORY.replace("STOP TIME", "NOPE"))
+
+
+def _run_for(kind: str, ledger: list[LedgerEntry], *, boundary: datetime | None = None,
+             histories: list[wal.BackupHistory] | None = None) -> Any:
+    from restore_drill.pitr.drill import PitrRun
+
+    run = PitrRun(host=None, dbname="d", wal_bucket="b")  # type: ignore[arg-type]
+    run.ledger, run.boundary, run.histories = ledger, boundary, histories or []
+    run.target = RecoveryTarget(kind, "x" if kind != "immediate" else "")
+    run.disaster = {"began_at": (T0 + timedelta(milliseconds=75)).isoformat()}
+    return run
+
+
+@pytest.mark.parametrize("kind", ["time", "xid", "lsn", "name", "immediate"])
+def test_storage_is_restored_to_the_instant_the_database_reaches(kind):
+    """pegasus-pitr --recovery-target immediate restored storage to the disaster's instant while the database
+    stopped at the backup's consistency point (storage_at_target failed, blaming the procedure). The storage
+    instant is now the commit time of the newest ledger transaction the target keeps, for every kind."""
+    from restore_drill.pitr.drill import db_instant, db_reached
+
+    led = _ledger()  # commits at T0+10ms .. T0+100ms; the disaster began at T0+75ms
+    stop = T0 + timedelta(milliseconds=45)
+    hist = [dataclass_replace(_history(), stopped_at=stop)]
+    run = _run_for(kind, led, boundary=T0 + timedelta(milliseconds=55) if kind == "time" else
+                   (T0 + timedelta(milliseconds=75) if kind != "immediate" else None), histories=hist)
+    want = {"time": 50, "xid": 70, "lsn": 70, "name": 70, "immediate": 40}[kind]
+    assert db_instant(run) == T0 + timedelta(milliseconds=want)
+    run.present = {e.seq for e in led if e.committed_at <= T0 + timedelta(milliseconds=want)}
+    assert db_reached(run) == db_instant(run)  # what storage_at_target compares against
+    run.present = None
+    run.outcome = RecoveryOutcome("failed", 1.0, last_commit_time=T0)
+    assert db_reached(run) == T0  # the log's last completed transaction when the ledger is unreadable
+
+
+def dataclass_replace(obj: Any, **kw: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, **kw)
+
+
+def test_storage_at_target_judges_the_database_instant_not_an_equal_timestamp():
+    from restore_drill.checks.storage_pitr import storage_at_target
+    from restore_drill.seeds.manifest import ObjectSnapshot
+
+    objs = {"a": ObjectSnapshot("a", 3, "00" * 32)}
+    t1, t2 = T0, T0 + timedelta(milliseconds=3)
+    same = storage_at_target(objs, objs, storage_target=t1, db_target=t1)
+    assert same.status is Status.PASSED
+    quiet = storage_at_target(objs, objs, storage_target=t1, db_target=t2, between=[])
+    assert quiet.status is Status.PASSED and quiet.evidence["no_version_between"]
+    moved = storage_at_target(objs, objs, storage_target=t1, db_target=t2, between=["k"])
+    assert moved.status is Status.FAILED and "1 object version(s) written in between" in moved.message
+    assert storage_at_target(objs, objs, storage_target=t1, db_target=t2).status is Status.FAILED
+    assert storage_at_target(objs, objs, storage_target=t1, db_target=None).status is Status.FAILED
+
+
+@pytest.mark.parametrize("offset_s", [1e9, -1e9, float("nan"), float("inf"), 301.0])
+def test_an_offset_the_drill_cannot_honour_is_bad_input(offset_s):
+    """--recovery-target-offset 1e9 is a target in 1995: refused up front, one line naming the bound."""
+    from types import SimpleNamespace
+
+    from restore_drill.errors import BadInput
+    from restore_drill.pitr.drill import MAX_TARGET_OFFSET_S, PitrOptions, options_from_config
+
+    with pytest.raises(BadInput, match="--recovery-target-offset .*between") as e:
+        options_from_config(SimpleNamespace(recovery_target="time", recovery_target_offset_s=offset_s))
+    assert "\n" not in str(e.value)
+    with pytest.raises(BadInput):
+        PitrOptions(target_offset_ms=offset_s * 1000)
+    ok = options_from_config(SimpleNamespace(recovery_target="time", recovery_target_offset_s=MAX_TARGET_OFFSET_S))
+    assert ok.target_offset_ms == MAX_TARGET_OFFSET_S * 1000
+
+
+def test_the_drill_leaves_room_for_the_offset_after_the_backup_ended(monkeypatch):
+    """--recovery-target-offset 3 put the target before the base backup ended (the disaster fired ~2 s after
+    it): the drill now waits until backup end (STOP TIME, rounded up) + offset + margin before the statement."""
+    from restore_drill.pitr import drill as drill_mod
+
+    slept: list[float] = []
+    monkeypatch.setattr(drill_mod.time, "sleep", slept.append)
+    run = _run_for("time", _ledger())
+    now = datetime.now(UTC)
+    run.histories = [dataclass_replace(_history(), stopped_at=now.replace(microsecond=0))]
+    drill_mod._leave_room(run, 3.0)
+    end = now.replace(microsecond=0) + timedelta(seconds=1 + 3.0 + drill_mod.OFFSET_MARGIN_S)
+    assert len(slept) == 1 and abs(slept[0] - (end - now).total_seconds()) < 0.5
+    slept.clear()
+    run.histories = [dataclass_replace(_history(), stopped_at=now - timedelta(minutes=10))]
+    drill_mod._leave_room(run, 3.0)
+    assert slept == []  # the backup ended long enough ago
+
+
+def test_recovery_target_before_the_backup_names_the_consistency_point():
+    out = RecoveryOutcome("failed", 1.0, fatal="FATAL:  requested recovery stop point is before consistent "
+                                                 "recovery point")
+    r = recovery.recovery_target(out, RecoveryTarget("time", T0.isoformat()), in_recovery=None, timeline=None,
+                                 backup_end=_history())
+    assert r.status is Status.FAILED and r.message.startswith("target before the base backup ended")
+    assert "consistent at 0/2000158, STOP TIME 2026-11-30T21:58:38+00:00" in r.message
+
+
+def test_the_timeline_shows_each_backups_consistency_point_and_the_immediate_target():
+    """The timeline's "base backup ended" was the backup step's end; with offset 0.5 it listed the target
+    before it although recovery succeeded. It is now each backup's STOP TIME (history file); an immediate
+    target gets its own row; an incremental chain shows each link."""
+    from types import SimpleNamespace
+
+    from restore_drill.pitr.drill import timeline
+
+    run = _run_for("immediate", _ledger(), histories=[_history()])
+    run.disaster = {"began_at": "2026-11-30T21:58:45+00:00"}
+    run.outcome = RecoveryOutcome("promoted", 1.0, ended_at=T0 + timedelta(hours=4))
+    events = [e["event"] for e in timeline(SimpleNamespace(steps=[]), run)]  # type: ignore[arg-type]
+    assert events[:2] == ["base backup started", "base backup ended (consistent at 0/2000158; to the second)"]
+    assert "recovery target (immediate: the backup's consistency point)" in events
+    run.histories = [_history(38), _history(40, start_lsn="0/4000028"), _history(42, start_lsn="0/6000028")]
+    run.chain_recorded = [("1-full", "0/2000028"), ("2-incr", "0/4000028"), ("3-incr", "0/6000028")]
+    events = [e["event"] for e in timeline(SimpleNamespace(steps=[]), run)]  # type: ignore[arg-type]
+    for link in ("1-full", "2-incr", "3-incr"):
+        assert f"base backup {link} started" in events and any(e.startswith(f"base backup {link} ended")
+                                                                 for e in events), events
+
+
+def test_rpo_and_data_loss_window_state_one_window():
+    """--recovery-target xid: data_loss_window said 3.473 ms, rpo "data-loss window 0.0 s". One definition:
+    the disaster instant minus the newest transaction kept, the same number and unit in both checks."""
+    from restore_drill.checks import objectives
+
+    led = _ledger()
+    disaster = T0 + timedelta(milliseconds=53, microseconds=473)
+    dlw = recovery.data_loss_window(led, {1, 2, 3, 4, 5}, None, disaster, rpo_s=1.0)
+    kept = max(e.committed_at for e in led if e.seq in {1, 2, 3, 4, 5})
+    rpo = objectives.rpo(disaster, kept, 1.0)
+    assert dlw.observed == rpo.observed == 0.003473
+    assert "data-loss window 3.473 ms" in dlw.message and "data-loss window 3.473 ms" in rpo.message

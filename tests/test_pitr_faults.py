@@ -323,6 +323,15 @@ def test_incremental_chain_drill_passes_on_postgresql_18(drill_infra, tmp_path):
     assert combine.status == "passed" and "combining 3 backup(s)" in combine.stdout_tail, combine.stdout_tail
     assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
     assert rep.status == "passed"
+    assert bc.observed == bc.expected == 3  # the links, not pg_combinebackup's exit status
+    # each link dated by its own backup history file: the full one finished before the first incremental began
+    assert len(run.histories) == 3
+    assert [(b.started_at, b.finished_at) for b in rep.backups] == [
+        (h.started_at.isoformat(), h.stopped_at.isoformat()) for h in run.histories]
+    assert rep.backups[0].finished_at <= rep.backups[1].started_at <= rep.backups[1].finished_at
+    events = [e["event"] for e in rep.metrics["pitr"]["timeline"]]
+    for link in ("1-full", "2-incr", "3-incr"):
+        assert f"base backup {link} started" in events, events
 
 
 def test_incremental_chain_lacking_its_middle_link_fails_backup_chain(drill_infra, tmp_path):
@@ -402,3 +411,56 @@ def test_physical_integrity_over_a_physical_restore_on_postgresql_15(drill_infra
                       opts=PitrOptions(after_restore=out_of_step_index, upgrade_check=False))
     pi = check(bad, "physical_integrity")
     assert pi.status is Status.FAILED and "items_norm_idx" in pi.message, pi.message
+
+
+# -- evidence faults a fresh user found (issue 17, wave 3) -------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["immediate", "xid", "lsn", "name"])
+def test_pegasus_storage_follows_the_database_for_every_target_kind(drill_infra, tmp_path, kind):
+    """`restore-drill run pegasus-pitr --recovery-target immediate` failed storage_at_target ("not restored
+    to a point in time"): the harness restored storage to the disaster's instant while the database stopped
+    at the backup's consistency point. Storage now follows the instant the database reaches, for every kind."""
+    rep, run = run_pitr(drill_infra, tmp_path, "pegasus-pitr", recovery_target=kind)
+    st = check(rep, "storage_at_target")
+    assert st.status is Status.PASSED, st.message
+    assert st.evidence["db_target"] is not None and st.evidence["storage_target"] is not None
+    assert check(rep, "recovery_target").status is Status.PASSED
+    events = [e["event"] for e in rep.metrics["pitr"]["timeline"]]
+    if kind == "immediate":
+        assert "recovery target (immediate: the backup's consistency point)" in events, events
+    ended = next(e for e in events if e.startswith("base backup ended"))
+    assert "consistent at" in ended  # the backup history file's STOP WAL LOCATION, not the step's end
+    rec_end = next(e["at"] for e in rep.metrics["pitr"]["timeline"] if e["event"].startswith("recovery ended"))
+    assert all(b.finished_at < rec_end for b in rep.backups)  # a backup finished when it did, not when recorded
+
+
+def test_a_target_offset_of_seconds_leaves_room_after_the_backup(drill_infra, tmp_path):
+    """--recovery-target-offset 3 used to put the target before the base backup ended (the disaster fired
+    ~2 s after it) and 19 checks failed: the drill now keeps the ledger writing offset + margin past the
+    backup's end, so the target is after the backup's consistency point and the drill passes."""
+    rep, run = run_pitr(drill_infra, tmp_path, recovery_target="time", recovery_target_offset_s=3.0)
+    bad = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
+    assert not bad, bad
+    assert run.boundary is not None and run.histories
+    assert run.boundary > run.histories[-1].stopped_at
+    assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
+    rpo = check(rep, "rpo")  # one data-loss window: the rpo check says the same number as data_loss_window
+    assert f"{rep.metrics['data_loss_window_ms']:.3f} ms" in rpo.message
+    assert rpo.observed == check(rep, "data_loss_window").observed == rep.metrics["rpo_s"]
+
+
+def test_an_unreachable_restore_skips_the_knock_on_checks(drill_infra, tmp_path):
+    """A target before the backup ended: recovery_target fails; the checks that read the restored server are
+    not run (skipped, naming recovery_target as the root cause) instead of 18 knock-on failures."""
+    def first_ledger_commit(run: PitrRun) -> RecoveryTarget:
+        return RecoveryTarget("time", run.ledger[0].committed_at.isoformat())
+
+    rep, _ = run_pitr(drill_infra, tmp_path, opts=PitrOptions(target=first_ledger_commit, upgrade_check=False))
+    assert rep.status == "failed"
+    failed = [c.name for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
+    assert "recovery_target" in failed and "row_counts" not in failed and "pitr_exactness" not in failed, failed
+    for name in ("pitr_exactness", "data_loss_window", "row_counts", "rto", "rpo"):
+        c = check(rep, name)
+        assert c.status is Status.SKIPPED and "root cause: recovery_target failed" in c.message, (name, c.message)
+    step = next(s for s in rep.steps if s.name.startswith("Start the Restored Server"))
+    assert step.status == "failed" and "did not reach the recovery target" in step.reason, step.reason

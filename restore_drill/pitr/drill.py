@@ -31,7 +31,7 @@ from restore_drill.checks import base_backup as base_backup_checks
 from restore_drill.checks import recovery as recovery_checks
 from restore_drill.checks import wal_archive as wal_checks
 from restore_drill.checks.backup_chain import backup_chain
-from restore_drill.checks.result import CheckResult, Status
+from restore_drill.checks.result import CheckResult
 from restore_drill.errors import BadInput, HarnessFault
 from restore_drill.fixtures import binaries
 from restore_drill.fixtures.environment import bind
@@ -51,6 +51,24 @@ if TYPE_CHECKING:
     from restore_drill.reports.model import DrillReport
 
 START_HOOK = "pitr-start-restored"
+# The largest --recovery-target-offset a drill honours (seconds either side of the disaster). The drill makes
+# room for a positive offset by letting the write ledger run that long after the base backup's end before the
+# errant statement (so the target falls after the backup's consistency point), which makes the drill that
+# much longer: five minutes keeps an operator's "a few minutes before" while refusing a typo (1e9 s = 1995).
+MAX_TARGET_OFFSET_S = 300.0
+# Extra room after the backup's end (its history file's STOP TIME is to the whole second, so one second more).
+OFFSET_MARGIN_S = 1.0
+
+
+def check_offset(offset_ms: float) -> None:
+    """BadInput (one line naming the fix) when a time target's offset (ms before the disaster) cannot be
+    honoured: not finite, or beyond MAX_TARGET_OFFSET_S either side."""
+    import math
+
+    if not math.isfinite(offset_ms) or abs(offset_ms) > MAX_TARGET_OFFSET_S * 1000:
+        raise BadInput(f"--recovery-target-offset {offset_ms / 1000:g}: the drill can place a time target at most "
+                       f"{MAX_TARGET_OFFSET_S:g} s before (or after) the disaster; pass a value between "
+                       f"-{MAX_TARGET_OFFSET_S:g} and {MAX_TARGET_OFFSET_S:g}")
 
 
 @dataclass
@@ -87,6 +105,7 @@ class PitrOptions:
             raise BadInput(f"recovery target kind {self.target_kind!r}; use one of {', '.join(recovery.TARGET_KINDS)}")
         if self.action not in recovery.ACTIONS:
             raise BadInput(f"recovery_target_action {self.action!r}; use one of {', '.join(recovery.ACTIONS)}")
+        check_offset(self.target_offset_ms)
 
 
 @dataclass
@@ -116,6 +135,7 @@ class PitrRun:
     chain: list[Path] | None = None  # incremental variant: the links the restore combined (CHAIN_DIR), oldest first
     chain_recorded: list[tuple[str, str]] = field(default_factory=list)  # (link, start LSN) the backup phase wrote
     expected: Any = None  # seeds.manifest.Manifest of the system's tables right before the errant statement
+    histories: list[wal.BackupHistory] = field(default_factory=list)  # base backups' history files, oldest first
 
 
 def procedure_files(system_name: str, variant: str = "") -> tuple[Path, Path]:
@@ -140,6 +160,7 @@ def options_from_config(cfg: Any) -> PitrOptions:
         opts.target_kind = cfg.recovery_target
     if cfg.recovery_target_offset_s is not None:
         opts.target_offset_ms = cfg.recovery_target_offset_s * 1000.0
+        check_offset(opts.target_offset_ms)
     return opts
 
 
@@ -272,6 +293,10 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
                                                  prefix=sysdef.storage_prefix if drill.bucket else None)
         if drill.bucket is not None:
             run.storage = (drill.bucket.endpoint.client(), drill.bucket.name, sysdef.storage_prefix or "")
+            # S3 times object versions to the whole second: let the seed's last version's second end before the
+            # ledger (and so every instant a target can reach) starts, so no reachable instant shares a second
+            # with a seeded version (an immediate target stands moments after the backup, itself just after this).
+            time.sleep(max(0.0, time.time() // 1 + 1.05 - time.time()))
         drill.state.manifest.save(drill.run_dir / f"{drill.spec.name}.manifest.json")
         run.writer = ledger_mod.LedgerWriter(db, opts.ledger_interval_s)
         run.writer.start()
@@ -288,6 +313,9 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         if w is None:
             raise HarnessFault("the write ledger was never started (the seed hook did not run)")
         w.wait_for(opts.ledger_before)
+        run.histories = wal.local_backup_histories(primary.data / "pg_wal")
+        if opts.target is None and opts.target_kind == "time" and opts.target_offset_ms > 0:
+            _leave_room(run, opts.target_offset_ms / 1000)  # the ledger writes on meanwhile
         run.expected = _expected_state(db, drill.state.manifest, sysdef)
         tables = list(sysdef.tables or ()) or sorted(drill.state.manifest.tables if drill.state.manifest else ())
         dctx = DisasterContext(db=db, tables=tables, seed=cfg.seed, allow_destructive=cfg.allow_destructive)
@@ -304,7 +332,7 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         variables = run.target.variables()
         storage = ""
         if run.storage is not None:
-            run.storage_target = run.boundary or datetime.fromisoformat(run.disaster["began_at"])
+            run.storage_target = db_instant(run) or datetime.fromisoformat(run.disaster["began_at"])
             variables["STORAGE_TARGET_TIME"] = run.storage_target.isoformat()
             run.storage_changed = _damage_storage(run, cfg.seed)
             rec.details["storage_changed"] = list(run.storage_changed)
@@ -325,7 +353,9 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         variables = {"RESTORED_URL": server.database(run.dbname).url}
         if o.state != "promoted":
             return runbook.HookOutcome(ok=False, variables=variables,
-                                       summary=f"recovery ended {o.state}: {o.fatal or o.stop_line or 'see the log'}")
+                                       summary=f"the restored server did not reach the recovery target "
+                                               f"({run.target.describe() if run.target else 'none'}): recovery "
+                                               f"ended {o.state}: {o.fatal or o.stop_line or 'see its log'}")
         if opts.after_restore is not None:
             opts.after_restore(run)
         return runbook.HookOutcome(summary=f"restored server promoted in {o.duration_s:.2f}s: {o.stop_line or 'no stop'}"
@@ -371,6 +401,12 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
     from restore_drill.engine import restore_steps_s
 
     restore_s = restore_steps_s(rep.steps)
+    # Steps record 4 decimals (runbook.runner); their float sum does not (4.6469000000000005): round it the same.
+    restore_s = round(restore_s, 4) if restore_s is not None else None
+    with contextlib.suppress(Exception):  # the archive's history files (the primary's pg_wal keeps the newest)
+        run.histories = merge_histories(run.histories, wal.archived_backup_histories(run.s3_client, run.wal_bucket,
+                                                                                    run.wal_prefix))
+    _date_backups(rep, run)
     if run.expected is not None:
         run.expected.save(drill.run_dir / f"{drill.spec.name}.expected.manifest.json")
     with drill._phase("checks"), contextlib.ExitStack() as stack:
@@ -390,6 +426,8 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
         "rows_lost": dlw.evidence.get("rows_lost") if dlw else None,
         "recovery_s": round(run.outcome.duration_s, 3) if run.outcome else None,
         "ledger_transactions": len(run.ledger), "backup_bytes": sum(b.size_bytes for b in rep.backups),
+        **({"rows": sum(t.row_count for t in run.expected.tables.values()),
+            "objects": len(run.expected.objects)} if run.expected is not None else {}),
         "runbook_steps_failed": len(result.failed_steps), "runbook_steps_not_run": len(result.not_run_steps),
     })
     rep.metrics["pitr"] = {"target": run.target.to_dict() if run.target else None,
@@ -397,12 +435,63 @@ def _run(drill: Drill, rep: DrillReport, opts: PitrOptions, run: PitrRun, env: A
                            "disaster": {k: run.disaster.get(k) for k in ("statement", "began_at", "lsn_before", "xid",
                                                                            "committed_at")},
                            "recovery": run.outcome.to_dict() if run.outcome else None,
+                           "backup_histories": [h.to_dict() for h in run.histories],
                            "timeline": timeline(rep, run)}
 
 
+def _leave_room(run: PitrRun, offset_s: float) -> None:
+    """Wait until a time target ``offset_s`` before the statement falls after the base backup's end (its
+    history file's STOP TIME, whole seconds, so rounded up) with OFFSET_MARGIN_S to spare. Without a history
+    file (a tool that keeps none in pg_wal) the wait counts from now: the backup ended before this hook."""
+    stop = run.histories[-1].stopped_at + timedelta(seconds=1) if run.histories else datetime.now(UTC)
+    wait = (stop + timedelta(seconds=offset_s + OFFSET_MARGIN_S) - datetime.now(UTC)).total_seconds()
+    if wait > 0:
+        time.sleep(wait)
+
+
+def db_instant(run: PitrRun) -> datetime | None:
+    """The instant the restored database will stand at, known before recovery runs, for restoring object
+    storage to the same instant: the commit time of the newest ledger transaction the target keeps.
+
+    time: the newest committed at or before the target; xid/lsn/name: the newest committed before the errant
+    statement began (the ledger was held around it, so these are exactly the ones preceding it in the WAL);
+    immediate: the newest committed by the base backup's end (its history file's STOP TIME; whole seconds,
+    so a transaction in that second may fall either side: storage_at_target then judges whether any object
+    changed between the two instants). Falls back to the boundary / the disaster instant with an empty ledger.
+    """
+    began = datetime.fromisoformat(run.disaster["began_at"]) if run.disaster.get("began_at") else None
+    kind = run.target.kind if run.target is not None else "immediate"
+    upto: datetime | None
+    if kind == "time" and run.boundary is not None:
+        upto, strict = run.boundary, False
+    elif kind == "immediate":
+        if not run.histories:
+            return None
+        upto, strict = run.histories[-1].stopped_at, False
+    else:
+        upto, strict = (began, True) if began is not None else (None, True)
+    if upto is None:
+        return None
+    kept = [e.committed_at for e in run.ledger if (e.committed_at < upto if strict else e.committed_at <= upto)]
+    return max(kept) if kept else upto
+
+
+def db_reached(run: PitrRun) -> datetime | None:
+    """The instant the restored database actually stands at: the commit time of the newest ledger transaction
+    it holds (``run.present``); else the log's "last completed transaction was at log time"; None when
+    neither is known (recovery failed)."""
+    kept = [e.committed_at for e in run.ledger if run.present is not None and e.seq in run.present]
+    if kept:
+        return max(kept)
+    o = run.outcome
+    return o.last_commit_time if o is not None else None
+
+
 def timeline(rep: DrillReport, run: PitrRun) -> list[dict[str, str]]:
-    """The drill's instants in time order, for the report: base backup start/end, WAL archived through,
-    disaster, recovery target, last transaction kept, recovery end. ISO-8601 UTC; absent ones left out."""
+    """The drill's instants in time order, for the report: each base backup's start and end (its backup
+    history file's START/STOP TIME: the end is the backup's consistency point, STOP WAL LOCATION; the file
+    gives whole seconds), WAL archived through, disaster, recovery target, last transaction kept, recovery
+    end. Without history files, the backup steps' own start/end. ISO-8601 UTC; absent ones left out."""
     def step_times(word: str) -> tuple[str | None, str | None]:
         st = next((s for s in rep.steps if word in s.name and s.started_at), None)
         if st is None or st.started_at is None:
@@ -411,22 +500,41 @@ def timeline(rep: DrillReport, run: PitrRun) -> list[dict[str, str]]:
         return st.started_at, end.isoformat()
 
     events: list[tuple[str, str | None]] = []
-    bs, be = step_times("Base Backup")
-    events += [("base backup started", bs), ("base backup ended", be)]
+    names = dict((lsn, link) for link, lsn in run.chain_recorded)
+    for h in run.histories:
+        what = f"base backup {names[wal.format_lsn(h.start_lsn)]}" if len(run.histories) > 1 and \
+            wal.format_lsn(h.start_lsn) in names else "base backup"
+        events += [(f"{what} started", h.started_at.isoformat()),
+                   (f"{what} ended (consistent at {wal.format_lsn(h.stop_lsn)}; to the second)",
+                    h.stopped_at.isoformat())]
+    if not run.histories:
+        bs, be = step_times("Base Backup")
+        events += [("base backup started", bs), ("base backup ended (backup step finished)", be)]
     events.append(("WAL archived (current segment switched and shipped)", step_times("Archive the Current WAL")[1]))
     events.append(("disaster (errant statement began)", run.disaster.get("began_at")))
     if run.target is not None and run.boundary is not None:
         events.append((f"recovery target ({run.target.kind})", run.boundary.isoformat()))
+    elif run.target is not None and run.target.kind == "immediate" and run.histories:
+        events.append(("recovery target (immediate: the backup's consistency point)",
+                       run.histories[-1].stopped_at.isoformat()))
     o = run.outcome
     if o is not None:
         events.append(("last transaction kept", o.last_commit_time.isoformat() if o.last_commit_time else None))
         events.append((f"recovery ended ({o.state})", o.ended_at.isoformat() if o.ended_at else None))
+
     def utc(t: str) -> datetime:
         d = datetime.fromisoformat(t.replace("Z", "+00:00"))
         return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
     out = sorted(((utc(t), e) for e, t in events if t), key=lambda p: p[0])
     return [{"event": e, "at": d.isoformat()} for d, e in out]
+
+
+def merge_histories(*lists: list[wal.BackupHistory]) -> list[wal.BackupHistory]:
+    """Backup history files from several places (the primary's pg_wal, the archive), one per file name,
+    oldest stop first."""
+    by_name = {h.name: h for hs in lists for h in hs}
+    return sorted(by_name.values(), key=lambda h: h.stop_lsn)
 
 
 def _damage_storage(run: PitrRun, seed: int) -> list[str]:
@@ -459,16 +567,25 @@ def _storage_check(run: PitrRun, manifest: Any) -> CheckResult:
     assert run.storage is not None
     client, bucket, prefix = run.storage
     now = object_snapshots(client, bucket, prefix)
-    target = run.storage_target
+    target, reached = run.storage_target, db_reached(run)
     same: list[str] = []
+    between: list[str] = []
     if target is not None:
         second = target.replace(microsecond=0)
+        lo, hi = sorted((second, (reached or target).replace(microsecond=0)))
         for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix.strip("/") + "/"):
             for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                if v["LastModified"].replace(microsecond=0) == second:
+                at = v["LastModified"].replace(microsecond=0)
+                if at == second:
                     same.append(v["Key"])
+                # Restoring to an instant T makes current the versions whose LastModified (whole seconds) <= T,
+                # all of T's own second included: restores to lo and to hi differ only by versions after lo's
+                # second up to hi's.
+                if lo < at <= hi:
+                    between.append(v["Key"])
     return storage_at_target(manifest.objects if manifest is not None else {}, now, storage_target=target,
-                             db_target=run.boundary, changed=run.storage_changed, same_second=sorted(set(same)))
+                             db_target=reached, changed=run.storage_changed, same_second=sorted(set(same)),
+                             between=sorted(set(between)))
 
 
 def _record_chain(workdir: Path, chain_dir: Path, rep: DrillReport, run: PitrRun) -> Path:
@@ -489,6 +606,25 @@ def _record_chain(workdir: Path, chain_dir: Path, rep: DrillReport, run: PitrRun
     return links[-1] if links else links_dir
 
 
+def _date_backups(rep: DrillReport, run: PitrRun) -> None:
+    """Each BackupRecord's started_at/finished_at from its own backup history file (matched by the START WAL
+    LOCATION its backup_manifest's WAL-Ranges give, else by order), so a record says when that backup ran and
+    became consistent, not when the drill recorded it. Records without a match keep their step's times."""
+    if not run.histories:
+        return
+    by_start = {h.start_lsn: h for h in run.histories}
+    for i, b in enumerate(rep.backups):
+        h = None
+        mf = Path(b.path).parent / "backup_manifest"
+        with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
+            h = by_start.get(wal.backup_wal_range(json.loads(mf.read_text()))[1])
+        if h is None and len(rep.backups) == len(run.histories):
+            h = run.histories[i]
+        if h is not None:
+            rep.backups[i] = dataclasses.replace(b, started_at=h.started_at.isoformat(),
+                                                 finished_at=h.stopped_at.isoformat())
+
+
 def _backup_record(base: Path, rep: DrillReport, *, bins: Any, step: Any = None) -> BackupRecord:
     tar = base / "base.tar"
     h = hashlib.sha256()
@@ -496,10 +632,15 @@ def _backup_record(base: Path, rep: DrillReport, *, bins: Any, step: Any = None)
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     step = step or next((s for s in rep.steps if "Base Backup" in s.name), None)
+    started = getattr(step, "started_at", "") or ""
+    finished = utcnow()
+    if started and getattr(step, "duration_s", None) is not None:  # the backup step's end, not the record's time
+        finished = (datetime.fromisoformat(started.replace("Z", "+00:00"))
+                    + timedelta(seconds=step.duration_s)).isoformat()
     version = subprocess.run([str(bins.tool("pg_basebackup")), "--version"], capture_output=True, text=True,
                              timeout=30).stdout.strip()
     return BackupRecord(path=str(tar), size_bytes=sum(p.stat().st_size for p in base.iterdir()), sha256=h.hexdigest(),
-                        started_at=getattr(step, "started_at", "") or "", finished_at=utcnow(), tool_version=version,
+                        started_at=started, finished_at=finished, tool_version=version,
                         archive_header={"format": "pg_basebackup tar", "files": sorted(p.name for p in base.iterdir())})
 
 
@@ -617,8 +758,9 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, restore_s: flo
         return wal_checks.recoverable_window(sc, end, target=t)
 
     plan: list[tuple[str, Callable[[], CheckResult]]] = [
-        ("recovery_target", lambda: recovery_checks.recovery_target(run.outcome, target, in_recovery=in_rec,
-                                                                    timeline=tl)),
+        ("recovery_target", lambda: recovery_checks.recovery_target(
+            run.outcome, target, in_recovery=in_rec, timeline=tl,
+            backup_end=run.histories[-1] if run.histories else None)),
         ("pitr_exactness", lambda: recovery_checks.pitr_exactness(run.ledger, present, run.boundary,
                                                                   what=target.describe())),
         ("data_loss_window", lambda: recovery_checks.data_loss_window(run.ledger, present, run.boundary, disaster_at,
@@ -646,32 +788,44 @@ def pitr_checks(run: PitrRun, base: Path, *, rpo_s: float | None, restore_s: flo
         if emit is not None:
             emit(r)
 
+    reachable = in_rec is not None
+    root = ""
     for name, fn in plan:  # one at a time, so each result is announced as it is known
         t0 = time.monotonic()
+        if not reachable and name in NEEDS_RESTORED and root:
+            record(CheckResult.skipped(name, f"not run: {root}"), t0)
+            continue
         record(run_plan([(name, fn)])[0], t0)  # registered names only (checks.registry.PHYSICAL_ONLY); isolated
+        if name == "recovery_target" and not reachable:
+            root = (f"the restored server is not reachable, so there is nothing restored to judge (root cause: "
+                    f"recovery_target {results[-1].status.value}: {results[-1].message})")
     if context is None:
         return results
-    # The registry's rpo, fed by the ledger: the newest write before the disaster vs the newest restored.
-    before = [e.committed_at for e in run.ledger if disaster_at is not None and e.committed_at <= disaster_at]
+    # The registry's rpo measures the same data-loss window as data_loss_window (recovery.loss_figures): from
+    # the newest ledger transaction restored to the disaster's instant.
     kept = [e.committed_at for e in run.ledger if present is not None and e.seq in present]
-    context.newest_write_before = max(before).isoformat() if before else None
+    context.newest_write_before = disaster_at.isoformat() if disaster_at is not None else None
     context.newest_write_restored = max(kept).isoformat() if kept else None
-    context.ledger_note = f"write ledger {ledger_mod.TABLE} (commit times)"
+    context.ledger_note = (f"write ledger {ledger_mod.TABLE} (commit times); the window runs from the newest "
+                           "transaction restored to the disaster's instant, as data_loss_window")
     context.results = list(results)  # rto reads recovery_target and pitr_exactness (PHYSICAL_FIDELITY)
-    reachable = in_rec is not None
     try:
         for name, fn in registry_plan(context):
             t0 = time.monotonic()
+            if not reachable:  # every registry check reads the restored database: not run, with the root cause
+                record(CheckResult.skipped(name, f"not run: {root or 'the restored server is not reachable'}"), t0)
+                context.results.append(results[-1])
+                continue
             r = run_plan([(name, fn)])[0]
-            if not reachable and r.status is Status.ERRORED:
-                r = CheckResult.failed(name, f"the restored server is not reachable (recovery "
-                                       f"{run.outcome.state if run.outcome else 'never started'}): nothing "
-                                       f"restored to judge ({r.message})")
             record(r, t0)
             context.results.append(results[-1])
     finally:
         context.close()
     return results
+
+
+# The PITR checks that read the restored server (the others judge the archive and the backup).
+NEEDS_RESTORED = frozenset({"pitr_exactness", "data_loss_window", "storage_at_target"})
 
 
 def _pgbackrest_manifest_check(run: PitrRun) -> CheckResult:

@@ -8,6 +8,7 @@ file, an invalid record) is where recovery from this archive would stop too.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import tempfile
@@ -186,3 +187,75 @@ def _pg_time(text: str) -> datetime:
     stamp = text.rsplit(" ", 1)[0]
     fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in stamp else "%Y-%m-%d %H:%M:%S"
     return datetime.strptime(stamp, fmt).replace(tzinfo=UTC)
+
+
+# A backup history file, "<WAL file name>.<start offset, 8 hex>.backup", is written by pg_backup_stop into
+# pg_wal and archived like a segment (PostgreSQL docs, "Continuous Archiving and Point-in-Time Recovery",
+# "Making a Base Backup": "the backup history file ... contains the starting and ending times, and WAL
+# segments of the backup"). Lines "START WAL LOCATION: 0/2000028 (file ...)", "STOP WAL LOCATION: ...",
+# "START TIME: 2026-11-30 21:58:37 UTC", "STOP TIME: ...", "LABEL: ...".
+HISTORY_NAME = re.compile(r"^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$")
+_HISTORY_LINE = re.compile(r"^(?P<key>[A-Z][A-Z ]+): (?P<value>.*)$")
+
+
+@dataclass(frozen=True)
+class BackupHistory:
+    """One base backup's backup history file: ``start_lsn``/``stop_lsn`` (WAL positions; the stop one is the
+    backup's consistency point), ``started_at``/``stopped_at`` (aware datetimes; PostgreSQL writes them to the
+    whole second), ``label``, ``name`` (the history file's name)."""
+
+    name: str
+    start_lsn: int
+    stop_lsn: int
+    started_at: datetime
+    stopped_at: datetime
+    label: str = ""
+
+    @property
+    def stop_lsn_text(self) -> str:
+        """STOP WAL LOCATION as PostgreSQL prints it (0/2000100)."""
+        return format_lsn(self.stop_lsn)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (LSNs as PostgreSQL prints them, times ISO-8601)."""
+        return {"name": self.name, "start_lsn": format_lsn(self.start_lsn), "stop_lsn": format_lsn(self.stop_lsn),
+                "started_at": self.started_at.isoformat(), "stopped_at": self.stopped_at.isoformat(),
+                "label": self.label}
+
+
+def parse_backup_history(name: str, text: str) -> BackupHistory:
+    """A :class:`BackupHistory` from a history file's ``text``; ValueError when a field is missing."""
+    f: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _HISTORY_LINE.match(line.strip())
+        if m:
+            f[m["key"]] = m["value"].strip()
+    try:
+        return BackupHistory(name, parse_lsn(f["START WAL LOCATION"].split()[0]),
+                             parse_lsn(f["STOP WAL LOCATION"].split()[0]), _pg_time(f["START TIME"]),
+                             _pg_time(f["STOP TIME"]), f.get("LABEL", ""))
+    except KeyError as e:
+        raise ValueError(f"backup history file {name} lacks {e.args[0]}") from None
+
+
+def local_backup_histories(pg_wal: Path) -> list[BackupHistory]:
+    """The backup history files in a server's ``pg_wal`` folder, oldest stop first (pg_backup_stop removes
+    the older ones already archived, so this is often just the newest)."""
+    out = []
+    for p in sorted(pg_wal.glob("*.backup")) if pg_wal.is_dir() else []:
+        if HISTORY_NAME.match(p.name):
+            with contextlib.suppress(OSError, ValueError):
+                out.append(parse_backup_history(p.name, p.read_text()))
+    return sorted(out, key=lambda h: h.stop_lsn)
+
+
+def archived_backup_histories(client: S3Client, bucket: str, prefix: str) -> list[BackupHistory]:
+    """The backup history files archived under ``s3://bucket/prefix/`` (uncompressed ones: an archive_command
+    copying ``%p`` as is), oldest stop first; unreadable ones left out."""
+    out = []
+    for name, (key, _) in _archive_keys(client, bucket, prefix).items():
+        if HISTORY_NAME.match(name):
+            with contextlib.suppress(Exception):
+                body = client.get_object(Bucket=bucket, Key=prefix.strip("/") + "/" + key)["Body"].read()
+                out.append(parse_backup_history(name, body.decode()))
+    return sorted(out, key=lambda h: h.stop_lsn)
