@@ -3,6 +3,7 @@ started is gone and its temp dir removed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -67,3 +68,42 @@ def test_nothing_left_running(tmp_path: Path, mode: str) -> None:
         time.sleep(0.1)
     assert [p for p in rec["pids"] if alive(p)] == []
     assert not Path(rec["tmp"]).exists()
+
+
+def test_a_stuck_postmaster_is_killed_with_every_child_in_a_session_of_its_own() -> None:
+    """PostgreSQL's postmaster children each call setsid() (InitPostmasterChild), so killing the postmaster's
+    process group missed them: an archiver stuck in archive_command outlived a SIGKILLed postmaster (seen with
+    pgBackRest's archive-push). A stand-in postmaster that ignores SIGINT and forks a child that leads its own
+    session: stop_postmaster kills both."""
+    from restore_drill.fixtures.postgres.embedded import postmaster_children, stop_postmaster
+
+    code = ("import os, signal, time\n"
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "if os.fork() == 0:\n"
+            "    os.setsid(); signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600); os._exit(0)\n"
+            "print('ready', flush=True); time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
+    child = 0
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        [child] = postmaster_children(proc.pid)
+        assert os.getsid(child) == child != os.getsid(proc.pid)  # its own session, as a backend's
+        stop_postmaster(proc, grace_s=0.5)  # type: ignore[arg-type]
+        assert proc.returncode == -signal.SIGKILL
+        for _ in range(100):
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().split(") ", 1)[1].startswith("Z"):
+                    break  # a zombie awaiting its reaper (init): dead
+            time.sleep(0.05)
+        else:
+            os.killpg(child, signal.SIGKILL)
+            raise AssertionError(f"child {child} of the stopped postmaster was still running")
+    finally:
+        for group in (proc.pid, *(postmaster_children(proc.pid) if proc.poll() is None else [])):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        proc.wait()

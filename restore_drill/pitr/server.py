@@ -29,6 +29,7 @@ import psycopg
 from restore_drill.errors import InfraUnavailable
 from restore_drill.fixtures.binaries import PgBinaries
 from restore_drill.fixtures.database import Database
+from restore_drill.fixtures.postgres.embedded import stop_postmaster
 from restore_drill.fixtures.runtime_user import RunAs, server_user
 from restore_drill.pitr import server_python
 
@@ -139,20 +140,11 @@ class ServerProcess:
         return self.log_text()[-n:].strip() or "(no server log)"
 
     def stop(self) -> None:
-        """Fast shutdown (SIGINT), then SIGKILL of the process group if it does not stop in 15 s."""
+        """Fast shutdown (SIGINT), then SIGKILL of the postmaster's and its children's process groups if it
+        does not stop in 15 s (``stop_postmaster``)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # backends it forked are in its session
+        stop_postmaster(self.proc)  # its children's own process groups too (fixtures.postgres.embedded)
         self.proc = None
 
 
