@@ -755,3 +755,18 @@ def test_rpo_and_data_loss_window_state_one_window():
     rpo = objectives.rpo(disaster, kept, 1.0)
     assert dlw.observed == rpo.observed == 0.003473
     assert "data-loss window 3.473 ms" in dlw.message and "data-loss window 3.473 ms" in rpo.message
+
+
+def test_the_pitr_summary_line_gives_rows_and_objects_or_leaves_them_out(real_drill, tmp_path):
+    """report.md read "– rows, – objects" for a physical drill: report.json now carries the expected state's
+    rows/objects, and a page without them leaves the parts out."""
+    rep, _, run_dir = real_drill
+    assert rep.metrics["rows"] > 0 and rep.metrics["objects"] >= 0
+    md = (run_dir / "report.md").read_text()
+    assert f"; {rep.metrics['rows']} rows, {rep.metrics['objects']} objects." in md and "– rows" not in md
+
+    def drop(data: dict[str, Any]) -> None:
+        m = data["drills"][0]["metrics"]
+        m.pop("rows"), m.pop("objects")
+
+    assert "rows" not in _rerender(run_dir, tmp_path / "none", drop)["report.md"].split("Restored into")[0][-60:]
