@@ -770,3 +770,16 @@ def test_the_pitr_summary_line_gives_rows_and_objects_or_leaves_them_out(real_dr
         m.pop("rows"), m.pop("objects")
 
     assert "rows" not in _rerender(run_dir, tmp_path / "none", drop)["report.md"].split("Restored into")[0][-60:]
+
+
+def test_the_cli_says_what_a_failed_start_of_the_restored_server_did():
+    """The verdict table printed "step 'Start the Restored Server #1' failed (exit None)": a hook has no exit
+    status, so the line now carries the hook's own words (the binding's replacement reason left out)."""
+    from restore_drill.cli._common import _hook_said
+
+    reason = ("PostgreSQL refuses to run as root: restore-drill starts the restored server; the replacement failed: "
+              "the restored server did not reach the recovery target (time 2026-11-30T21:58:39+00:00): recovery "
+              "ended failed: FATAL:  requested recovery stop point is before consistent recovery point")
+    said = _hook_said(reason)
+    assert said.startswith(": the restored server did not reach the recovery target") and "refuses" not in said
+    assert _hook_said("") == ""

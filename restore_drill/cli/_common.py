@@ -19,6 +19,13 @@ from ..fixtures.s3 import S3Settings
 from ..fixtures.s3 import registry as s3_registry
 
 
+def _hook_said(reason: str) -> str:
+    """': <what the hook said>' for a failed step a harness hook ran (no exit status), e.g. the PITR start of
+    the restored server: "did not reach the recovery target ..."; the binding's replacement reason left out."""
+    said = reason.rsplit("the replacement failed: ", 1)[-1].strip() if reason else ""
+    return f": {said}" if said else ""
+
+
 def _choices_help(intro: str, kinds: Any) -> str:
     return intro + "; ".join(f"{k.name}: {k.summary}" for k in kinds.values()) + "."
 
@@ -111,8 +118,9 @@ def finish(report: Any, run_dir: Path | None) -> None:
         t.add_column("failed / errored checks and steps")
         for d in report.drills:
             bad = [f"{c.name}: {c.message}" for c in d.checks if c.status.value in ("failed", "errored")]
-            bad += [f"step {s.name!r} {s.status}" + (f" (exit {s.exit_code})" if s.exit_code is not None else "")
-                    for s in d.steps if s.status in ("failed", "errored")]  # a hook has no exit status
+            bad += [f"step {s.name!r} {s.status}" + (f" (exit {s.exit_code})" if s.exit_code is not None else
+                                                     _hook_said(s.reason))
+                    for s in d.steps if s.status in ("failed", "errored")]  # a hook has no exit status: its words
             passed = sum(c.status.value == "passed" for c in d.checks)
             if d.error is not None:
                 bad.insert(0, f"{d.error.type}: {d.error.message}")
