@@ -45,3 +45,24 @@ def window_from_ledger(run: PitrRun) -> float:
     kept = [e.committed_at for e in run.ledger if e.committed_at <= target]
     began = datetime.fromisoformat(run.disaster["began_at"])
     return round((began - max(kept)).total_seconds() * 1000, 3)
+
+
+CORE_PITR_CHECKS = ("recovery_target", "pitr_exactness", "data_loss_window", "wal_continuity", "recoverable_window",
+                    "row_counts", "table_checksums", "rto", "rpo")
+
+
+def assert_tool_drill_passed(rep: Any, run: PitrRun, manifest_skip: str) -> None:
+    """A backup tool's PITR drill (Barman, pgBackRest) passed on its evidence: no error, no failed check, the
+    core PITR checks passed, backup_manifest skipped saying ``manifest_skip`` (the tool writes no manifest
+    pg_verifybackup reads), and the reported data-loss window equals the ledger's."""
+    from restore_drill.checks.result import Status
+
+    assert rep.error is None, rep.error
+    failing = [(c.name, c.message) for c in rep.checks if c.status in (Status.FAILED, Status.ERRORED)]
+    assert not failing, failing
+    for name in CORE_PITR_CHECKS:
+        assert check(rep, name).status is Status.PASSED, (name, check(rep, name).message)
+    bm = check(rep, "backup_manifest")
+    assert bm.status is Status.SKIPPED and manifest_skip in bm.message, bm.message
+    assert rep.status == "passed"
+    assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
