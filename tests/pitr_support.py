@@ -66,3 +66,14 @@ def assert_tool_drill_passed(rep: Any, run: PitrRun, manifest_skip: str) -> None
     assert bm.status is Status.SKIPPED and manifest_skip in bm.message, bm.message
     assert rep.status == "passed"
     assert rep.metrics["data_loss_window_ms"] == window_from_ledger(run)
+
+
+def assert_wal_gap_named(rep: Any, deleted: list[str]) -> None:
+    """The WAL segment ``deleted`` from the archive before the restored server started is named by
+    wal_continuity, recovery could not reach the target, and the drill failed."""
+    from restore_drill.checks.result import Status
+
+    wc = check(rep, "wal_continuity")
+    assert deleted and wc.status is Status.FAILED and deleted[0] in wc.message, wc.message
+    assert check(rep, "recovery_target").status is Status.FAILED
+    assert rep.status == "failed"
