@@ -41,7 +41,7 @@ from restore_drill.reports.model import PhaseRecord, RestoreTarget
 from restore_drill.seeds.manifest import take_manifest, utcnow
 
 from . import ledger as ledger_mod
-from . import recovery, wal
+from . import recovery, requirements, wal
 from .recovery import RecoveryOutcome, RecoveryTarget
 from .server import PitrHost
 
@@ -195,24 +195,9 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
     """
     sysdef, cfg = drill.system, drill.config
     opts = opts or getattr(drill, "pitr_options", None) or options_from_config(cfg)  # tests set drill.pitr_options
-    if drill.spec.disaster not in (None, "bad-statement"):
-        raise BadInput(f"--disaster {drill.spec.disaster}: a point-in-time recovery drill's disaster is bad-statement "
-                       "(an errant statement while writes go on); drop --disaster or pick a logical drill")
-    if cfg.pg_backend != "embedded":
-        raise BadInput(f"--pg-backend {cfg.pg_backend}: a physical drill starts its own archiving server from the "
-                       "PostgreSQL binaries here; use --pg-backend embedded")
+    # The same refusals the pre-flight and --dry-run make (pitr.requirements), for library callers too.
+    bins = binaries.select(requirements.check(drill.spec, cfg))
     site = None
-    if drill.spec.variant == "pgbackrest":  # pgBackRest 2.45 supports PostgreSQL <= 15: 15 unless --pg-version
-        from . import pgbackrest
-
-        bins = binaries.select(pgbackrest.require(cfg.pg_version or drill.spec.pg_major, pgbackrest.installed_version(),
-                                                  tuple(b.major for b in binaries.servers())))
-    else:
-        bins = binaries.select(cfg.pg_version)
-    if drill.spec.variant == "incremental" and not bins.has("pg_combinebackup"):
-        raise BadInput(f"{drill.spec.name} takes incremental backups (summarize_wal, pg_basebackup --incremental, "
-                       f"pg_combinebackup: PostgreSQL 17+), which {bins.label} does not have; run it with "
-                       "--pg-version 18")
     host: PitrHost | None = None
     try:
         with drill._phase("infra"):
@@ -236,6 +221,8 @@ def run_physical(drill: Drill, rep: DrillReport, opts: PitrOptions | None = None
             live = drill.bucket or backup_bucket
             extra = {"RESTORE_PGDATA": str(host.restore_dir)}
             if drill.spec.variant == "pgbackrest":  # its folder shared with the server, TLS before moto
+                from . import pgbackrest
+
                 site = pgbackrest.start_site(host, s3.endpoint)
                 extra.update(site.variables())
             env = bind(db=db, client_bins=bins, workdir=drill.workdir, s3=s3.endpoint, bucket=live.name,
