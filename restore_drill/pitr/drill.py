@@ -147,7 +147,8 @@ def procedure_files(system_name: str, variant: str = "") -> tuple[Path, Path]:
     rb, bd = root / "procedures" / f"{stem}.md", root / "bindings" / f"{stem if variant else stem + '-corrected'}.toml"
     if not rb.is_file() or not bd.is_file():
         raise BadInput(f"system {system_name!r} has no point-in-time recovery procedure ({rb.name} + {bd.name} in "
-                       "drills/procedures and drills/bindings); pass --runbook/--binding")
+                       "drills/procedures and drills/bindings): point-in-time recovery drills exist for the built-in "
+                       "systems; write those two files to add one")
     return rb, bd
 
 
