@@ -79,9 +79,9 @@ def test_a_stuck_postmaster_is_killed_with_every_child_in_a_session_of_its_own()
 
     code = ("import os, signal, time\n"
             "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-            "if os.fork() == 0:\n"
-            "    os.setsid(); signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600); os._exit(0)\n"
-            "print('ready', flush=True); time.sleep(600)\n")
+            "if os.fork() == 0:\n"  # ready only once the child leads its own session (no race with setsid)
+            "    os.setsid(); print('ready', flush=True); time.sleep(600); os._exit(0)\n"
+            "time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
     child = 0
     try:
