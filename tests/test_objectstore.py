@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from restore_drill.fixtures.s3 import Bucket
-from restore_drill.objectstore import DirectoryStore, ObjectStore, S3Store, list_objects, open_store, s3
+from restore_drill.objectstore import DirectoryStore, ObjectStore, S3Store, list_objects, open_store, s3, sizes_by_folder
 
 # Keys chosen so S3's order (UTF-8 bytes of the whole key) differs from os.walk's and from sorting path parts.
 CONTENT = {
@@ -85,6 +85,17 @@ def test_s3_listing_pages_and_counts_its_requests(s3_bucket: Bucket, monkeypatch
     assert [o.storage_class for o in full] == ["STANDARD"] * 5 + ["GLACIER"]
     with pytest.raises(Exception, match="NoSuchKey"):
         store.get("missing")
+
+
+def test_sizes_by_folder_groups_a_prefix_by_its_first_folder(s3_bucket: Bucket) -> None:
+    """A backup tool's backups, one folder each (Barman ids, pgBackRest labels); a file straight under the
+    prefix and a look-alike prefix (basex/) are not backups."""
+    c = s3_bucket.endpoint.client()
+    for key, n in (("base/b1/backup.info", 3), ("base/b1/data.tar", 10), ("base/b2/x/y", 1), ("base/loose", 2),
+                   ("basex/b9/z", 4)):
+        c.put_object(Bucket=s3_bucket.name, Key=key, Body=b"x" * n)
+    assert sizes_by_folder(c, s3_bucket.name, "base") == {"b1": {"backup.info": 3, "data.tar": 10}, "b2": {"x/y": 1}}
+    assert sizes_by_folder(c, s3_bucket.name, "base/") == sizes_by_folder(c, s3_bucket.name, "base")
 
 
 def test_a_folder_is_read_only_and_reports_a_missing_file(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from .directory import DirectoryStore
 from .interface import ObjectInfo, ObjectStore, S3Client, StoredObject, base_prefix
-from .s3 import S3Store, iter_pages, list_objects
+from .s3 import S3Store, iter_pages, list_objects, sizes_by_folder
 
 
 def open_store(client: Any, bucket: str, prefix: str | None) -> ObjectStore:
@@ -24,5 +24,5 @@ def open_store(client: Any, bucket: str, prefix: str | None) -> ObjectStore:
 
 __all__ = [
     "DirectoryStore", "ObjectInfo", "ObjectStore", "S3Client", "S3Store", "StoredObject", "base_prefix", "iter_pages",
-    "list_objects", "open_store",
+    "list_objects", "open_store", "sizes_by_folder",
 ]

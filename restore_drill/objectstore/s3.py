@@ -34,6 +34,19 @@ def list_objects(client: S3Client, bucket: str, prefix: str | None, *,
                              o.get("StorageClass") or "STANDARD")
 
 
+def sizes_by_folder(client: S3Client, bucket: str, prefix: str | None) -> dict[str, dict[str, int]]:
+    """{first folder under ``prefix``: {the rest of the key: size in bytes}} for every object inside such a
+    folder (objects directly under ``prefix`` are left out): a backup tool's backups, one folder each
+    (Barman cloud backup ids, pgBackRest labels). One listing (``list_objects``)."""
+    base = base_prefix(prefix)
+    out: dict[str, dict[str, int]] = {}
+    for o in list_objects(client, bucket, base):
+        folder, _, name = o.key[len(base):].partition("/")
+        if name:
+            out.setdefault(folder, {})[name] = o.size
+    return out
+
+
 class S3Store:
     """The objects under ``s3://bucket/prefix/`` through a boto3 client; keys relative to the prefix."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from restore_drill.objectstore import S3Client, list_objects
+from restore_drill.objectstore import S3Client, sizes_by_folder
 from restore_drill.records import BackupRecord
 
 from . import wal
@@ -44,11 +44,7 @@ def barman_backup(client: S3Client, bucket: str, base_prefix: str,
     and its backup.info; None when there is none. ``rep``: the drill's report, whose "Base Backup" step
     gives started_at."""
     base = base_prefix.strip("/") + "/"
-    files: dict[str, dict[str, int]] = {}
-    for o in list_objects(client, bucket, base):
-        backup_id, _, name = o.key[len(base):].partition("/")
-        if name:
-            files.setdefault(backup_id, {})[name] = o.size
+    files = sizes_by_folder(client, bucket, base)
     done = sorted(b for b, names in files.items() if INFO in names and any(n.startswith("data.tar") for n in names))
     if not done:
         return None
@@ -58,7 +54,7 @@ def barman_backup(client: S3Client, bucket: str, base_prefix: str,
     h = hashlib.sha256()
     for chunk in client.get_object(Bucket=bucket, Key=f"{base}{backup_id}/{data}")["Body"].iter_chunks(1 << 20):
         h.update(chunk)
-    step = next((s for s in rep.steps if "Base Backup" in s.name), None) if rep is not None else None
+    step = wal.base_backup_step(rep) if rep is not None else None
     record = BackupRecord(path=f"s3://{bucket}/{base}{backup_id}/{data}", size_bytes=sum(files[backup_id].values()),
                           sha256=h.hexdigest(), started_at=getattr(step, "started_at", "") or _iso(info.get("begin_time", "")),
                           finished_at=_iso(info.get("end_time", "")),

@@ -619,7 +619,7 @@ def _backup_record(base: Path, rep: DrillReport, *, bins: Any, step: Any = None)
     with open(tar, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    step = step or next((s for s in rep.steps if "Base Backup" in s.name), None)
+    step = step or wal.base_backup_step(rep)
     started = getattr(step, "started_at", "") or ""
     finished = utcnow()
     if started and getattr(step, "duration_s", None) is not None:  # the backup step's end, not the record's time

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restore_drill.errors import BadInput, InfraUnavailable
-from restore_drill.objectstore import S3Client, list_objects
+from restore_drill.objectstore import S3Client, sizes_by_folder
 from restore_drill.records import BackupRecord
 
 from . import wal
@@ -190,11 +190,7 @@ def newest_backup(client: S3Client, bucket: str, base_prefix: str,
     each file's SHA-1) and the parsed manifest; None when there is none. ``rep``: the drill's report, whose
     "Base Backup" step gives started_at."""
     base = base_prefix.strip("/") + "/"
-    files: dict[str, dict[str, int]] = {}
-    for o in list_objects(client, bucket, base):
-        label, _, name = o.key[len(base):].partition("/")
-        if name:
-            files.setdefault(label, {})[name] = o.size
+    files = sizes_by_folder(client, bucket, base)
     done = sorted(lb for lb, names in files.items() if MANIFEST in names)
     if not done:
         return None
@@ -202,7 +198,7 @@ def newest_backup(client: S3Client, bucket: str, base_prefix: str,
     raw = client.get_object(Bucket=bucket, Key=f"{base}{label}/{MANIFEST}")["Body"].read()
     manifest = parse_manifest(raw.decode())
     b = manifest.get("backup", {})
-    step = next((s for s in rep.steps if "Base Backup" in s.name), None) if rep is not None else None
+    step = wal.base_backup_step(rep) if rep is not None else None
     record = BackupRecord(
         path=f"s3://{bucket}/{base}{label}/", size_bytes=sum(files[label].values()),
         sha256=hashlib.sha256(raw).hexdigest(),

@@ -259,3 +259,12 @@ def archived_backup_histories(client: S3Client, bucket: str, prefix: str) -> lis
                 body = client.get_object(Bucket=bucket, Key=prefix.strip("/") + "/" + key)["Body"].read()
                 out.append(parse_backup_history(name, body.decode()))
     return sorted(out, key=lambda h: h.stop_lsn)
+
+
+BASE_BACKUP_STEP = "Base Backup"  # the section every PITR procedure takes its base backup in
+
+
+def base_backup_step(rep: Any) -> Any | None:
+    """The first step of ``rep`` (a DrillReport) from the procedure's Base Backup section, or None: its
+    started_at is when the base backup began, for the tools (Barman, pgBackRest) whose records lack it."""
+    return next((s for s in rep.steps if BASE_BACKUP_STEP in s.name), None)
