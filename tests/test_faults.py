@@ -224,17 +224,25 @@ def endpoint() -> Iterator[Sentinel]:
         yield sen
 
 
-def test_ctrl_c_mid_restore(tmp_path: Path, endpoint: Sentinel) -> None:
-    before = endpoint.state()
+def _signal_mid_restore(tmp_path: Path, endpoint: Sentinel, sig: int) -> tuple[Any, Seen]:
+    """`restore-drill run pegasus-full-restore` against ``endpoint``, sent ``sig`` (to the CLI alone) once the
+    restore's aws s3 transfer runs: (the finished CliRun, that transfer)."""
+    def send(w: ProcessWatch, transfer: Seen) -> None:
+        kill(w.root, sig)
 
-    def ctrl_c(w: ProcessWatch, transfer: Seen) -> None:
-        kill(w.root, signal.SIGINT)  # a terminal's Ctrl-C reaches the CLI; its children run in sessions of their own
-
-    state, on_poll = _once(_is_restore_transfer, ctrl_c)
-    keys = {"RESTORE_DRILL_S3_ACCESS_KEY": "ctrl-c-key", "RESTORE_DRILL_S3_SECRET_KEY": "ctrl-c-secret"}
+    state, on_poll = _once(_is_restore_transfer, send)
+    tag = signal.Signals(sig).name.lower()
+    keys = {"RESTORE_DRILL_S3_ACCESS_KEY": f"{tag}-key", "RESTORE_DRILL_S3_SECRET_KEY": f"{tag}-secret"}
     run = run_cli(["run", "pegasus-full-restore", "--quiet", "--s3-backend", "endpoint", "--s3-endpoint",
                    endpoint.endpoint], tmp_path, env_extra=keys, on_poll=on_poll)
     assert state, "the restore's aws s3 transfer was never seen"
+    return run, state["target"]
+
+
+def test_ctrl_c_mid_restore(tmp_path: Path, endpoint: Sentinel) -> None:
+    before = endpoint.state()
+    # a terminal's Ctrl-C reaches the CLI; its children run in sessions of their own
+    run, _ = _signal_mid_restore(tmp_path, endpoint, signal.SIGINT)
     assert run.returncode == 2 and "interrupted" in run.stderr, run.describe()
     rep = run.report()
     assert rep["status"] == "errored" and rep["error"]["type"] == "KeyboardInterrupt"
@@ -257,15 +265,7 @@ def test_sigterm_mid_restore_is_handled_like_ctrl_c(tmp_path: Path, endpoint: Se
     """Tester finding 6: a CI cancel, job timeout or Kubernetes stop sends SIGTERM to the CLI alone. The
     running step's group is killed, buckets and servers go, an errored report says so, exit 2."""
     before = endpoint.state()
-
-    def sigterm(w: ProcessWatch, transfer: Seen) -> None:
-        kill(w.root, signal.SIGTERM)
-
-    state, on_poll = _once(_is_restore_transfer, sigterm)
-    keys = {"RESTORE_DRILL_S3_ACCESS_KEY": "sigterm-key", "RESTORE_DRILL_S3_SECRET_KEY": "sigterm-secret"}
-    run = run_cli(["run", "pegasus-full-restore", "--quiet", "--s3-backend", "endpoint", "--s3-endpoint",
-                   endpoint.endpoint], tmp_path, env_extra=keys, on_poll=on_poll)
-    assert state, "the restore's aws s3 transfer was never seen"
+    run, transfer = _signal_mid_restore(tmp_path, endpoint, signal.SIGTERM)
     assert run.returncode == 2 and "terminated by SIGTERM" in run.stderr, run.describe()
     rep = run.report()
     assert rep["status"] == "errored" and rep["error"]["type"] == "Terminated"
@@ -279,7 +279,6 @@ def test_sigterm_mid_restore_is_handled_like_ctrl_c(tmp_path: Path, endpoint: Se
         f"terminated by SIGTERM before the drill finished (during step {last['name']!r})")
     assert "restore" in {p["name"] for p in drill["phases"]}
     assert f"report: {run.run_dir()}/report.json (errored)" in run.stderr, run.describe()
-    transfer = state["target"]
     assert not transfer.alive()  # the step's process group was killed
     _no_leftovers(run)
     _no_credentials(run)
